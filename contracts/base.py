@@ -1,0 +1,36 @@
+"""The event envelope and the small schema helpers every contract uses."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+ID = dict(validate=validate.Length(min=1, max=64))
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error: no mass assignment of server-owned fields."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class EnvelopeSchema(StrictSchema):
+    event_id = fields.String(required=True, validate=validate.Length(min=8, max=64))
+    source = fields.String(required=True, **ID)
+    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)+\.v\d+$"))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True, format="iso", default_timezone=None)
+    school_id = fields.String(required=True, **ID)
+    actor = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    payload = fields.Dict(required=True)
+
+
+def load(schema_cls, data, **kwargs):
+    """Validate ``data`` at a boundary; raise InvalidInput with the field errors."""
+    from contracts.errors import InvalidInput
+    try:
+        return schema_cls(**kwargs).load(data if data is not None else {})
+    except ValidationError as exc:
+        raise InvalidInput("request failed validation", exc.messages) from exc
+
+
+def dump(schema_cls, obj, **kwargs):
+    return schema_cls(**kwargs).dump(obj)

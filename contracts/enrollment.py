@@ -1,0 +1,108 @@
+"""Contracts of the enrollment service: programmes (and, as they come,
+applications, selection and teams)."""
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from contracts.base import ID, StrictSchema
+from contracts.events import define
+
+SOURCE = "enrollment"
+
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$",
+                       error="use 1-40 lowercase letters, digits, '-' or '_'")
+
+
+class TrackSchema(StrictSchema):
+    key = fields.String(required=True, validate=SLUG,
+                        metadata={"description": "Stable id of the track, e.g. 'undergraduate'"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    simulation = fields.String(load_default="", validate=validate.Length(max=120),
+                               metadata={"description": "e.g. 'Amazon'"})
+    platform = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                             metadata={"description": "Simulation platform, e.g. 'X-Mall'"})
+    capacity = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
+
+
+class TeamSizeSchema(StrictSchema):
+    min = fields.Integer(load_default=3, validate=validate.Range(min=1, max=50))
+    max = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
+
+    @validates_schema
+    def _min_le_max(self, data, **kwargs):
+        if data["min"] > data["max"]:
+            raise ValidationError("min must not exceed max", "min")
+
+
+class SelectionRulesSchema(StrictSchema):
+    min_quiz_score = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=100))
+    required_majors = fields.List(fields.String(validate=validate.Length(min=1, max=120)),
+                                  load_default=list)
+    required_years = fields.List(fields.Integer(validate=validate.Range(min=1, max=10)),
+                                 load_default=list)
+
+
+class AttendanceRulesSchema(StrictSchema):
+    present_share = fields.Float(load_default=0.75, validate=validate.Range(min=0, max=1),
+                                 metadata={"description": "Share of an online session a student must attend"})
+    replay_threshold = fields.Float(load_default=0.8, validate=validate.Range(min=0, max=1))
+    late_after_minutes = fields.Integer(load_default=10, validate=validate.Range(min=0, max=600))
+    question_sla_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 30))
+
+
+class ProgramCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    season = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    team_lock_date = fields.Date(load_default=None, allow_none=True)
+    tracks = fields.List(fields.Nested(TrackSchema), required=True,
+                         validate=validate.Length(min=1, max=20))
+    team_size = fields.Nested(TeamSizeSchema, load_default=lambda: TeamSizeSchema().load({}))
+    selection_rules = fields.Nested(SelectionRulesSchema,
+                                    load_default=lambda: SelectionRulesSchema().load({}))
+    attendance_rules = fields.Nested(AttendanceRulesSchema,
+                                     load_default=lambda: AttendanceRulesSchema().load({}))
+    credit_rules = fields.Dict(keys=fields.String(validate=SLUG),
+                               values=fields.Integer(validate=validate.Range(min=-10_000, max=10_000)),
+                               load_default=dict,
+                               metadata={"description": "Points per rule, e.g. {'attendance': 2, 'idle_penalty': -5}"})
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        if data["ends_on"] < data["starts_on"]:
+            raise ValidationError("must not be before starts_on", "ends_on")
+        keys = [t["key"] for t in data["tracks"]]
+        if len(keys) != len(set(keys)):
+            raise ValidationError("track keys must be unique", "tracks")
+        lock = data.get("team_lock_date")
+        if lock and not data["starts_on"] <= lock <= data["ends_on"]:
+            raise ValidationError("must lie between starts_on and ends_on", "team_lock_date")
+
+
+class ProgramSchema(ProgramCreateSchema):
+    """A programme as services return it (server-owned fields included)."""
+    id = fields.String(required=True)
+    school_id = fields.String(required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class ProgramListQuerySchema(StrictSchema):
+    season = fields.String(validate=validate.Length(min=1, max=40))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ProgramCreatedPayload(StrictSchema):
+    program_id = fields.String(required=True, **ID)
+    name = fields.String(required=True)
+    season = fields.String(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    tracks = fields.List(fields.Nested(TrackSchema), required=True)
+
+
+PROGRAM_CREATED = define(
+    SOURCE, "program.created", 1, ProgramCreatedPayload,
+    "A school created a training programme. Key: program_id. "
+    "Consumed by supervision (starts the programme's funnel).")

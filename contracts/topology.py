@@ -1,0 +1,41 @@
+"""Who consumes which event: the one table from which every consumer queue is
+declared. Each service declares *all* queues at start-up, so an event is never
+published before its consumers' queues exist, whatever the start order
+(nameko publishes with mandatory=False: a message with no queue is dropped)."""
+from kombu import Exchange, Queue
+
+from contracts import enrollment  # noqa: F401  (loads the event definitions)
+from contracts.enrollment import PROGRAM_CREATED
+
+SUBSCRIPTIONS = {
+    "supervision": [PROGRAM_CREATED],
+}
+
+
+def event_exchange(source):
+    # Same arguments as nameko's get_event_exchange, so both declare alike.
+    return Exchange(f"{source}.events", type="topic", durable=True, delivery_mode=2)
+
+
+def consumer_queue(consumer, event_type):
+    return Queue(
+        f"praxis.{consumer}--{event_type.source}.{event_type.type}",
+        exchange=event_exchange(event_type.source),
+        routing_key=event_type.type,
+        durable=True, auto_delete=False,
+    )
+
+
+def all_queues():
+    return [consumer_queue(consumer, et)
+            for consumer, event_types in SUBSCRIPTIONS.items() for et in event_types]
+
+
+def declare_all(connection):
+    """Declare every exchange, consumer queue and binding (idempotent)."""
+    channel = connection.channel()
+    try:
+        for queue in all_queues():
+            queue.bind(channel).declare()
+    finally:
+        channel.close()

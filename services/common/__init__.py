@@ -1,0 +1,2 @@
+"""What every Praxis service shares: configuration, storage, reliable events,
+RPC deadlines and structured logs. Written once here, used by all five."""

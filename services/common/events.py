@@ -1,0 +1,252 @@
+"""Reliable events, written once for every service.
+
+Publishing: a service stores the event it owes *in the same document write* as the
+state change (``pending_events`` on an ``OutboxDocument``). The ``Outbox`` relay
+publishes them with publisher confirms and then pulls them off the document by
+``_id``. A crash between publishing and pulling publishes again; consumers dedupe.
+The relay runs right after every worker and on a timer, so a service that died
+mid-flow catches up when it restarts. At start-up the relay declares every
+consumer queue of contracts.topology, so nothing is published into nothing.
+
+Consuming: ``@on_event(EVENT_TYPE)`` validates the envelope and payload
+(invalid -> kept in ``dead_letters`` with the reason, acknowledged, the consumer
+goes on), skips an ``event_id`` it has applied before (``inbox``, unique ``_id``),
+retries passing failures (database down) with backoff and then requeues, and
+keeps events whose handler fails for good in ``dead_letters`` with the traceback.
+A crash between a handler's effect and the inbox mark re-applies the event, so
+handlers also write with event-derived ids (upserts, ``$setOnInsert``).
+"""
+import dataclasses
+import logging
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from functools import partial
+
+import eventlet
+import mongoengine
+from kombu import Connection
+from mongoengine.connection import get_db
+from nameko.amqp.publish import Publisher
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+from contracts import topology
+from contracts.events import InvalidEvent, parse_event
+from services.common.config import amqp_uri
+
+log = logging.getLogger("praxis.events")
+
+# Failures worth retrying: the database (or the network to it) is away for now.
+TRANSIENT = (ConnectionFailure,)
+RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 8)  # then the message is requeued, never dropped
+# Documents with events still to publish ($elemMatch: nx-27017 does not serve
+# "pending_events.0": {"$exists": true}).
+PENDING = {"pending_events": {"$elemMatch": {"event_id": {"$exists": True}}}}
+
+
+class OutboxDocument(mongoengine.Document):
+    """Base of every document that owes events: they are saved with it."""
+    meta = {"abstract": True}
+    pending_events = mongoengine.ListField(mongoengine.DictField(), default=list)
+
+
+def declare_topology(uri=None):
+    with Connection(uri or amqp_uri()) as connection:
+        topology.declare_all(connection)
+
+
+class Outbox(DependencyProvider):
+    """``outbox = Outbox(ProgramDoc, ...)``: relays the pending events of those documents."""
+
+    def __init__(self, *documents, sweep_interval=2.0, batch=200):
+        self.documents = documents
+        self.sweep_interval = sweep_interval
+        self.batch = batch
+
+    def setup(self):
+        self.publisher = Publisher(amqp_uri(), use_confirms=True, serializer="json")
+        self._wake = threading.Event()  # green under nameko's monkey-patching
+        self._running = False
+        declare_topology()
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._relay_forever, identifier="outbox-relay")
+
+    def stop(self):
+        self._running = False
+        self._wake.set()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        self._wake.set()  # a worker may have saved events: relay them now
+
+    def _relay_forever(self):
+        while self._running:
+            self._wake.clear()
+            try:
+                self.relay()
+            except Exception:  # broker or database away: keep the events, try again
+                log.exception("outbox relay failed; retrying", extra={"service": self.container.service_name})
+                eventlet.sleep(1)
+            self._wake.wait(self.sweep_interval)
+
+    def relay(self):
+        """Publish every pending event once; return how many were sent."""
+        sent = 0
+        for document in self.documents:
+            collection = document._get_collection()
+            cursor = collection.find(PENDING,
+                                     {"pending_events": 1}).limit(self.batch)
+            for doc in cursor:
+                for event in doc["pending_events"]:
+                    self.publish(event)
+                    collection.update_one(
+                        {"_id": doc["_id"]},
+                        {"$pull": {"pending_events": {"event_id": event["event_id"]}}})
+                    sent += 1
+        return sent
+
+    def publish(self, event):
+        self.publisher.publish(
+            event, exchange=topology.event_exchange(event["source"]),
+            routing_key=event["type"], message_id=event["event_id"],
+            correlation_id=event["correlation_id"])
+        log.info("event published", extra={
+            "event_id": event["event_id"], "event_type": event["type"],
+            "correlation_id": event["correlation_id"], "school_id": event["school_id"]})
+
+
+# --- the consumer side -------------------------------------------------------
+
+def already_applied(db, event_id):
+    return db.inbox.find_one({"_id": event_id}, {"_id": 1}) is not None
+
+
+def mark_applied(db, event):
+    try:
+        db.inbox.insert_one({"_id": event.event_id, "type": event.type, "source": event.source,
+                             "applied_at": datetime.now(timezone.utc)})
+    except DuplicateKeyError:
+        pass  # applied by a concurrent redelivery: same effect
+
+
+def keep_dead_letter(db, consumer, body, reason, errors=None, event_id=None):
+    key = f"{event_id or (body.get('event_id') if isinstance(body, dict) else None) or id(body)}"
+    db.dead_letters.update_one(
+        {"_id": f"{consumer}:{key}"},
+        {"$setOnInsert": {"consumer": consumer, "body": body, "reason": reason,
+                          "errors": errors or {}, "received_at": datetime.now(timezone.utc)}},
+        upsert=True)
+
+
+def _with_retry(fn):
+    """Run a database step, waiting out a passing outage (bounded)."""
+    for delay in RETRY_DELAYS:
+        try:
+            return fn()
+        except TRANSIENT:
+            eventlet.sleep(delay)
+    return fn()
+
+
+class ReliableEventHandler(EventHandler):
+
+    def __init__(self, event_type, **kwargs):
+        self.praxis_event_type = event_type
+        super().__init__(event_type.source, event_type.type, requeue_on_error=True, **kwargs)
+
+    def setup(self):
+        # the queue comes from contracts.topology, the same table that every
+        # service declares at start-up (nameko would name it after the method)
+        self.queue = topology.consumer_queue(self.container.service_name, self.praxis_event_type)
+        Consumer.setup(self)
+
+    def _db(self):
+        return get_db(self.container.service_name)
+
+    def handle_message(self, body, message):
+        consumer = self.container.service_name
+        try:
+            event = parse_event(body, expected=self.praxis_event_type)
+        except InvalidEvent as exc:
+            try:
+                _with_retry(lambda: keep_dead_letter(self._db(), consumer, body, exc.reason, exc.errors))
+            except PyMongoError:
+                log.exception("cannot keep invalid event; requeued")
+                return self.queue_consumer.requeue_message(message)
+            log.warning("invalid event rejected and kept", extra={
+                "consumer": consumer, "reason": exc.reason, "errors": exc.errors,
+                "event_id": body.get("event_id") if isinstance(body, dict) else None})
+            return self.queue_consumer.ack_message(message)
+        try:
+            if _with_retry(lambda: already_applied(self._db(), event.event_id)):
+                log.info("duplicate event skipped", extra={"consumer": consumer, "event_id": event.event_id})
+                return self.queue_consumer.ack_message(message)
+        except PyMongoError:
+            return self.queue_consumer.requeue_message(message)
+        self._spawn(event, message, attempt=0)
+
+    def _spawn(self, event, message, attempt):
+        context = {"correlation_id": event.correlation_id, "event_id": event.event_id}
+        self.container.spawn_worker(
+            self, (event,), {}, context_data=context,
+            handle_result=partial(self._handled, event, message, attempt))
+
+    def _handled(self, event, message, attempt, worker_ctx, result=None, exc_info=None):
+        consumer = self.container.service_name
+        extra = {"consumer": consumer, "event_id": event.event_id, "event_type": event.type,
+                 "correlation_id": event.correlation_id}
+        if exc_info is None:
+            try:
+                _with_retry(lambda: mark_applied(self._db(), event))
+            except PyMongoError:
+                # the effect is idempotent: a redelivery applies it again harmlessly
+                log.exception("could not mark event applied; requeued", extra=extra)
+                self.queue_consumer.requeue_message(message)
+                return result, exc_info
+            log.info("event applied", extra=extra)
+            self.queue_consumer.ack_message(message)
+        elif issubclass(exc_info[0], TRANSIENT):
+            if attempt < len(RETRY_DELAYS):
+                log.warning("event handler failed for a passing reason; retrying",
+                            extra={**extra, "attempt": attempt + 1})
+                eventlet.spawn_after(RETRY_DELAYS[attempt], self._spawn, event, message, attempt + 1)
+            else:
+                log.error("event handler still failing; requeued", extra=extra)
+                self.queue_consumer.requeue_message(message)
+        else:
+            reason = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+            try:
+                _with_retry(lambda: keep_dead_letter(
+                    self._db(), consumer, _envelope_of(event), reason, event_id=event.event_id))
+            except PyMongoError:
+                self.queue_consumer.requeue_message(message)
+                return result, exc_info
+            log.error("event handler failed; event kept as dead letter", extra={**extra, "reason": reason})
+            self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+def _envelope_of(event):
+    return _jsonable(dataclasses.asdict(event))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+on_event = ReliableEventHandler.decorator

@@ -1,0 +1,21 @@
+"""Documents of the supervision service (database praxis_supervision)."""
+import mongoengine as me
+
+ALIAS = "supervision"
+
+
+class ProgramFunnelDoc(me.Document):
+    """One programme's funnel; ``_id`` is the programme id, so the record a
+    redelivered program.created makes is the same record."""
+    id = me.StringField(primary_key=True)
+    school_id = me.StringField(required=True)
+    name = me.StringField(required=True)
+    season = me.StringField(required=True)
+    tracks = me.ListField(me.StringField())
+    stages = me.DictField()
+    started_at = me.DateTimeField(required=True)
+
+    meta = {"db_alias": ALIAS, "collection": "program_funnels", "indexes": ["school_id"]}
+
+
+DOCUMENTS = [ProgramFunnelDoc]
