@@ -1,0 +1,86 @@
+"""The Praxis gateway: the one HTTP face of the five services.
+
+``create_app()`` builds it (flask-smorest: OpenAPI 3 from the marshmallow
+schemas at /api/v1/openapi.json, browsable at /api/docs).
+"""
+import logging
+import os
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from gateway import errors
+from gateway.auth import authenticate
+from gateway.ratelimit import RateLimiter
+from gateway.rpc import RpcPool
+from services.common import logs
+from services.common.config import nameko_config
+
+log = logging.getLogger("praxis.gateway")
+
+API_PREFIX = "/api/v1"
+
+
+class PraxisApi(Api):
+    def handle_http_exception(self, error):
+        return errors.from_http_exception(error)
+
+
+def create_app(config=None):
+    if os.environ.get("PRAXIS_JSON_LOGS", "1") == "1":
+        logs.setup(os.environ.get("PRAXIS_LOG_LEVEL", "INFO"))
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Praxis",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=int(os.environ.get("PRAXIS_MAX_BODY_BYTES", 1024 * 1024)),
+        RPC_TIMEOUT=float(os.environ.get("PRAXIS_RPC_TIMEOUT", "10")),
+        RPC_POOL_SIZE=int(os.environ.get("PRAXIS_RPC_POOL_SIZE", "32")),
+        RATE_LIMIT_PER_MINUTE=int(os.environ.get("PRAXIS_RATE_LIMIT_PER_MINUTE", "6000")),
+        API_SPEC_OPTIONS={
+            "info": {"description": "School-enterprise training programmes: enrollment, "
+                                    "content, assessment, incentives and supervision."},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.config.update(config or {})
+
+    app.extensions["praxis_rpc"] = RpcPool(nameko_config(), size=app.config["RPC_POOL_SIZE"],
+                                           timeout=app.config["RPC_TIMEOUT"])
+    limiter = RateLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    api = PraxisApi(app)
+    errors.register(app)
+
+    @app.before_request
+    def _begin():
+        g.started = time.perf_counter()
+        g.correlation_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        if request.path.startswith(API_PREFIX) and not request.path.endswith("/openapi.json"):
+            refusal = authenticate()
+            if refusal is not None:
+                return refusal
+            return limiter.check(g.caller["key_id"])
+
+    @app.after_request
+    def _end(response):
+        response.headers["X-Request-ID"] = g.get("correlation_id", "")
+        caller = g.get("caller") or {}
+        log.info("request", extra={
+            "correlation_id": g.get("correlation_id"), "method": request.method,
+            "path": request.path, "status": response.status_code, "key_id": caller.get("key_id"),
+            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)})
+        return response
+
+    from gateway.resources import operations, programs
+    app.register_blueprint(operations.blp)
+    for module in (programs,):
+        api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    return app

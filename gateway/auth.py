@@ -1,0 +1,92 @@
+"""API keys: ``Authorization: Bearer prx_<key id>_<secret>``.
+
+A key belongs to one school (tenant) and has a role: ``admin`` (school staff),
+``lms`` (the school's LMS, acting for its students and teachers) or ``partner``
+(an enterprise partner working with that school; ``partner_id`` says which).
+Only a SHA-256 of the secret is stored (the secret is 256 random bits, so a slow
+hash adds nothing), compared in constant time.
+"""
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timezone
+from functools import wraps
+
+from flask import g, request
+from flask_smorest import Blueprint
+
+from gateway.db import get_db
+from gateway.errors import problem
+
+ROLES = ("admin", "lms", "partner")
+_CACHE_SECONDS = 10  # a revoked key stops working within this many seconds
+_cache = {}
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(school_id, role, partner_id=None, name="", db=None):
+    """Store a new key and return its plaintext (shown once, never stored)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "partner" and not partner_id:
+        raise ValueError("a partner key needs --partner")
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    (db or get_db()).api_keys.insert_one({
+        "_id": key_id, "hash": _digest(secret), "school_id": school_id, "role": role,
+        "partner_id": partner_id, "name": name, "revoked": False,
+        "created_at": datetime.now(timezone.utc)})
+    return f"prx_{key_id}_{secret}"
+
+
+def revoke_key(key_id, db=None):
+    return (db or get_db()).api_keys.update_one({"_id": key_id}, {"$set": {"revoked": True}}).modified_count
+
+
+def _lookup(key_id):
+    hit = _cache.get(key_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    record = get_db().api_keys.find_one({"_id": key_id})
+    _cache[key_id] = (time.monotonic() + _CACHE_SECONDS, record)
+    return record
+
+
+def authenticate():
+    """Set ``g.caller`` from the Authorization header, or return a 401 problem."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    parts = token.strip().split("_", 2)
+    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "prx":
+        return _unauthorized("send 'Authorization: Bearer <api key>'")
+    record = _lookup(parts[1])
+    if (record is None or record.get("revoked")
+            or not hmac.compare_digest(record["hash"], _digest(parts[2]))):
+        return _unauthorized("the API key is unknown or revoked")
+    g.caller = {
+        "key_id": record["_id"], "school_id": record["school_id"], "role": record["role"],
+        "partner_id": record.get("partner_id"),
+        # the LMS acts for a person; say who, for the audit trail
+        "actor": request.headers.get("X-Acting-User") or f"{record['role']}:{record['_id']}",
+        "correlation_id": g.correlation_id,
+    }
+    return None
+
+
+def _unauthorized(detail):
+    return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="praxis"'})
+
+
+def roles(*allowed):
+    """Only these roles may call the view; listed in the OpenAPI doc as x-roles."""
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if g.caller["role"] not in allowed:
+                return problem(403, "Forbidden", f"the {g.caller['role']} role may not do this")
+            return view(*args, **kwargs)
+        return Blueprint.doc(**{"x-roles": list(allowed)})(guarded)
+    return decorator

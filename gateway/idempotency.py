@@ -1,0 +1,76 @@
+"""``Idempotency-Key`` on POST (Stripe's design).
+
+The record ``(key owner, Idempotency-Key)`` is stored with a hash of the request
+*before* the work (the unique ``_id`` serialises concurrent retries): a retry gets
+the stored response again, a retry while the first is still running gets 409, the
+same key with another body gets 422. A 5xx is not stored, so the client may retry.
+The key also becomes the operation id passed to the service, so an RPC that runs
+twice still has one effect.
+"""
+import hashlib
+from datetime import datetime, timezone
+from functools import wraps
+
+from flask import Response, g, make_response, request
+from pymongo.errors import DuplicateKeyError
+
+from gateway.db import get_db
+from gateway.errors import problem
+
+HEADER = "Idempotency-Key"
+
+
+def _request_hash():
+    return hashlib.sha256(request.method.encode() + request.path.encode() + request.get_data()).hexdigest()
+
+
+def idempotent(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if not key:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 255:
+            return problem(422, "Unprocessable entity", f"{HEADER} must be 1-255 characters",
+                           {HEADER: ["must be 1-255 characters"]})
+        record_id = f"{g.caller['key_id']}:{key}"
+        g.caller["operation_id"] = hashlib.sha256(record_id.encode()).hexdigest()[:32]
+        store = get_db().idempotency
+        fingerprint = _request_hash()
+        try:
+            store.insert_one({"_id": record_id, "hash": fingerprint, "state": "running",
+                              "created_at": datetime.now(timezone.utc)})
+        except DuplicateKeyError:
+            return _replay(store.find_one({"_id": record_id}), fingerprint)
+        try:
+            response = view(*args, **kwargs)
+        except Exception:
+            store.delete_one({"_id": record_id})
+            raise
+        response = make_response(response)
+        if response.status_code >= 500:
+            store.delete_one({"_id": record_id})
+        else:
+            store.update_one({"_id": record_id}, {"$set": {
+                "state": "done", "status": response.status_code, "body": response.get_data(as_text=True),
+                "mimetype": response.mimetype, "location": response.headers.get("Location")}})
+        return response
+    return wrapper
+
+
+def _replay(record, fingerprint):
+    if record is None:  # expired between insert and read: treat as in flight
+        return problem(409, "Conflict", "a request with this Idempotency-Key is being processed")
+    if record["hash"] != fingerprint:
+        return problem(422, "Unprocessable entity",
+                       f"this {HEADER} was used with a different request",
+                       {HEADER: ["was used with a different request"]})
+    if record["state"] != "done":
+        return problem(409, "Conflict", "a request with this Idempotency-Key is being processed",
+                       headers={"Retry-After": "1"})
+    response = Response(record["body"], status=record["status"], mimetype=record["mimetype"])
+    if record.get("location"):
+        response.headers["Location"] = record["location"]
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
