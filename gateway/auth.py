@@ -35,7 +35,7 @@ def create_key(school_id, role, partner_id=None, name="", db=None):
     if role == "partner" and not partner_id:
         raise ValueError("a partner key needs --partner")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    (db or get_db()).api_keys.insert_one({
+    (db if db is not None else get_db()).api_keys.insert_one({
         "_id": key_id, "hash": _digest(secret), "school_id": school_id, "role": role,
         "partner_id": partner_id, "name": name, "revoked": False,
         "created_at": datetime.now(timezone.utc)})
@@ -43,7 +43,7 @@ def create_key(school_id, role, partner_id=None, name="", db=None):
 
 
 def revoke_key(key_id, db=None):
-    return (db or get_db()).api_keys.update_one({"_id": key_id}, {"$set": {"revoked": True}}).modified_count
+    return (db if db is not None else get_db()).api_keys.update_one({"_id": key_id}, {"$set": {"revoked": True}}).modified_count
 
 
 def _lookup(key_id):

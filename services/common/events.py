@@ -68,10 +68,11 @@ class Outbox(DependencyProvider):
         self.batch = batch
 
     def setup(self):
-        self.publisher = Publisher(amqp_uri(), use_confirms=True, serializer="json")
+        uri = self.container.config["AMQP_URI"]
+        self.publisher = Publisher(uri, use_confirms=True, serializer="json")
         self._wake = threading.Event()  # green under nameko's monkey-patching
         self._running = False
-        declare_topology()
+        declare_topology(uri)
 
     def start(self):
         self._running = True

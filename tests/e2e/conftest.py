@@ -1,0 +1,92 @@
+"""End-to-end tests: the five services and the gateway run as their own
+processes (as `make run` starts them), and tests speak HTTP to the gateway."""
+import os
+import time
+
+import pymongo
+import pytest
+import requests
+
+from deploy import local
+from gateway.auth import create_key
+from tests.conftest import RUN_ID
+
+
+@pytest.fixture(scope="package")
+def system(make_vhost, mongo_uri, drop_databases, tmp_path_factory):
+    prefix = f"e2e{RUN_ID}"
+    drop_databases.append(prefix)
+    env = {**os.environ, "AMQP_URI": make_vhost("e2e"), "MONGO_URI": mongo_uri,
+           "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10"}
+    running = local.System(tmp_path_factory.mktemp("system"), env=env,
+                           gateway_port=local.free_port())
+    try:
+        running.start()
+    except RuntimeError as exc:
+        logs = running.var_dir / "log"
+        tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
+        running.stop()
+        pytest.fail(f"the system did not start: {exc}\n{tails}")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="package")
+def gateway_db(system):
+    client = pymongo.MongoClient(system.env["MONGO_URI"])
+    yield client[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
+    client.close()
+
+
+class Client:
+    """A requests session bound to the gateway and one API key."""
+
+    def __init__(self, base_url, key=None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def request(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, f"{self.base_url}{path}", **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path, **kwargs):
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture(scope="package")
+def client_for(system, gateway_db):
+    """``client_for(school, role, partner=None)``: a Client with a fresh real API key."""
+    def make(school, role, partner=None):
+        return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+    return make
+
+
+@pytest.fixture
+def anonymous(system):
+    return Client(system.base_url)
+
+
+def eventually(check, timeout=20, interval=0.1):
+    """Poll ``check`` until it returns a truthy value (events are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
