@@ -106,3 +106,99 @@ PROGRAM_CREATED = define(
     SOURCE, "program.created", 1, ProgramCreatedPayload,
     "A school created a training programme. Key: program_id. "
     "Consumed by supervision (starts the programme's funnel).")
+
+
+# --- applications, selection, teams (issue: enrollment) ----------------------
+
+class _StudentInProgram(StrictSchema):
+    program_id = fields.String(required=True, **ID)
+    application_id = fields.String(required=True, **ID)
+    student_id = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                               metadata={"description": "The student's id in the school's LMS"})
+    track = fields.String(required=True, validate=SLUG)
+
+
+class ApplicationSubmittedPayload(_StudentInProgram):
+    name = fields.String(required=True)
+    major = fields.String(load_default="")
+    year_of_study = fields.Integer(load_default=None, allow_none=True)
+
+
+class StudentAdmittedPayload(_StudentInProgram):
+    reason = fields.String(required=True, metadata={"description": "e.g. 'rank 3 of 40 places' or 'promoted from the waitlist'"})
+    promoted = fields.Boolean(load_default=False)
+
+
+class StudentWaitlistedPayload(_StudentInProgram):
+    position = fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True)
+
+
+class StudentRejectedPayload(_StudentInProgram):
+    reason = fields.String(required=True)
+
+
+class StudentWithdrawnPayload(_StudentInProgram):
+    previous_status = fields.String(required=True)
+
+
+class TeamPayload(StrictSchema):
+    team_id = fields.String(required=True, **ID)
+    program_id = fields.String(required=True, **ID)
+    track = fields.String(required=True, validate=SLUG)
+    name = fields.String(required=True)
+    members = fields.List(fields.String(), required=True,
+                          metadata={"description": "student ids (LMS ids) after the change"})
+
+
+class TeamChangedPayload(TeamPayload):
+    change = fields.String(required=True, validate=validate.OneOf(["joined", "left", "disbanded", "renamed"]))
+    student_id = fields.String(load_default=None, allow_none=True)
+
+
+class MentorAssignedPayload(StrictSchema):
+    team_id = fields.String(required=True, **ID)
+    program_id = fields.String(required=True, **ID)
+    mentor_id = fields.String(required=True, **ID)
+    partner_id = fields.String(required=True)
+    previous_mentor_id = fields.String(load_default=None, allow_none=True)
+
+
+class TutorAssignedPayload(StrictSchema):
+    team_id = fields.String(required=True, **ID)
+    program_id = fields.String(required=True, **ID)
+    tutor_id = fields.String(required=True, **ID)
+    previous_tutor_id = fields.String(load_default=None, allow_none=True)
+
+
+APPLICATION_SUBMITTED = define(
+    SOURCE, "application.submitted", 1, ApplicationSubmittedPayload,
+    "A student applied to a programme track through the LMS. Key: application_id. "
+    "For supervision (funnel: registered).")
+STUDENT_ADMITTED = define(
+    SOURCE, "student.admitted", 1, StudentAdmittedPayload,
+    "Selection (or a promotion from the waitlist) admitted a student. Key: application_id. "
+    "For content (who may sign in), incentives, assessment, supervision (funnel: admitted).")
+STUDENT_WAITLISTED = define(
+    SOURCE, "student.waitlisted", 1, StudentWaitlistedPayload,
+    "Selection put a student on a track's waitlist at a position. Key: application_id.")
+STUDENT_REJECTED = define(
+    SOURCE, "student.rejected", 1, StudentRejectedPayload,
+    "Selection rejected a student, with the reason. Key: application_id.")
+STUDENT_WITHDRAWN = define(
+    SOURCE, "student.withdrawn", 1, StudentWithdrawnPayload,
+    "A student withdrew from a programme. Key: application_id. For content (no more "
+    "sign-ins), supervision; enrollment itself promotes the first waitlisted student.")
+TEAM_FORMED = define(
+    SOURCE, "team.formed", 1, TeamPayload,
+    "Admitted students formed a team within a track. Key: team_id. For content (Q&A routing).")
+TEAM_CHANGED = define(
+    SOURCE, "team.changed", 1, TeamChangedPayload,
+    "A team's members changed (joined, left) or it was disbanded. Key: team_id.")
+MENTOR_ASSIGNED = define(
+    SOURCE, "mentor.assigned", 1, MentorAssignedPayload,
+    "A team got an enterprise mentor (automatically or by hand). Key: team_id. "
+    "For content (who answers the team's questions) and supervision (mentor responsiveness).")
+TUTOR_ASSIGNED = define(
+    SOURCE, "tutor.assigned", 1, TutorAssignedPayload,
+    "A team got a school tutor. Key: team_id.")

@@ -4,9 +4,11 @@ published before its consumers' queues exist, whatever the start order
 (nameko publishes with mandatory=False: a message with no queue is dropped)."""
 from kombu import Exchange, Queue
 
-from contracts import enrollment  # noqa: F401  (loads the event definitions)
+from contracts import assessment, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.enrollment import PROGRAM_CREATED
 
+# consumer service -> the event types it handles (one @on_event handler each;
+# tests/unit/test_topology.py checks this table against the service classes)
 SUBSCRIPTIONS = {
     "supervision": [PROGRAM_CREATED],
 }
