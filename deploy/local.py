@@ -161,6 +161,8 @@ class System:
     def start(self, services=tuple(SERVICE_CLASSES)):
         log_dir = self.var_dir / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
+        if port_open(self.gateway_port):
+            raise RuntimeError(f"port {self.gateway_port} is taken (is Praxis already running?)")
         self.env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
         ensure_broker(self.env["AMQP_URI"])
         if "MONGO_URI" not in self.env:
@@ -207,6 +209,8 @@ def run():
     var_dir = ROOT / "var"
     system = System(var_dir)
     say("starting RabbitMQ check, database, five services and the gateway ...")
+    # also when started from a script, where background jobs ignore SIGINT
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         system.start()
