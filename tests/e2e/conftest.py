@@ -75,7 +75,7 @@ def client_for(system, gateway_db):
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="package")
 def anonymous(system):
     return Client(system.base_url)
 
