@@ -3,8 +3,11 @@
     praxis keys create --school jufe --role admin [--partner acme] [--name "..."]
     praxis keys revoke KEY_ID
     praxis topology            declare every exchange and consumer queue
+    praxis dead-letters list   events a consumer could not apply, with the reason
+    praxis dead-letters replay SERVICE ID
 """
 import argparse
+import json
 import sys
 
 from gateway import auth
@@ -31,6 +34,39 @@ def _topology(args):
     print("declared every consumer queue")
 
 
+def _dead_letters_list(args):
+    from services.common.config import SERVICES
+    from services.common.storage import connect
+    found = 0
+    for service in SERVICES:
+        for letter in connect(service).dead_letters.find().sort("received_at", 1):
+            found += 1
+            print(json.dumps({"service": service, "id": letter["_id"], "reason": letter["reason"],
+                              "errors": letter.get("errors"), "received_at": letter["received_at"]},
+                             default=str))
+    print(f"{found} dead letter(s)", file=sys.stderr)
+
+
+def _dead_letters_replay(args):
+    """Publish a kept event again: consumers that applied it already skip it (inbox)."""
+    from nameko.amqp.publish import Publisher
+
+    from contracts import topology
+    from services.common.config import amqp_uri
+    from services.common.storage import connect
+    db = connect(args.service)
+    letter = db.dead_letters.find_one({"_id": args.id})
+    if letter is None:
+        sys.exit(f"praxis: no dead letter {args.id} in {args.service}")
+    body = letter["body"]
+    if not isinstance(body, dict) or "source" not in body or "type" not in body:
+        sys.exit("praxis: this dead letter is not an event envelope; it cannot be replayed")
+    Publisher(amqp_uri()).publish(body, exchange=topology.event_exchange(body["source"]),
+                                  routing_key=body["type"])
+    db.dead_letters.delete_one({"_id": args.id})
+    print(f"replayed {args.id}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="praxis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,6 +84,14 @@ def build_parser():
     revoke.set_defaults(func=_keys_revoke)
 
     commands.add_parser("topology", help="declare every consumer queue").set_defaults(func=_topology)
+
+    letters = commands.add_parser("dead-letters", help="events a consumer could not apply").add_subparsers(
+        dest="action", required=True)
+    letters.add_parser("list", help="every kept event with its reason").set_defaults(func=_dead_letters_list)
+    replay = letters.add_parser("replay", help="publish a kept event again (after a fix)")
+    replay.add_argument("service")
+    replay.add_argument("id")
+    replay.set_defaults(func=_dead_letters_replay)
     return parser
 
 

@@ -13,6 +13,7 @@ from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from pymongo.errors import AutoReconnect
 
 from contracts import topology
+from gateway import cli
 from contracts.enrollment import PROGRAM_CREATED
 from contracts.events import make_event
 from services.common.events import on_event
@@ -125,6 +126,13 @@ def test_an_event_whose_handler_fails_for_good_is_kept_and_the_next_one_processe
     wait_until(lambda: count_of("p-fine") == 1)
     dead = wait_until(lambda: get_db("counting").dead_letters.find_one({"body.event_id": broken["event_id"]}))
     assert "cannot handle p-broken" in dead["reason"]
+    assert count_of("p-broken") == 0
+
+    # once the handler is fixed, staff replay the kept event and it is applied
+    CountingService.broken_ids = set()
+    cli.main(["dead-letters", "replay", "counting", dead["_id"]])
+    wait_until(lambda: count_of("p-broken") == 1)
+    assert get_db("counting").dead_letters.find_one({"_id": dead["_id"]}) is None
 
 
 def test_a_handler_failing_for_a_passing_reason_is_retried_until_it_succeeds(counting, rabbit_config):
