@@ -121,3 +121,18 @@ def test_the_openapi_document_lists_the_programme_routes(anonymous):
     assert spec["openapi"].startswith("3.")
     assert {"/api/v1/programs", "/api/v1/programs/{program_id}"} <= set(spec["paths"])
     assert "ProgramCreate" in spec["components"]["schemas"]
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_programme(admin):
+    from concurrent.futures import ThreadPoolExecutor
+    body = platinum_cup("Concurrent idempotent cup")
+    headers = {"Idempotency-Key": "create-concurrent-cup"}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda _: admin.post("/api/v1/programs", json=body, headers=headers),
+                                  range(6)))
+    assert {r.status_code for r in responses} <= {201, 409}
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    named = [p for p in admin.get("/api/v1/programs", params={"limit": 200}).json()
+             if p["name"] == "Concurrent idempotent cup"]
+    assert len(named) == 1
