@@ -6,11 +6,15 @@ from kombu import Exchange, Queue
 
 from contracts import assessment, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.enrollment import PROGRAM_CREATED
+from contracts.enrollment import (MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
+                                  TEAM_FORMED)
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
 SUBSCRIPTIONS = {
     "supervision": [PROGRAM_CREATED],
+    "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
+                MENTOR_ASSIGNED],
 }
 
 

@@ -81,6 +81,7 @@ def create_app(config=None):
 
     from gateway.resources import operations, programs
     app.register_blueprint(operations.blp)
-    for module in (programs,):
+    from gateway.resources import attendance, feedback, materials, polls, questions, sessions
+    for module in (programs, sessions, attendance, materials, questions, feedback, polls):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     return app

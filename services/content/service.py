@@ -1,10 +1,723 @@
-"""The content service. Its domain arrives with its own issue; until then it runs,
-owns its database (praxis_content) and answers health checks."""
+"""The content service: thin nameko entrypoints over services.content.domain.
+
+Training plan (sessions), courseware (materials), attendance (rotating check-in
+codes, roll call, online presence, replays), questions with an answer SLA,
+feedback and demand polls. Who may sign in comes from enrollment's events, kept
+here as a local projection, so a sign-in never waits on another service.
+"""
+import logging
+import secrets
+import uuid
+from datetime import datetime, timezone
+
+from nameko.timer import timer
+
+from contracts.base import dump, load
+from contracts.content import (
+    ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
+    MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
+    REPLAY_FORMS, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED, SESSION_SCHEDULED,
+    AnswerCreateSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
+    CheckinWindowSchema, CorrectionSchema, FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
+    MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema, MaterialSchema,
+    MaterialVersionCreateSchema, PollCreateSchema, PollSchema, PresenceSchema, QuestionCreateSchema,
+    QuestionSchema, RefusalReportSchema, ReplayProgressOutSchema, ReplayProgressSchema, ResolveSchema,
+    RollCallResultSchema, RollCallSchema, SessionCancelSchema, SessionCreateSchema,
+    SessionFeedbackSummarySchema, SessionListQuerySchema, SessionReviewSchema, SessionSchema,
+    SessionUpdateSchema, SignInResultSchema, SignInSchema, VoteOutSchema, VoteSchema)
+from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
+                                  TEAM_CHANGED, TEAM_FORMED)
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.events import make_event
+from services.common.events import Outbox, on_event
+from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
+from services.content import domain
+from services.content.models import DOCUMENTS, OUTBOX_DOCUMENTS
+from services.content.repository import ContentRepository
+
+log = logging.getLogger("praxis.content")
+
+REFUSAL_TEXT = {
+    "no_window": "no check-in window was opened for this session",
+    "window_not_open": "the check-in window is not open yet",
+    "window_closed": "the check-in window is closed",
+    "wrong_code": "the code is wrong",
+    "expired_code": "the code has expired; use the one shown now",
+    "not_admitted": "the student is not admitted to this programme",
+    "not_for_track": "the session is not for the student's track",
+    "session_not_scheduled": "the session is not scheduled",
+}
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _new_id(caller):
+    # the Idempotency-Key's operation id: a retried call makes the same record
+    return caller.get("operation_id") or uuid.uuid4().hex
+
+
+def _retrying(step, attempts=5):
+    """Run a read-change-save step again when a concurrent change won (Conflict)."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
 
 
 class ContentService(PraxisService):
     name = "content"
 
-    db = Storage()
+    store = Storage(ContentRepository, documents=DOCUMENTS)
+    outbox = Outbox(*OUTBOX_DOCUMENTS)
+
+    # --- helpers --------------------------------------------------------------
+
+    def _event(self, caller, event_type, payload, school_id=None):
+        return make_event(event_type, payload, school_id=school_id or caller["school_id"],
+                          actor=caller["actor"], correlation_id=caller.get("correlation_id"))
+
+    def _program(self, caller, program_id):
+        program = self.store.get_program(caller["school_id"], program_id)
+        if program is None:
+            raise NotFound(f"no programme {program_id}")
+        return program
+
+    def _session(self, caller, session_id):
+        """The session as this caller may see it: a partner only its own, the
+        LMS (students) only scheduled ones, another school's never."""
+        session = self.store.sessions.get(session_id, school_id=caller["school_id"])
+        if (session is None
+                or (caller["role"] == "partner" and session["partner_id"] != caller["partner_id"])
+                or (caller["role"] == "lms" and session["status"] != "scheduled")):
+            raise NotFound(f"no session {session_id}")
+        return session
+
+    def _admitted(self, session, student_id):
+        student = self.store.get_student(session["school_id"], session["program_id"], student_id)
+        if student is None or student["status"] != "admitted":
+            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+        return student
+
+    def _session_view(self, session, now=None):
+        window = session.get("checkin")
+        return dump(SessionSchema, {**session, "checkin_open": bool(
+            window and domain.window_refusal(window, now or _now()) is None)})
+
+    def _record_status(self, caller, session, record, existing, status, source, now, extra_events=()):
+        """Store ``record`` with a new status and its attendance.recorded event."""
+        previous = existing["status"] if existing else None
+        record = {**record, "status": status, "source": source, "updated_at": now}
+        events = [self._event(caller, ATTENDANCE_RECORDED, {
+            "session_id": session["id"], "program_id": session["program_id"],
+            "student_id": record["student_id"], "status": status, "previous_status": previous,
+            "source": source}, school_id=session["school_id"]), *extra_events]
+        if existing is None:
+            if not self.store.attendance.insert(record, events):
+                raise Conflict("recorded concurrently; retry")
+            return record
+        return self.store.attendance.save(record, events)
+
+    # --- projections of enrollment's events (idempotent) --------------------------
+
+    @on_event(PROGRAM_CREATED)
+    def on_program_created(self, event):
+        p = event.payload
+        self.store.keep_program({
+            "id": p["program_id"], "school_id": event.school_id, "name": p["name"],
+            "tracks": [t["key"] for t in p["tracks"]],
+            # program.created v1 carries no rules yet: the programme defaults apply
+            "attendance_rules": domain.attendance_rules(p)})
+
+    @on_event(STUDENT_ADMITTED)
+    def on_student_admitted(self, event):
+        p = event.payload
+        self.store.keep_student({"school_id": event.school_id, "program_id": p["program_id"],
+                                 "student_id": p["student_id"], "track": p["track"],
+                                 "status": "admitted"}, event.occurred_at)
+
+    @on_event(STUDENT_WITHDRAWN)
+    def on_student_withdrawn(self, event):
+        p = event.payload
+        self.store.keep_student({"school_id": event.school_id, "program_id": p["program_id"],
+                                 "student_id": p["student_id"], "track": p["track"],
+                                 "status": "withdrawn"}, event.occurred_at)
+
+    def _keep_team(self, event, disbanded=False):
+        p = event.payload
+        self.store.keep_team({"id": p["team_id"], "school_id": event.school_id,
+                              "program_id": p["program_id"], "track": p["track"], "name": p["name"],
+                              "members": [] if disbanded else p["members"], "disbanded": disbanded},
+                             event.occurred_at)
+
+    @on_event(TEAM_FORMED)
+    def on_team_formed(self, event):
+        self._keep_team(event)
+
+    @on_event(TEAM_CHANGED)
+    def on_team_changed(self, event):
+        self._keep_team(event, disbanded=event.payload["change"] == "disbanded")
+
+    @on_event(MENTOR_ASSIGNED)
+    def on_mentor_assigned(self, event):
+        p = event.payload
+        self.store.keep_mentor(p["team_id"], event.school_id, p["program_id"], p["mentor_id"],
+                               p["partner_id"], event.occurred_at)
+
+    # --- sessions ---------------------------------------------------------------
+
+    @rpc
+    def create_session(self, caller, program_id, data):
+        program = self._program(caller, program_id)
+        session = domain.new_session(load(SessionCreateSchema, data), program=program, caller=caller,
+                                     session_id=_new_id(caller), now=_now())
+        events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
+                  if session["status"] == "scheduled" else [])
+        self.store.sessions.insert(session, events)
+        return self._session_view(self.store.sessions.get(session["id"]))
+
+    @rpc
+    def list_sessions(self, caller, program_id, query=None):
+        query = load(SessionListQuerySchema, query)
+        if caller["role"] == "lms":
+            query["status"] = "scheduled"
+        partner_id = caller["partner_id"] if caller["role"] == "partner" else None
+        now = _now()
+        return [self._session_view(s, now) for s in self.store.list_sessions(
+            caller["school_id"], program_id, partner_id=partner_id, **query)]
+
+    @rpc
+    def get_session(self, caller, session_id):
+        return self._session_view(self._session(caller, session_id))
+
+    @rpc
+    def update_session(self, caller, session_id, data):
+        changes = load(SessionUpdateSchema, data)
+
+        def step():
+            session = self._session(caller, session_id)
+            program = self._program(caller, session["program_id"])
+            updated, changed = domain.change_session(session, changes, program=program, now=_now())
+            events = ([self._event(caller, SESSION_CHANGED, {**domain.session_payload(updated), "changed": changed})]
+                      if changed and updated["status"] == "scheduled" else [])
+            return self.store.sessions.save(updated, events)
+        return self._session_view(_retrying(step))
+
+    @rpc
+    def review_session(self, caller, session_id, data):
+        review = load(SessionReviewSchema, data)
+
+        def step():
+            session = domain.review_session(self._session(caller, session_id), review["decision"],
+                                            review["reason"], now=_now())
+            events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
+                      if session["status"] == "scheduled" else [])
+            return self.store.sessions.save(session, events)
+        return self._session_view(_retrying(step))
+
+    @rpc
+    def cancel_session(self, caller, session_id, data):
+        reason = load(SessionCancelSchema, data)["reason"]
+
+        def step():
+            session = self._session(caller, session_id)
+            if session["status"] == "cancelled":
+                return session  # cancelling twice changes nothing
+            session = {**session, "status": "cancelled", "cancel_reason": reason, "updated_at": _now()}
+            event = self._event(caller, SESSION_CANCELLED, {
+                "session_id": session["id"], "program_id": session["program_id"], "reason": reason})
+            return self.store.sessions.save(session, [event])
+        return self._session_view(_retrying(step))
+
+    # --- check-in -------------------------------------------------------------------
+
+    @rpc
+    def open_checkin(self, caller, session_id, data):
+        params = load(CheckinWindowSchema, data)
+        window_id = _new_id(caller)
+
+        def step():
+            session = self._session(caller, session_id)
+            if (session.get("checkin") or {}).get("window_id") == window_id:
+                return session  # a retried call: the window it opened
+            window = domain.new_window(session, params, window_id=window_id,
+                                       secret=secrets.token_hex(32), now=_now())
+            event = self._event(caller, CHECKIN_OPENED, {
+                "session_id": session["id"], "program_id": session["program_id"],
+                "window_id": window_id, "opens_at": window["opens_at"], "closes_at": window["closes_at"]})
+            return self.store.sessions.save({**session, "checkin": window}, [event])
+        session = _retrying(step)
+        return dump(CheckinWindowOutSchema, {**session["checkin"], "session_id": session["id"]})
+
+    @rpc
+    def close_checkin(self, caller, session_id):
+        def step():
+            session = self._session(caller, session_id)
+            window, now = session.get("checkin"), _now()
+            if window is None or domain.window_refusal(window, now):
+                raise InvalidInput("the check-in window is not open", {"window": ["not open"]})
+            return self.store.sessions.save({**session, "checkin": {**window, "closes_at": now}})
+        session = _retrying(step)
+        return dump(CheckinWindowOutSchema, {**session["checkin"], "session_id": session["id"]})
+
+    @rpc
+    def checkin_code(self, caller, session_id):
+        session = self._session(caller, session_id)
+        return dump(CheckinCodeSchema, domain.current_code(session["id"], session.get("checkin"), _now()))
+
+    @rpc
+    def sign_in(self, caller, session_id, data):
+        data, now = load(SignInSchema, data), _now()
+        session = self.store.sessions.get(session_id, school_id=caller["school_id"])
+        if session is None:
+            raise NotFound(f"no session {session_id}")
+        student_id = data["student_id"]
+        record_id = f"{session_id}:{student_id}"
+        existing = self.store.attendance.get(record_id)
+        if existing and existing["status"] != "absent":
+            # signing in twice answers the record made the first time
+            return dump(SignInResultSchema, {"created": False, "record": existing})
+        student = self.store.get_student(caller["school_id"], session["program_id"], student_id)
+        reason = domain.signin_refusal(session, student, data["code"], now)
+        if reason:
+            self.store.add_refusal({"id": uuid.uuid4().hex, "school_id": caller["school_id"],
+                                    "session_id": session_id, "student_id": student_id,
+                                    "reason": reason, "at": now, "device_id": data["device_id"],
+                                    "address": data["address"]})
+            log.info("sign-in refused", extra={"correlation_id": caller.get("correlation_id"),
+                                               "session_id": session_id, "reason": reason})
+            raise InvalidInput(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
+        rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
+        record = {**(existing or domain.new_record(session, student_id, now=now)),
+                  "signed_in_at": now, "device_id": data["device_id"], "address": data["address"]}
+        try:
+            self._record_status(caller, session, record, existing,
+                                domain.signin_status(session, rules, now), "checkin", now)
+        except Conflict:  # the same student signed in concurrently: that record stands
+            return dump(SignInResultSchema, {"created": False, "record": self.store.attendance.get(record_id)})
+        # one device or address signing in several students: flag every such record
+        for kind, value in (("device", data["device_id"]), ("address", data["address"])):
+            if value:
+                students = self.store.claim(session_id, kind, value, student_id)
+                if len(students) > 1:
+                    self.store.flag(session_id, students, f"shared_{kind}")
+        return dump(SignInResultSchema, {"created": True, "record": self.store.attendance.get(record_id)})
+
+    @rpc
+    def checkin_status(self, caller, session_id):
+        session, now = self._session(caller, session_id), _now()
+        expected = sorted(s["student_id"] for s in self.store.admitted_students(session["program_id"])
+                          if domain.session_is_for(session, s["track"]))
+        records = {r["student_id"]: r for r in self.store.session_records(session_id)}
+        signed = {sid for sid, r in records.items() if r["status"] in ("present", "late")}
+        window = session.get("checkin")
+        return dump(CheckinStatusSchema, {
+            "session_id": session_id,
+            "window_open": bool(window) and domain.window_refusal(window, now) is None,
+            "closes_at": window["closes_at"] if window else None,
+            "expected": len(expected), "signed_in": sorted(signed),
+            "not_signed_in": [s for s in expected if s not in signed],
+            "flagged": sorted(sid for sid, r in records.items() if r["flags"])})
+
+    @rpc
+    def checkin_refusals(self, caller, session_id):
+        self._session(caller, session_id)
+        by_student = {}
+        for student_id, reason, n in self.store.refusal_counts(session_id):
+            entry = by_student.setdefault(student_id, {"student_id": student_id, "total": 0, "reasons": {}})
+            entry["total"] += n
+            entry["reasons"][reason] = n
+        return dump(RefusalReportSchema, {
+            "refusals": self.store.refusals(session_id),
+            "by_student": sorted(by_student.values(), key=lambda e: (-e["total"], e["student_id"]))})
+
+    # --- attendance ---------------------------------------------------------------------
+
+    @rpc
+    def list_attendance(self, caller, session_id):
+        self._session(caller, session_id)
+        return [dump(AttendanceSchema, r) for r in
+                sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])]
+
+    @rpc
+    def roll_call(self, caller, session_id, data):
+        data, now = load(RollCallSchema, data), _now()
+        session = self._session(caller, session_id)
+        if session["status"] != "scheduled":
+            raise InvalidInput("roll call only for a scheduled session", {"status": [session["status"]]})
+        admitted = {s["student_id"] for s in self.store.admitted_students(session["program_id"])
+                    if domain.session_is_for(session, s["track"])}
+        listed = list(dict.fromkeys(data["present"]))
+        result = {"marked_present": [], "marked_absent": [],
+                  "unknown": [s for s in listed if s not in admitted]}
+
+        def mark(student_id, status, bucket, only_new=False):
+            def step():
+                existing = self.store.attendance.get(f"{session_id}:{student_id}")
+                if only_new and existing:
+                    return
+                new_status = domain.automatic_status(existing, status)
+                if new_status:
+                    record = existing or domain.new_record(session, student_id, now=now)
+                    self._record_status(caller, session, record, existing, new_status, "roll_call", now)
+                    result[bucket].append(student_id)
+            _retrying(step)
+
+        for student_id in listed:
+            if student_id in admitted:
+                mark(student_id, "present", "marked_present")
+        if data["mark_others_absent"]:
+            for student_id in sorted(admitted - set(listed)):
+                mark(student_id, "absent", "marked_absent", only_new=True)
+        return dump(RollCallResultSchema, result)
+
+    @rpc
+    def correct_attendance(self, caller, session_id, student_id, data):
+        data, now = load(CorrectionSchema, data), _now()
+        session = self._session(caller, session_id)
+
+        def step():
+            existing = self.store.attendance.get(f"{session_id}:{student_id}")
+            if existing is None:
+                self._admitted(session, student_id)
+            record = existing or domain.new_record(session, student_id, now=now)
+            corrected = domain.correct(record, data["status"], data["reason"], by=caller["actor"], now=now)
+            return self._record_status(caller, session, corrected, existing, data["status"], "correction", now)
+        return dump(AttendanceSchema, _retrying(step))
+
+    @rpc
+    def record_presence(self, caller, session_id, data):
+        """A join or leave from the meeting platform of an online session."""
+        data, now = load(PresenceSchema, data), _now()
+        session = self._session(caller, session_id)
+        if session["form"] != "live_online":
+            raise InvalidInput("join and leave records are for live online sessions", {"form": [session["form"]]})
+        self._admitted(session, data["student_id"])
+        rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
+
+        def step():
+            existing = self.store.attendance.get(f"{session_id}:{data['student_id']}")
+            record = existing or domain.new_record(session, data["student_id"], now=now)
+            presence = record["presence"] + [{"kind": data["kind"], "at": data["at"]}]
+            minutes = domain.minutes_present(presence, session["starts_at"], session["ends_at"], now)
+            record = {**record, "presence": presence, "minutes_present": minutes, "updated_at": now}
+            new_status = domain.automatic_status(existing, domain.online_status(minutes, session, rules))
+            if new_status:
+                return self._record_status(caller, session, record, existing, new_status, "online", now)
+            return self.store.attendance.save(record)
+        return dump(AttendanceSchema, _retrying(step))
+
+    @rpc
+    def replay_progress(self, caller, session_id, data):
+        data, now = load(ReplayProgressSchema, data), _now()
+        session = self._session(caller, session_id)
+        if session["form"] not in REPLAY_FORMS:
+            raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+        self._admitted(session, data["student_id"])
+        rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
+
+        def step():
+            existing = self.store.attendance.get(f"{session_id}:{data['student_id']}")
+            share = max(data["watched_share"], (existing or {}).get("replay_share") or 0)
+            counted = domain.replay_counts(session, share, rules)
+            new_status = domain.automatic_status(existing, "watched_replay") if counted else None
+            status = existing["status"] if existing else None
+            if new_status:
+                record = {**(existing or domain.new_record(session, data["student_id"], now=now)),
+                          "replay_share": share}
+                watched = self._event(caller, REPLAY_WATCHED, {
+                    "session_id": session_id, "program_id": session["program_id"],
+                    "student_id": data["student_id"], "watched_share": share})
+                status = self._record_status(caller, session, record, existing, new_status, "replay", now,
+                                             [watched])["status"]
+            elif existing and share != existing.get("replay_share"):
+                self.store.attendance.save({**existing, "replay_share": share, "updated_at": now})
+            return {"session_id": session_id, "student_id": data["student_id"], "watched_share": share,
+                    "counted": counted, "status": status}
+        return dump(ReplayProgressOutSchema, _retrying(step))
+
+    # --- questions ----------------------------------------------------------------------
+
+    @rpc
+    def ask_question(self, caller, session_id, data):
+        data = load(QuestionCreateSchema, data)
+        session = self._session(caller, session_id)
+        student = self._admitted(session, data["student_id"])
+        program = self.store.get_program(caller["school_id"], session["program_id"])
+        question = domain.new_question(
+            session, student, self.store.team_of(session["program_id"], student["student_id"]),
+            data["text"], question_id=_new_id(caller), rules=domain.attendance_rules(program), now=_now())
+        event = self._event(caller, QUESTION_ASKED, domain.question_payload(question))
+        self.store.questions.insert(question, [event])
+        return dump(QuestionSchema, self.store.questions.get(question["id"]))
+
+    @rpc
+    def list_questions(self, caller, session_id):
+        self._session(caller, session_id)
+        return [dump(QuestionSchema, q) for q in self.store.session_questions(session_id)]
+
+    def _question(self, caller, question_id):
+        question = self.store.questions.get(question_id, school_id=caller["school_id"])
+        if question is None:
+            raise NotFound(f"no question {question_id}")
+        return question
+
+    @rpc
+    def answer_question(self, caller, question_id, data):
+        data, now = load(AnswerCreateSchema, data), _now()
+
+        def step():
+            question = self._question(caller, question_id)
+            session = self.store.sessions.get(question["session_id"])
+            team = self.store.get_team(question["team_id"]) if question["team_id"] else None
+            if team:  # the team's mentor now (mentors can change after the question)
+                question = {**question, "mentor_id": team.get("mentor_id")}
+            if caller["role"] == "partner" and caller["partner_id"] not in (
+                    session.get("partner_id"), (team or {}).get("mentor_partner_id")):
+                raise NotFound(f"no question {question_id}")
+            role = domain.answerer_role(question, data["author_id"])
+            if role is None:
+                raise Forbidden("only the session's instructor or the team's mentor answers")
+            answer = {"author_id": data["author_id"], "role": role, "text": data["text"], "at": now}
+            question = {**question, "answers": question["answers"] + [answer]}
+            events = []
+            if question["answered_at"] is None:
+                question.update(answered_at=now, status="answered" if question["status"] == "open" else question["status"])
+                events.append(self._event(caller, QUESTION_ANSWERED, {
+                    **domain.question_payload(question), "author_id": data["author_id"], "role": role,
+                    "answered_at": now, "within_sla": now <= question["due_at"]}))
+            return self.store.questions.save(question, events)
+        return dump(QuestionSchema, _retrying(step))
+
+    @rpc
+    def resolve_question(self, caller, question_id, data):
+        data = load(ResolveSchema, data)
+
+        def step():
+            question = self._question(caller, question_id)
+            if question["student_id"] != data["student_id"]:
+                raise Forbidden("only the student who asked marks the question resolved")
+            if question["status"] == "resolved":
+                return question
+            return self.store.questions.save({**question, "status": "resolved", "resolved_at": _now()})
+        return dump(QuestionSchema, _retrying(step))
+
+    @rpc
+    def overdue_questions(self, caller, program_id):
+        return [dump(QuestionSchema, q) for q in
+                self.store.overdue_questions(caller["school_id"], program_id, _now())]
+
+    @timer(interval=30)
+    def scan_overdue_questions(self):
+        """Raise question.overdue once per question past its deadline (the flag
+        and the event are one guarded write, so a rescan emits nothing new)."""
+        flagged = 0
+        for question in self.store.due_unflagged_questions(_now()):
+            event = make_event(QUESTION_OVERDUE, domain.question_payload(question),
+                               school_id=question["school_id"], actor="content:sla-timer")
+            flagged += self.store.flag_overdue(question["id"], event)
+        if flagged:
+            log.info("questions overdue", extra={"count": flagged})
+        return flagged
+
+    # --- feedback ---------------------------------------------------------------------------
+
+    @rpc
+    def submit_feedback(self, caller, session_id, data):
+        data, now = load(FeedbackCreateSchema, data), _now()
+        session = self._session(caller, session_id)
+        record = self.store.attendance.get(f"{session_id}:{data['student_id']}")
+        refusal = domain.feedback_refusal(session, record, now)
+        if refusal:
+            raise InvalidInput(refusal, {"student_id": [refusal]})
+        feedback = {**data, "id": f"{session_id}:{data['student_id']}", "school_id": caller["school_id"],
+                    "session_id": session_id, "program_id": session["program_id"],
+                    "instructor_id": session["instructor"]["id"], "submitted_at": now}
+        event = self._event(caller, FEEDBACK_SUBMITTED, {
+            k: feedback[k] for k in ("session_id", "program_id", "instructor_id", "student_id",
+                                     "clarity", "practical_value", "pace")})
+        if not self.store.feedback.insert(feedback, [event]):
+            raise Conflict("this student has given feedback on this session already")
+        return dump(FeedbackSchema, feedback)
+
+    @rpc
+    def feedback_summary(self, caller, session_id):
+        session = self._session(caller, session_id)
+        summary = domain.summarise(self.store.feedback_totals({"session_id": session_id}),
+                                   self.store.count_attending([session_id], ATTENDING))
+        return dump(SessionFeedbackSummarySchema, {
+            **summary, "session_id": session_id, "instructor_id": session["instructor"]["id"],
+            "comments": self.store.feedback_comments(session_id)})
+
+    @rpc
+    def instructor_score(self, caller, instructor_id):
+        sessions = [s for s in self.store.sessions_of_instructor(caller["school_id"], instructor_id)
+                    if s["status"] == "scheduled"]
+        if not sessions:
+            raise NotFound(f"no sessions of instructor {instructor_id}")
+        totals = self.store.feedback_totals({"school_id": caller["school_id"], "instructor_id": instructor_id})
+        attending = self.store.count_attending([s["id"] for s in sessions], ATTENDING)
+        return dump(InstructorScoreSchema, {**domain.summarise(totals, attending),
+                                            "instructor_id": instructor_id, "sessions": len(sessions)})
+
+    # --- materials -----------------------------------------------------------------------------
+
+    def _material(self, caller, material_id):
+        material = self.store.materials.get(material_id, school_id=caller["school_id"])
+        if (material is None
+                or (caller["role"] == "partner" and material["partner_id"] != caller["partner_id"])
+                or (caller["role"] == "lms" and material["published_version"] is None)):
+            raise NotFound(f"no material {material_id}")
+        return material
+
+    def _material_view(self, caller, material):
+        versions = {v["version"]: v for v in material["versions"]}
+        view = {**material, "published": versions.get(material["published_version"])}
+        if caller["role"] == "lms":  # students see the published version only
+            view.pop("versions")
+        return dump(MaterialSchema, view)
+
+    @rpc
+    def create_material(self, caller, data):
+        data, now = load(MaterialCreateSchema, data), _now()
+        self._program(caller, data["program_id"])
+        material = {
+            "id": _new_id(caller), "school_id": caller["school_id"],
+            "partner_id": caller["partner_id"] if caller["role"] == "partner" else None,
+            "program_id": data["program_id"], "module": data["module"], "title": data["title"],
+            "kind": data["kind"], "published_version": None, "created_at": now,
+            "versions": [{"version": 1, "url": data["url"], "body": data["body"], "note": "",
+                          "status": "pending", "reason": None, "submitted_by": caller["actor"],
+                          "submitted_at": now, "reviewed_by": None, "reviewed_at": None}]}
+        self.store.materials.insert(material)
+        return self._material_view(caller, self.store.materials.get(material["id"]))
+
+    @rpc
+    def add_material_version(self, caller, material_id, data):
+        data, now = load(MaterialVersionCreateSchema, data), _now()
+
+        def step():
+            material = self._material(caller, material_id)
+            version = {"version": len(material["versions"]) + 1, "url": data["url"], "body": data["body"],
+                       "note": data["note"], "status": "pending", "reason": None,
+                       "submitted_by": caller["actor"], "submitted_at": now,
+                       "reviewed_by": None, "reviewed_at": None}
+            # the published version stays visible until the new one is approved
+            return self.store.materials.save({**material, "versions": material["versions"] + [version]})
+        return self._material_view(caller, _retrying(step))
+
+    @rpc
+    def review_material(self, caller, material_id, data):
+        data, now = load(MaterialReviewSchema, data), _now()
+
+        def step():
+            material = self._material(caller, material_id)
+            versions = [dict(v) for v in material["versions"]]
+            if not 1 <= data["version"] <= len(versions):
+                raise NotFound(f"no version {data['version']}")
+            version = versions[data["version"] - 1]
+            if version["status"] != "pending":
+                raise Conflict(f"version {data['version']} was reviewed already ({version['status']})")
+            approved = data["decision"] == "approve"
+            version.update(status="approved" if approved else "rejected", reason=data["reason"] or None,
+                           reviewed_by=caller["actor"], reviewed_at=now)
+            material = {**material, "versions": versions}
+            events = []
+            if approved and data["version"] > (material["published_version"] or 0):
+                material["published_version"] = data["version"]
+                events.append(self._event(caller, MATERIAL_PUBLISHED, {
+                    "material_id": material["id"], "program_id": material["program_id"],
+                    "module": material["module"], "title": material["title"], "kind": material["kind"],
+                    "version": data["version"], "partner_id": material["partner_id"]}))
+            return self.store.materials.save(material, events)
+        return self._material_view(caller, _retrying(step))
+
+    @rpc
+    def get_material(self, caller, material_id):
+        return self._material_view(caller, self._material(caller, material_id))
+
+    @rpc
+    def list_materials(self, caller, query=None):
+        query = load(MaterialListQuerySchema, query)
+        return [self._material_view(caller, m) for m in self.store.list_materials(
+            caller["school_id"], published_only=caller["role"] == "lms",
+            partner_id=caller["partner_id"] if caller["role"] == "partner" else None, **query)]
+
+    # --- demand polls --------------------------------------------------------------------------
+
+    def _poll_view(self, poll):
+        yes, no = self.store.tally(poll["id"])
+        return dump(PollSchema, {**poll, "yes": yes, "no": no,
+                                 "eligible": self.store.count_admitted(poll["program_id"])})
+
+    @rpc
+    def create_poll(self, caller, program_id, data):
+        data = load(PollCreateSchema, data)
+        program = self._program(caller, program_id)
+        domain.check_tracks(data["followup"]["tracks"], program)
+        if data["session_id"]:
+            self._session(caller, data["session_id"])
+        poll = {**data, "id": _new_id(caller), "school_id": caller["school_id"], "program_id": program_id,
+                "reached": False, "reached_at": None, "followup_session_id": None, "created_at": _now()}
+        self.store.polls.insert(poll)
+        return self._poll_view(self.store.polls.get(poll["id"]))
+
+    @rpc
+    def list_polls(self, caller, program_id):
+        return [self._poll_view(p) for p in self.store.polls.find(
+            {"school_id": caller["school_id"], "program_id": program_id}, sort=[("created_at", 1)])]
+
+    @rpc
+    def get_poll(self, caller, poll_id):
+        poll = self.store.polls.get(poll_id, school_id=caller["school_id"])
+        if poll is None:
+            raise NotFound(f"no poll {poll_id}")
+        return self._poll_view(poll)
+
+    @rpc
+    def vote(self, caller, poll_id, data):
+        data, now = load(VoteSchema, data), _now()
+        poll = self.store.polls.get(poll_id, school_id=caller["school_id"])
+        if poll is None:
+            raise NotFound(f"no poll {poll_id}")
+        refusal = domain.vote_refusal(poll, now)
+        if refusal:
+            raise InvalidInput(refusal, {"poll": [refusal]})
+        student = self.store.get_student(caller["school_id"], poll["program_id"], data["student_id"])
+        if student is None or student["status"] != "admitted":
+            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+        vote = {"id": f"{poll_id}:{data['student_id']}", "poll_id": poll_id, **data, "at": now}
+        if not self.store.add_vote(vote):
+            vote = self.store.get_vote(vote["id"])
+            if vote["answer"] != data["answer"]:
+                raise Conflict("this student has voted already")
+        self._settle_poll(caller, poll, now)
+        return dump(VoteOutSchema, vote)
+
+    def _settle_poll(self, caller, poll, now):
+        """If the poll crossed its threshold, propose the follow-up and mark the
+        poll reached. Each write carries its event and happens once; a crossing
+        interrupted by a crash is completed by the next vote."""
+        if poll["reached"]:
+            return
+        yes, no = self.store.tally(poll["id"])
+        eligible = self.store.count_admitted(poll["program_id"])
+        if not domain.poll_crossed(yes, no, eligible, poll["threshold"], poll["quorum"]):
+            return
+        session = domain.followup_session(poll, now=now)
+        proposed = self._event(caller, FOLLOWUP_PROPOSED, {
+            "poll_id": poll["id"], "program_id": poll["program_id"], "session_id": session["id"],
+            "title": session["title"], "module": session["module"]})
+        self.store.sessions.insert(session, [proposed])
+        reached = self._event(caller, POLL_THRESHOLD_REACHED, {
+            "poll_id": poll["id"], "program_id": poll["program_id"], "question": poll["question"],
+            "yes": yes, "no": no, "eligible": eligible})
+        if self.store.mark_poll_reached(poll["id"], {"reached_at": now, "followup_session_id": session["id"]},
+                                        [reached]):
+            log.info("poll crossed its threshold", extra={"correlation_id": caller.get("correlation_id"),
+                                                          "poll_id": poll["id"]})

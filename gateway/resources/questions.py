@@ -1,0 +1,56 @@
+"""Questions about a session, answered by the instructor or the team's mentor
+within the programme's SLA (content service)."""
+from flask import url_for
+from flask_smorest import Blueprint
+
+from contracts.content import AnswerCreateSchema, QuestionCreateSchema, QuestionSchema, ResolveSchema
+from gateway.auth import roles
+from gateway.idempotency import idempotent
+from gateway.resources import call, reply
+
+blp = Blueprint("questions", __name__, description="Questions and answers per session, with an answer deadline")
+
+
+@blp.route("/sessions/<session_id>/questions", methods=["POST"])
+@roles("lms")
+@idempotent
+@blp.arguments(QuestionCreateSchema)
+@blp.response(201, QuestionSchema)
+def ask_question(data, session_id):
+    """A student asks (also after the session); the deadline is the programme's SLA."""
+    question = call("content", "ask_question", session_id, data)
+    return reply(question, 201, {"Location": url_for("questions.list_questions", session_id=session_id)})
+
+
+@blp.route("/sessions/<session_id>/questions", methods=["GET"])
+@roles("admin", "lms", "partner")
+@blp.response(200, QuestionSchema(many=True))
+def list_questions(session_id):
+    """The session's questions with their answers."""
+    return reply(call("content", "list_questions", session_id))
+
+
+@blp.route("/questions/<question_id>/answers", methods=["POST"])
+@roles("lms", "partner")
+@blp.arguments(AnswerCreateSchema)
+@blp.response(200, QuestionSchema)
+def answer_question(data, question_id):
+    """The session's instructor or the team's mentor answers."""
+    return reply(call("content", "answer_question", question_id, data))
+
+
+@blp.route("/questions/<question_id>/resolve", methods=["POST"])
+@roles("lms")
+@blp.arguments(ResolveSchema)
+@blp.response(200, QuestionSchema)
+def resolve_question(data, question_id):
+    """The student who asked marks the question resolved."""
+    return reply(call("content", "resolve_question", question_id, data))
+
+
+@blp.route("/programs/<program_id>/questions/overdue", methods=["GET"])
+@roles("admin")
+@blp.response(200, QuestionSchema(many=True))
+def overdue_questions(program_id):
+    """Open questions past their answer deadline (supervision)."""
+    return reply(call("content", "overdue_questions", program_id))
