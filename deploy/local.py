@@ -175,11 +175,16 @@ class System:
         wait_ready(self.base_url, processes=self.processes)
         return self
 
-    def restart_service(self, name):
+    def kill_service(self, name):
+        """SIGKILL, as a crash would: no clean shutdown, unacked messages go back."""
+        self.services[name].kill()
+        self.services[name].wait()
+
+    def start_service_again(self, name):
         old = self.services[name]
-        stop([old])
         self.services[name] = start_service(name, self.env, self.var_dir / "log")
         self.processes = [p for p in self.processes if p is not old] + [self.services[name]]
+        wait_ready(self.base_url, processes=self.processes)
 
     def stop(self):
         stop(self.processes)

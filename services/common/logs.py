@@ -30,3 +30,4 @@ def setup(level="INFO"):
     root.setLevel(level)
     for noisy in ("kombu", "amqp", "pymongo", "nameko", "urllib3", "pika"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
