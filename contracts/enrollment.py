@@ -202,3 +202,218 @@ MENTOR_ASSIGNED = define(
 TUTOR_ASSIGNED = define(
     SOURCE, "tutor.assigned", 1, TutorAssignedPayload,
     "A team got a school tutor. Key: team_id.")
+
+
+# --- the enrollment API (RPC and HTTP bodies) --------------------------------
+
+STUDENT_ID = validate.Length(min=1, max=128)
+APPLICATION_STATUSES = ["submitted", "screened", "admitted", "waitlisted", "rejected", "withdrawn"]
+DECISIONS = ["admitted", "waitlisted", "rejected"]
+
+
+class ApplicationCreateSchema(StrictSchema):
+    """What the LMS sends for a student applying to a programme track."""
+    student_id = fields.String(required=True, validate=STUDENT_ID,
+                               metadata={"description": "The student's id in the school's LMS"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    track = fields.String(required=True, validate=SLUG)
+    major = fields.String(load_default="", validate=validate.Length(max=120))
+    year_of_study = fields.Integer(load_default=None, allow_none=True,
+                                   validate=validate.Range(min=1, max=10))
+    prior_courses = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                                load_default=list, validate=validate.Length(max=50),
+                                metadata={"description": "Related courses already taken"})
+    motivation = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ApplicationSchema(ApplicationCreateSchema):
+    """An application as services return it (server-owned fields included)."""
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    school_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(APPLICATION_STATUSES))
+    score = fields.Float(allow_none=True, metadata={"description": "Screening score (quiz or by hand), 0-100"})
+    score_source = fields.String(allow_none=True, metadata={"description": "'quiz' or 'manual'"})
+    score_note = fields.String(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    waitlist_position = fields.Integer(allow_none=True,
+                                       metadata={"description": "Position when waitlisted (at that time)"})
+    promoted = fields.Boolean(load_default=False)
+    previous_status = fields.String(allow_none=True)
+    withdrawal_reason = fields.String(allow_none=True)
+    submitted_at = fields.AwareDateTime(required=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+    withdrawn_at = fields.AwareDateTime(allow_none=True)
+    submitted_by = fields.String(required=True)
+
+
+class ApplicationListQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
+    track = fields.String(validate=SLUG)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ApplicationPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ApplicationSchema), required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class ScreeningScoreSchema(StrictSchema):
+    """A screening score recorded by staff (e.g. from an interview)."""
+    score = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class WithdrawalSchema(StrictSchema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SelectionRunSchema(StrictSchema):
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list,
+                         metadata={"description": "Only these tracks (default: all)"})
+
+
+class SelectionDecisionSchema(StrictSchema):
+    application_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason = fields.String(required=True)
+    position = fields.Integer(allow_none=True, metadata={"description": "Waitlist position"})
+    promoted = fields.Boolean(load_default=False)
+
+
+class SelectionResultSchema(StrictSchema):
+    program_id = fields.String(required=True)
+    decisions = fields.List(fields.Nested(SelectionDecisionSchema), required=True,
+                            metadata={"description": "Decisions made by this run (earlier ones are kept)"})
+    pending = fields.List(fields.String(), required=True,
+                          metadata={"description": "Applications still without a screening score"})
+    unchanged = fields.Integer(required=True, metadata={"description": "Applications decided before"})
+
+
+class TeamCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    track = fields.String(required=True, validate=SLUG)
+    members = fields.List(fields.String(validate=STUDENT_ID), required=True,
+                          validate=validate.Length(min=1, max=50),
+                          metadata={"description": "Student ids (LMS ids) of admitted students"})
+
+
+class TeamSchema(StrictSchema):
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    school_id = fields.String(required=True)
+    track = fields.String(required=True)
+    name = fields.String(required=True)
+    members = fields.List(fields.String(), required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "disbanded"]))
+    complete = fields.Boolean(required=True, metadata={"description": "At least the programme's minimum team size"})
+    mentor_id = fields.String(allow_none=True)
+    tutor_id = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class TeamListQuerySchema(StrictSchema):
+    track = fields.String(validate=SLUG)
+    without = fields.String(validate=validate.OneOf(["mentor", "tutor"]),
+                            metadata={"description": "Only teams without a mentor (or tutor)"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class TeamMemberSchema(StrictSchema):
+    student_id = fields.String(required=True, validate=STUDENT_ID)
+
+
+class MentorCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(load_default="")
+    partner_id = fields.String(required=True, **ID,
+                               metadata={"description": "The enterprise partner the mentor works for"})
+    max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
+                              metadata={"description": "Most teams at once"})
+
+
+class TutorCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(load_default="")
+    max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+
+
+class StaffSchema(StrictSchema):
+    """A mentor (kind 'mentor', with partner) or a tutor (kind 'tutor')."""
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    school_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["mentor", "tutor"]))
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    partner_id = fields.String(allow_none=True)
+    max_load = fields.Integer(required=True)
+    load = fields.Integer(required=True)
+    teams = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class MentorChoiceSchema(StrictSchema):
+    mentor_id = fields.String(required=True, **ID)
+
+
+class TutorChoiceSchema(StrictSchema):
+    tutor_id = fields.String(required=True, **ID)
+
+
+class AssignmentSchema(StrictSchema):
+    team_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["mentor", "tutor"]))
+    staff_id = fields.String(required=True)
+    previous_staff_id = fields.String(allow_none=True)
+
+
+class AssignmentResultSchema(StrictSchema):
+    assigned = fields.List(fields.Nested(AssignmentSchema), required=True)
+    without_mentor = fields.List(fields.String(), required=True,
+                                 metadata={"description": "Teams still without a mentor (no capacity left)"})
+    without_tutor = fields.List(fields.String(), required=True)
+
+
+class StaffLeaveResultSchema(StrictSchema):
+    staff = fields.Nested(StaffSchema, required=True)
+    reassigned = fields.List(fields.Nested(AssignmentSchema), required=True)
+    unassigned = fields.List(fields.String(), required=True,
+                             metadata={"description": "Teams left without a mentor (or tutor)"})
+
+
+class RosterRowSchema(StrictSchema):
+    application_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    name = fields.String(required=True)
+    major = fields.String(required=True)
+    year_of_study = fields.Integer(allow_none=True)
+    track = fields.String(required=True)
+    status = fields.String(required=True)
+    promoted = fields.Boolean(required=True)
+    team_id = fields.String(allow_none=True)
+    team_name = fields.String(allow_none=True)
+    mentor_id = fields.String(allow_none=True)
+    mentor_name = fields.String(allow_none=True)
+    tutor_id = fields.String(allow_none=True)
+    tutor_name = fields.String(allow_none=True)
+
+
+class RosterSchema(StrictSchema):
+    program_id = fields.String(required=True)
+    rows = fields.List(fields.Nested(RosterRowSchema), required=True)
+
+
+ROSTER_COLUMNS = ["student_id", "name", "major", "year_of_study", "track", "status", "promoted",
+                  "team_name", "team_id", "mentor_name", "mentor_id", "tutor_name", "tutor_id",
+                  "application_id"]
+
+# columns of `praxis import applications FILE` (prior_courses separated by ';')
+IMPORT_COLUMNS = ["student_id", "name", "track", "major", "year_of_study", "prior_courses", "motivation"]

@@ -5,6 +5,7 @@ published before its consumers' queues exist, whatever the start order
 from kombu import Exchange, Queue
 
 from contracts import assessment, enrollment  # noqa: F401  (loads the event definitions)
+from contracts.assessment import QUIZ_SCORED
 from contracts.enrollment import PROGRAM_CREATED
 from contracts.enrollment import (MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
                                   TEAM_FORMED)
@@ -13,6 +14,7 @@ from contracts.enrollment import (MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WIT
 # tests/unit/test_topology.py checks this table against the service classes)
 SUBSCRIPTIONS = {
     "supervision": [PROGRAM_CREATED],
+    "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED],
 }

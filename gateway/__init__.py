@@ -82,6 +82,8 @@ def create_app(config=None):
     from gateway.resources import operations, programs
     app.register_blueprint(operations.blp)
     from gateway.resources import attendance, feedback, materials, polls, questions, sessions
-    for module in (programs, sessions, attendance, materials, questions, feedback, polls):
+    from gateway.resources import applications, mentors, roster, teams
+    for module in (programs, sessions, attendance, materials, questions, feedback, polls,
+                   applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     return app

@@ -1,13 +1,69 @@
-"""Storage of programmes behind a small interface (a fake lives in tests/unit)."""
-from mongoengine import NotUniqueError
+"""Storage of the enrollment service behind a small interface (an in-memory
+fake with the same methods lives in tests/unit/enrollment/fakes.py).
 
-from services.enrollment.models import ProgramDoc
+Rules kept here, because nx-27017 and MongoDB both serve them:
+- every update is by ``_id`` and guarded (status, capacity, rev), never a
+  read-then-blind-write;
+- a document's events go into its own ``pending_events`` in the same write
+  (``_write``), relayed later by services.common.events.Outbox.
+"""
+import copy
+
+from mongoengine import NotUniqueError
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from contracts.errors import Conflict
+from services.enrollment.models import (ApplicationDoc, MembershipDoc, ProgramDoc, QuizScoreDoc,
+                                        SeatCounterDoc, StaffDoc, TeamDoc)
 
 PROGRAM_FIELDS = [f for f in ProgramDoc._fields if f != "pending_events"]
+_HIDDEN = ("pending_events", "rev", "live_key")
 
 
 def _as_dict(doc):
     return {f: getattr(doc, f) for f in PROGRAM_FIELDS}
+
+
+def _plain(raw, document=None):
+    """A stored document as the service sees it: ``id`` instead of ``_id``, and
+    the fields mongoengine left out (None values) back with their defaults."""
+    if raw is None:
+        return None
+    out = {k: v for k, v in raw.items() if k not in _HIDDEN and k != "_id"}
+    out["id"] = raw["_id"]
+    for name, field in (document._fields.items() if document else ()):
+        if name not in out and name not in _HIDDEN:
+            out[name] = field.default() if callable(field.default) else field.default
+    return out
+
+
+def _write(document, guard, update, events=None, attempts=50):
+    """One guarded update by ``_id`` that also appends the events it owes.
+
+    nx-27017 stores dicts added with $push as strings, so ``pending_events`` is
+    $set whole, guarded on ``rev`` (bumped by every such write): a concurrent
+    writer makes the guard fail and the update is tried again on the fresh
+    document. ``events`` is a list or a function of the current document (so
+    the events describe the state the update really applies to). Returns the
+    document after the update, or None when ``guard`` does not match.
+    """
+    collection = document._get_collection()
+    for _ in range(attempts):
+        current = collection.find_one(guard)
+        if current is None:
+            return None
+        change = copy.deepcopy(update)
+        change.setdefault("$inc", {})["rev"] = 1
+        owed = events(_plain(current, document)) if callable(events) else list(events or ())
+        if owed:
+            change.setdefault("$set", {})["pending_events"] = [*current.get("pending_events", []), *owed]
+        after = collection.find_one_and_update(
+            {**guard, "_id": current["_id"], "rev": current.get("rev", 0)}, change,
+            return_document=ReturnDocument.AFTER)
+        if after is not None:
+            return after
+    raise Conflict("the record is being changed by many requests at once; try again")
 
 
 class ProgramRepository:
@@ -30,3 +86,251 @@ class ProgramRepository:
         if season:
             query = query.filter(season=season)
         return [_as_dict(d) for d in query.order_by("-created_at").skip(offset).limit(limit)]
+
+
+class EnrollmentRepository:
+    """Programmes, applications, seats, quiz scores, teams, mentors and tutors."""
+
+    # --- applications --------------------------------------------------------
+
+    @property
+    def _apps(self):
+        return ApplicationDoc._get_collection()
+
+    def insert_application(self, app, events=()):
+        """Store a new application with its events; (stored, created). A retried
+        operation (same id) gets the stored one; a second live application of
+        the student in the programme raises Conflict."""
+        try:
+            ApplicationDoc(**app, pending_events=list(events)).save(force_insert=True)
+            return self.get_application(app["school_id"], app["id"]), True
+        except NotUniqueError:
+            existing = self.get_application(app["school_id"], app["id"])
+            if existing is not None:
+                return existing, False
+            raise Conflict(f"student {app['student_id']} already has a live application "
+                           f"to programme {app['program_id']}")
+
+    def get_application(self, school_id, application_id):
+        return _plain(self._apps.find_one({"_id": application_id, "school_id": school_id}), ApplicationDoc)
+
+    def live_application(self, school_id, program_id, student_id):
+        return _plain(self._apps.find_one({"live_key": f"{program_id}:{student_id}",
+                                           "school_id": school_id}), ApplicationDoc)
+
+    def list_applications(self, school_id, program_id, status=None, track=None, limit=50, offset=0):
+        query = {"school_id": school_id, "program_id": program_id}
+        if status:
+            query["status"] = status
+        if track:
+            query["track"] = track
+        cursor = self._apps.find(query).sort([("submitted_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+        return [_plain(d, ApplicationDoc) for d in cursor]
+
+    def applications_in(self, school_id, program_id, track, statuses):
+        """Applications of a track with one of ``statuses``, best rank first."""
+        query = {"school_id": school_id, "program_id": program_id, "status": {"$in": list(statuses)}}
+        if track is not None:
+            query["track"] = track
+        cursor = self._apps.find(query).sort([("score", -1), ("submitted_at", 1), ("_id", 1)])
+        return [_plain(d, ApplicationDoc) for d in cursor]
+
+    def applications_by_id(self, ids):
+        return {d["_id"]: _plain(d, ApplicationDoc) for d in self._apps.find({"_id": {"$in": list(ids)}})}
+
+    def update_application(self, application_id, statuses, changes, events=None):
+        """Set ``changes`` if the application's status is one of ``statuses``;
+        the updated application, or None if it was not in such a status."""
+        after = _write(ApplicationDoc, {"_id": application_id, "status": {"$in": list(statuses)}},
+                       {"$set": dict(changes)}, events)
+        return _plain(after, ApplicationDoc)
+
+    # --- quiz scores ---------------------------------------------------------
+
+    def record_quiz_score(self, key, score, quiz_id, occurred_at):
+        """Keep the score if it is newer than the one kept (latest counts)."""
+        collection = QuizScoreDoc._get_collection()
+        fields = {"score": score, "quiz_id": quiz_id, "occurred_at": occurred_at}
+        try:
+            collection.insert_one({"_id": key, **fields})
+            return True
+        except DuplicateKeyError:
+            result = collection.update_one({"_id": key, "occurred_at": {"$lte": occurred_at}},
+                                           {"$set": fields})
+            return result.matched_count == 1
+
+    def quiz_score(self, key):
+        return _plain(QuizScoreDoc._get_collection().find_one({"_id": key}))
+
+    # --- seats ---------------------------------------------------------------
+
+    @property
+    def _seats(self):
+        return SeatCounterDoc._get_collection()
+
+    def ensure_counter(self, school_id, program_id, track, capacity):
+        self._seats.update_one(
+            {"_id": f"{program_id}:{track}"},
+            {"$setOnInsert": {"school_id": school_id, "program_id": program_id, "track": track,
+                              "capacity": capacity, "admitted": 0, "seats": {}}},
+            upsert=True)
+
+    def reserve_seat(self, program_id, track, application_id, capacity):
+        """'reserved' (a place taken for the application), 'held' (it had one)
+        or 'full'. One guarded update: never more than ``capacity``."""
+        key = f"{program_id}:{track}"
+        taken = self._seats.find_one_and_update(
+            {"_id": key, "admitted": {"$lt": capacity}, f"seats.{application_id}": {"$exists": False}},
+            {"$inc": {"admitted": 1}, "$set": {f"seats.{application_id}": 1}})
+        if taken is not None:
+            return "reserved"
+        held = self._seats.find_one({"_id": key, f"seats.{application_id}": {"$exists": True}}, {"_id": 1})
+        return "held" if held else "full"
+
+    def release_seat(self, program_id, track, application_id):
+        released = self._seats.find_one_and_update(
+            {"_id": f"{program_id}:{track}", f"seats.{application_id}": {"$exists": True}},
+            {"$inc": {"admitted": -1}, "$unset": {f"seats.{application_id}": ""}})
+        return released is not None
+
+    def seat_counter(self, program_id, track):
+        raw = self._seats.find_one({"_id": f"{program_id}:{track}"})
+        if raw is None:
+            return None
+        return {"admitted": raw["admitted"], "capacity": raw["capacity"],
+                "holders": sorted((raw.get("seats") or {}).keys())}
+
+    # --- teams ---------------------------------------------------------------
+
+    @property
+    def _teams(self):
+        return TeamDoc._get_collection()
+
+    def insert_team(self, team):
+        """Store a forming team; a retried operation returns the stored one."""
+        try:
+            TeamDoc(**team).save(force_insert=True)
+        except NotUniqueError:
+            pass
+        return self.get_team(team["school_id"], team["id"])
+
+    def get_team(self, school_id, team_id):
+        query = {"_id": team_id}
+        if school_id is not None:
+            query["school_id"] = school_id
+        return _plain(self._teams.find_one(query), TeamDoc)
+
+    def list_teams(self, school_id, program_id, track=None, without=None, limit=100, offset=0):
+        query = {"school_id": school_id, "program_id": program_id, "status": "active"}
+        if track:
+            query["track"] = track
+        if without:
+            query[f"{without}_id"] = None
+        cursor = self._teams.find(query).sort([("created_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+        return [_plain(d, TeamDoc) for d in cursor]
+
+    def activate_team(self, team_id, members, events):
+        return _plain(_write(TeamDoc, {"_id": team_id, "status": "forming"},
+                             {"$set": {"status": "active", "members": list(members),
+                                       "size": len(members)}}, events), TeamDoc)
+
+    def fail_team(self, team_id):
+        self._teams.update_one({"_id": team_id, "status": "forming"}, {"$set": {"status": "failed"}})
+
+    def add_member(self, team_id, student_id, max_size, events):
+        return _plain(_write(
+            TeamDoc,
+            {"_id": team_id, "status": "active", "size": {"$lt": max_size},
+             "members": {"$nin": [student_id]}},
+            {"$push": {"members": student_id}, "$inc": {"size": 1}}, events), TeamDoc)
+
+    def remove_member(self, team_id, student_id, events):
+        return _plain(_write(TeamDoc, {"_id": team_id, "status": "active", "members": student_id},
+                             {"$pull": {"members": student_id}, "$inc": {"size": -1}}, events), TeamDoc)
+
+    def disband_team(self, team_id, events):
+        return _plain(_write(TeamDoc, {"_id": team_id, "status": "active"},
+                             {"$set": {"status": "disbanded"}}, events), TeamDoc)
+
+    def set_team_staff(self, team_id, kind, expected, staff_id, events):
+        """Point the team's mentor (or tutor) at ``staff_id`` if it still is ``expected``."""
+        field = f"{kind}_id"
+        return _plain(_write(TeamDoc, {"_id": team_id, "status": "active", field: expected},
+                             {"$set": {field: staff_id}}, events), TeamDoc)
+
+    # --- memberships ---------------------------------------------------------
+
+    def claim_membership(self, program_id, student_id, team_id, now):
+        """Claim the student for ``team_id``; None if claimed, else the team id
+        that already holds the claim."""
+        key = f"{program_id}:{student_id}"
+        collection = MembershipDoc._get_collection()
+        try:
+            collection.insert_one({"_id": key, "team_id": team_id, "claimed_at": now})
+            return None
+        except DuplicateKeyError:
+            held = collection.find_one({"_id": key})
+            if held is None:  # released meanwhile: try once more
+                return self.claim_membership(program_id, student_id, team_id, now)
+            return None if held["team_id"] == team_id else held["team_id"]
+
+    def membership(self, program_id, student_id):
+        """The team id the student is claimed for, or None."""
+        held = MembershipDoc._get_collection().find_one({"_id": f"{program_id}:{student_id}"})
+        return held["team_id"] if held else None
+
+    def take_membership(self, program_id, student_id, stale_team_id, team_id, now):
+        """Take over a claim left by an interrupted request (guarded on its team)."""
+        result = MembershipDoc._get_collection().update_one(
+            {"_id": f"{program_id}:{student_id}", "team_id": stale_team_id},
+            {"$set": {"team_id": team_id, "claimed_at": now}})
+        return result.modified_count == 1
+
+    def release_membership(self, program_id, student_id, team_id):
+        MembershipDoc._get_collection().delete_one(
+            {"_id": f"{program_id}:{student_id}", "team_id": team_id})
+
+    # --- mentors and tutors --------------------------------------------------
+
+    @property
+    def _staff(self):
+        return StaffDoc._get_collection()
+
+    def insert_staff(self, staff):
+        try:
+            StaffDoc(**staff).save(force_insert=True)
+        except NotUniqueError:
+            pass
+        return self.get_staff(staff["school_id"], staff["id"])
+
+    def get_staff(self, school_id, staff_id):
+        return self._staff_dict(self._staff.find_one({"_id": staff_id, "school_id": school_id}))
+
+    def list_staff(self, school_id, program_id, kind):
+        cursor = self._staff.find({"school_id": school_id, "program_id": program_id, "kind": kind})
+        return [self._staff_dict(d) for d in cursor.sort([("created_at", 1), ("_id", 1)])]
+
+    @staticmethod
+    def _staff_dict(raw):
+        staff = _plain(raw, StaffDoc)
+        if staff is not None:
+            staff["teams"] = sorted((staff.get("teams") or {}).keys())
+        return staff
+
+    def reserve_load(self, staff_id, team_id, max_load):
+        """Count one more team for an active mentor/tutor below ``max_load``."""
+        taken = self._staff.find_one_and_update(
+            {"_id": staff_id, "active": True, "load": {"$lt": max_load},
+             f"teams.{team_id}": {"$exists": False}},
+            {"$inc": {"load": 1}, "$set": {f"teams.{team_id}": 1}})
+        if taken is not None:
+            return True
+        return self._staff.find_one({"_id": staff_id, f"teams.{team_id}": {"$exists": True}},
+                                    {"_id": 1}) is not None
+
+    def release_load(self, staff_id, team_id):
+        self._staff.update_one({"_id": staff_id, f"teams.{team_id}": {"$exists": True}},
+                               {"$inc": {"load": -1}, "$unset": {f"teams.{team_id}": ""}})
+
+    def deactivate_staff(self, staff_id):
+        self._staff.update_one({"_id": staff_id}, {"$set": {"active": False}})

@@ -1,23 +1,74 @@
-"""The enrollment service: thin nameko entrypoints over services.enrollment.domain."""
+"""The enrollment service: nameko entrypoints over services.enrollment.domain.
+
+Every state change is one guarded write by ``_id`` carrying the events it owes
+(repository). Capacity is a per-track seat counter taken with a guarded $inc;
+steps that span two documents (a seat and an application, a team and its
+members' claims, a mentor's load and a team) are ordered so that a crash in
+between leaves something the next run repairs, never a double effect.
+"""
+import logging
+from datetime import datetime, timezone
+
+from contracts.assessment import QUIZ_SCORED
 from contracts.base import dump, load
-from contracts.enrollment import (PROGRAM_CREATED, ProgramCreateSchema, ProgramListQuerySchema,
-                                  ProgramSchema)
-from contracts.errors import NotFound
+from contracts.enrollment import (
+    APPLICATION_SUBMITTED, MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_REJECTED,
+    STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED,
+    ApplicationCreateSchema, ApplicationListQuerySchema, ApplicationPageSchema, ApplicationSchema,
+    AssignmentResultSchema, MentorCreateSchema, ProgramCreateSchema, ProgramListQuerySchema,
+    ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
+    StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
+    TeamSchema, TutorCreateSchema, WithdrawalSchema)
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import make_event
-from services.common.events import Outbox
+from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
 from services.enrollment import domain
-from services.enrollment.models import DOCUMENTS, ProgramDoc
-from services.enrollment.repository import ProgramRepository
+from services.enrollment.models import DOCUMENTS, OUTBOX_DOCUMENTS
+from services.enrollment.repository import EnrollmentRepository, ProgramRepository
+
+log = logging.getLogger("praxis.enrollment")
+
+STAFF_KINDS = {"mentor": MentorCreateSchema, "tutor": TutorCreateSchema}
+MANY = 100_000  # "all" for internal listings of one programme
 
 
 class EnrollmentService(PraxisService):
     name = "enrollment"
 
     programs = Storage(ProgramRepository, documents=DOCUMENTS)
-    outbox = Outbox(ProgramDoc)
+    store = Storage(EnrollmentRepository)  # applications, seats, teams, mentors and tutors
+    outbox = Outbox(*OUTBOX_DOCUMENTS)
+
+    def _now(self):
+        return datetime.now(timezone.utc)
+
+    def _event(self, caller, event_type, payload):
+        return make_event(event_type, payload, school_id=caller["school_id"],
+                          actor=caller["actor"], correlation_id=caller.get("correlation_id"))
+
+    def _program(self, caller, program_id):
+        program = self.programs.get(caller["school_id"], program_id)
+        if program is None:
+            raise NotFound(f"no programme {program_id}")
+        return program
+
+    def _track(self, program, key):
+        track = domain.track_of(program, key)
+        if track is None:
+            raise InvalidInput(f"programme {program['id']} has no track '{key}'",
+                               {"track": [f"unknown track; use one of {[t['key'] for t in program['tracks']]}"]})
+        return track
+
+    def _application(self, caller, application_id):
+        app = self.store.get_application(caller["school_id"], application_id)
+        if app is None:
+            raise NotFound(f"no application {application_id}")
+        return app
+
+    # --- programmes ----------------------------------------------------------
 
     @rpc
     def create_program(self, caller, data):
@@ -26,19 +77,546 @@ class EnrollmentService(PraxisService):
         program = domain.new_program(
             load(ProgramCreateSchema, data), school_id=caller["school_id"],
             actor=caller["actor"], program_id=caller.get("operation_id"))
-        event = make_event(PROGRAM_CREATED, domain.program_created_payload(program),
-                           school_id=caller["school_id"], actor=caller["actor"],
-                           correlation_id=caller.get("correlation_id"))
+        event = self._event(caller, PROGRAM_CREATED, domain.program_created_payload(program))
         return dump(ProgramSchema, self.programs.add(program, events=[event]))
 
     @rpc
     def get_program(self, caller, program_id):
-        program = self.programs.get(caller["school_id"], program_id)
-        if program is None:
-            raise NotFound(f"no programme {program_id}")
-        return dump(ProgramSchema, program)
+        return dump(ProgramSchema, self._program(caller, program_id))
 
     @rpc
     def list_programs(self, caller, query=None):
         query = load(ProgramListQuerySchema, query)
         return [dump(ProgramSchema, p) for p in self.programs.list(caller["school_id"], **query)]
+
+    # --- applications --------------------------------------------------------
+
+    @rpc
+    def submit_application(self, caller, program_id, data):
+        """A student applies (through the LMS). 409 if the student already has a
+        live application to the programme; a retried operation has one effect."""
+        data = load(ApplicationCreateSchema, data)
+        program = self._program(caller, program_id)
+        self._track(program, data["track"])
+        now = self._now()
+        if not domain.program_open(program, now):
+            raise Conflict(f"programme {program_id} has ended")
+        app = domain.new_application(data, program, school_id=caller["school_id"],
+                                     actor=caller["actor"], now=now,
+                                     application_id=caller.get("operation_id"))
+        quiz = self.store.quiz_score(self._score_key(caller["school_id"], program_id, data["student_id"]))
+        if quiz is not None:  # the quiz was scored before the application arrived
+            app.update(status="screened", score=quiz["score"], score_source="quiz",
+                       scored_at=quiz["occurred_at"])
+        event = self._event(caller, APPLICATION_SUBMITTED, domain.application_submitted_payload(app))
+        stored, created = self.store.insert_application(app, events=[event])
+        if created:
+            log.info("application submitted", extra={"correlation_id": caller.get("correlation_id"),
+                                                       "application_id": stored["id"]})
+        return dump(ApplicationSchema, stored)
+
+    @rpc
+    def get_application(self, caller, application_id):
+        return dump(ApplicationSchema, self._application(caller, application_id))
+
+    @rpc
+    def list_applications(self, caller, program_id, query=None):
+        query = load(ApplicationListQuerySchema, query)
+        self._program(caller, program_id)
+        found = self.store.list_applications(caller["school_id"], program_id, status=query.get("status"),
+                                            track=query.get("track"), limit=query["limit"] + 1,
+                                            offset=query["offset"])
+        return dump(ApplicationPageSchema, {"items": found[:query["limit"]], "limit": query["limit"],
+                                            "offset": query["offset"],
+                                            "has_more": len(found) > query["limit"]})
+
+    @rpc
+    def record_screening_score(self, caller, application_id, data):
+        """Staff record a screening score by hand (e.g. from an interview)."""
+        data = load(ScreeningScoreSchema, data)
+        app = self._application(caller, application_id)
+        after = self.store.update_application(app["id"], domain.SCORABLE, {
+            "status": "screened", "score": data["score"], "score_source": "manual",
+            "score_note": data["note"], "scored_at": self._now()})
+        if after is None:
+            raise Conflict(f"application {application_id} is already {self._application(caller, application_id)['status']}: "
+                           "a decided application keeps its decision")
+        return dump(ApplicationSchema, after)
+
+    @staticmethod
+    def _score_key(school_id, program_id, student_id):
+        return f"{school_id}:{program_id}:{student_id}"
+
+    @on_event(QUIZ_SCORED)
+    def on_quiz_scored(self, event):
+        """The rules-understanding quiz gives the screening score (latest counts);
+        it changes nothing once the application was decided."""
+        payload = event.payload
+        if payload["kind"] != "rules_understanding":
+            return
+        key = self._score_key(event.school_id, payload["program_id"], payload["student_id"])
+        if not self.store.record_quiz_score(key, payload["score"], payload["quiz_id"], event.occurred_at):
+            return  # an older score than the one kept
+        app = self.store.live_application(event.school_id, payload["program_id"], payload["student_id"])
+        if app is None or app["status"] not in domain.SCORABLE:
+            return
+        if app.get("scored_at") and app["scored_at"] > event.occurred_at:
+            return  # a later score (by hand) counts
+        self.store.update_application(app["id"], domain.SCORABLE, {
+            "status": "screened", "score": payload["score"], "score_source": "quiz",
+            "scored_at": event.occurred_at})
+        log.info("quiz score recorded", extra={"event_id": event.event_id,
+                                                "correlation_id": event.correlation_id,
+                                                "application_id": app["id"]})
+
+    @rpc
+    def withdraw(self, caller, application_id, data=None):
+        """A student withdraws (any time before the programme ends); an admitted
+        student's place goes to the first waitlisted student of the track."""
+        data = load(WithdrawalSchema, data)
+        app = self._application(caller, application_id)
+        program = self._program(caller, app["program_id"])
+        now = self._now()
+        if not domain.program_open(program, now):
+            raise Conflict(f"programme {program['id']} has ended")
+        for _ in range(10):  # guarded on the status read, so previous_status is exact
+            if app["status"] not in domain.WITHDRAWABLE:
+                raise Conflict(f"application {application_id} is {app['status']}")
+            previous = app["status"]
+            event = self._event(caller, STUDENT_WITHDRAWN, domain.student_payload(app, previous_status=previous))
+            after = self.store.update_application(app["id"], (previous,), {
+                "status": "withdrawn", "previous_status": previous, "withdrawn_at": now,
+                "withdrawal_reason": data["reason"],
+                "live_key": domain.closed_key(app["program_id"], app["student_id"], app["id"])}, [event])
+            if after is not None:
+                break
+            app = self._application(caller, application_id)
+        else:
+            raise Conflict(f"application {application_id} is changing; try again")
+        self._leave_team_on_withdrawal(caller, program, app)
+        freed = self.store.release_seat(program["id"], app["track"], app["id"])
+        if freed or previous == "admitted":
+            self._fill_from_waitlist(caller, program, domain.track_of(program, app["track"]))
+        return dump(ApplicationSchema, after)
+
+    def _leave_team_on_withdrawal(self, caller, program, app):
+        team_id = self.store.membership(program["id"], app["student_id"])
+        if team_id is not None:
+            self._remove_member(caller, team_id, app["student_id"])
+
+    # --- selection -----------------------------------------------------------
+
+    @rpc
+    def run_selection(self, caller, program_id, data=None):
+        """Admit the best screened applications up to each track's capacity,
+        waitlist the rest in rank order, reject the ineligible; every decision
+        with its reason. Decided applications keep their decision."""
+        data = load(SelectionRunSchema, data)
+        program = self._program(caller, program_id)
+        tracks = [self._track(program, k) for k in data["tracks"]] or program["tracks"]
+        decisions, pending, unchanged = [], [], 0
+        for track in tracks:
+            made, waiting, kept = self._select_track(caller, program, track)
+            decisions += made
+            pending += waiting
+            unchanged += kept
+        log.info("selection ran", extra={"correlation_id": caller.get("correlation_id"),
+                                         "program_id": program_id, "decisions": len(decisions)})
+        return dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,
+                                            "pending": pending, "unchanged": unchanged})
+
+    def _select_track(self, caller, program, track):
+        school_id, key, capacity = caller["school_id"], track["key"], track["capacity"]
+        self.store.ensure_counter(school_id, program["id"], key, capacity)
+        decisions = self._repair_seats(caller, program, track)
+        decisions += self._fill_from_waitlist(caller, program, track)
+        # applications first, then the counter: a seat taken in between belongs
+        # to an application we still see as screened, and is completed below
+        apps = self.store.applications_in(school_id, program["id"], key, domain.LIVE)
+        counter = self.store.seat_counter(program["id"], key)
+        holders = set(counter["holders"])
+        pending = [a["id"] for a in apps if a["status"] == "submitted"]
+        kept = sum(1 for a in apps if a["status"] in ("admitted", "waitlisted", "rejected"))
+        candidates = []
+        for app in apps:
+            if app["status"] != "screened":
+                continue
+            if app["id"] in holders:  # another run is admitting it
+                made = self._admit(caller, app, "admitted by a concurrent selection run",
+                                   ("screened",), promoted=False, reserved=False)
+                decisions += [made] if made else []
+            else:
+                candidates.append(app)
+        waitlisted = [a for a in apps if a["status"] == "waitlisted"]
+        for decision in domain.decide_track(candidates, waitlisted, capacity=capacity,
+                                            free_seats=capacity - counter["admitted"],
+                                            rules=program.get("selection_rules") or {}):
+            made = self._apply_decision(caller, program, track, decision)
+            decisions += [made] if made else []
+        decisions += self._fill_from_waitlist(caller, program, track)
+        return decisions, pending, kept
+
+    def _apply_decision(self, caller, program, track, decision):
+        app, now = decision["application"], self._now()
+        if decision["decision"] == "admitted":
+            seat = self.store.reserve_seat(program["id"], track["key"], app["id"], track["capacity"])
+            if seat != "full":
+                return self._admit(caller, app, decision["reason"], ("screened",), promoted=False,
+                                   reserved=seat == "reserved")
+            waiting = self.store.applications_in(caller["school_id"], program["id"], track["key"], ("waitlisted",))
+            decision = {**decision, "decision": "waitlisted",
+                        "position": 1 + sum(1 for w in waiting if domain.rank_key(w) < domain.rank_key(app)),
+                        "reason": f"all {track['capacity']} places were taken while selection ran"}
+        if decision["decision"] == "waitlisted":
+            event = self._event(caller, STUDENT_WAITLISTED, domain.student_payload(
+                app, position=decision["position"], reason=decision["reason"]))
+            changes = {"status": "waitlisted", "waitlist_position": decision["position"]}
+        else:
+            event = self._event(caller, STUDENT_REJECTED, domain.student_payload(app, reason=decision["reason"]))
+            changes = {"status": "rejected"}
+        after = self.store.update_application(app["id"], ("screened",), {
+            **changes, "decision_reason": decision["reason"], "decided_at": now}, [event])
+        return self._decision(after, decision["decision"], decision["reason"],
+                              decision.get("position")) if after else None
+
+    def _admit(self, caller, app, reason, statuses, *, promoted, reserved):
+        """Admit an application that holds a seat; give the seat back if the
+        application changed meanwhile (withdrawn, decided by another run)."""
+        event = self._event(caller, STUDENT_ADMITTED, domain.student_payload(app, reason=reason, promoted=promoted))
+        after = self.store.update_application(app["id"], statuses, {
+            "status": "admitted", "decision_reason": reason, "decided_at": self._now(),
+            "promoted": promoted, "waitlist_position": None}, [event])
+        if after is None:
+            current = self.store.get_application(app["school_id"], app["id"])
+            if reserved and (current is None or current["status"] != "admitted"):
+                self.store.release_seat(app["program_id"], app["track"], app["id"])
+            return None
+        return self._decision(after, "admitted", reason, None, promoted)
+
+    @staticmethod
+    def _decision(app, decision, reason, position, promoted=False):
+        return {"application_id": app["id"], "student_id": app["student_id"], "track": app["track"],
+                "decision": decision, "reason": reason, "position": position, "promoted": promoted}
+
+    def _fill_from_waitlist(self, caller, program, track):
+        """Promote waitlisted students, best rank first, while the track has places."""
+        self.store.ensure_counter(program["school_id"], program["id"], track["key"], track["capacity"])
+        promoted = []
+        while True:
+            waiting = self.store.applications_in(program["school_id"], program["id"], track["key"], ("waitlisted",))
+            progressed = False
+            for position, app in enumerate(waiting, 1):
+                seat = self.store.reserve_seat(program["id"], track["key"], app["id"], track["capacity"])
+                if seat == "full":
+                    return promoted
+                if seat == "held":
+                    continue  # another request is promoting this one
+                made = self._admit(caller, app, f"promoted from the waitlist (position {position}) "
+                                                f"when a place in track '{track['key']}' became free",
+                                   ("waitlisted",), promoted=True, reserved=True)
+                if made:
+                    promoted.append(made)
+                    progressed = True
+                    break
+            if not progressed:
+                return promoted
+
+    def _repair_seats(self, caller, program, track):
+        """Finish what a crash interrupted: a seat held by a screened or waitlisted
+        application is an admission to complete, one held by a withdrawn
+        application is a place to give back."""
+        counter = self.store.seat_counter(program["id"], track["key"])
+        apps = self.store.applications_by_id(counter["holders"])
+        to_admit, to_release = domain.seat_repairs(
+            {h: (apps[h]["status"] if h in apps else None) for h in counter["holders"]})
+        for app_id in to_release:
+            self.store.release_seat(program["id"], track["key"], app_id)
+        done = []
+        for app_id in to_admit:
+            app = apps[app_id]
+            made = self._admit(caller, app, "admitted (completing an interrupted admission)",
+                               (app["status"],), promoted=app["status"] == "waitlisted", reserved=False)
+            done += [made] if made else []
+        return done
+
+    # --- teams ---------------------------------------------------------------
+
+    def _team(self, caller, team_id):
+        team = self.store.get_team(caller["school_id"], team_id)
+        if team is None or team["status"] not in ("active", "disbanded"):
+            raise NotFound(f"no team {team_id}")
+        return team
+
+    def _team_view(self, team, program):
+        return dump(TeamSchema, {**team, "complete": domain.is_complete(team, program.get("team_size") or {})})
+
+    def _unlocked(self, program):
+        if domain.teams_locked(program, self._now()):
+            raise Conflict(f"teams of programme {program['id']} are locked since {program.get('team_lock_date') or program['ends_on']}")
+
+    def _admitted_in_track(self, caller, program, student_id, track):
+        app = self.store.live_application(caller["school_id"], program["id"], student_id)
+        if app is None or app["status"] != "admitted":
+            raise InvalidInput(f"student {student_id} is not admitted to programme {program['id']}",
+                               {"members": [f"{student_id} is not admitted"]})
+        if app["track"] != track:
+            raise InvalidInput(f"student {student_id} is in track '{app['track']}', not '{track}'",
+                               {"members": [f"{student_id} is in another track"]})
+
+    def _claim(self, program, student_id, team_id):
+        """Claim the student for the team; False if another team holds them."""
+        now = self._now()
+        holder = self.store.claim_membership(program["id"], student_id, team_id, now)
+        if holder is None:
+            return True
+        if domain.membership_holds(self.store.get_team(None, holder), student_id, now):
+            return False
+        return self.store.take_membership(program["id"], student_id, holder, team_id, now)
+
+    @rpc
+    def form_team(self, caller, program_id, data):
+        data = load(TeamCreateSchema, data)
+        program = self._program(caller, program_id)
+        self._track(program, data["track"])
+        self._unlocked(program)
+        members = data["members"]
+        if len(set(members)) != len(members):
+            raise InvalidInput("a student is listed twice", {"members": ["duplicate student ids"]})
+        too = domain.team_size_error(len(members), program.get("team_size") or {})
+        if too:
+            raise InvalidInput(too, {"members": [too]})
+        for student_id in members:
+            self._admitted_in_track(caller, program, student_id, data["track"])
+        team = self.store.insert_team(domain.new_team(
+            data, program, school_id=caller["school_id"], actor=caller["actor"], now=self._now(),
+            team_id=caller.get("operation_id")))
+        if team["status"] != "forming":  # a retried operation
+            return self._team_view(self._team(caller, team["id"]), program)
+        claimed = []
+        for student_id in members:
+            if not self._claim(program, student_id, team["id"]):
+                for done in claimed:
+                    self.store.release_membership(program["id"], done, team["id"])
+                self.store.fail_team(team["id"])
+                raise Conflict(f"student {student_id} is already in a team of this programme")
+            claimed.append(student_id)
+        active = self.store.activate_team(team["id"], members, lambda current: [self._event(
+            caller, TEAM_FORMED, domain.team_payload(current, members))])
+        if active is None:
+            raise Conflict("the team could not be formed; try again")
+        return self._team_view(active, program)
+
+    @rpc
+    def get_team(self, caller, team_id):
+        team = self._team(caller, team_id)
+        return self._team_view(team, self._program(caller, team["program_id"]))
+
+    @rpc
+    def list_teams(self, caller, program_id, query=None):
+        query = load(TeamListQuerySchema, query)
+        program = self._program(caller, program_id)
+        teams = self.store.list_teams(caller["school_id"], program_id, track=query.get("track"),
+                                     without=query.get("without"), limit=query["limit"],
+                                     offset=query["offset"])
+        return [self._team_view(t, program) for t in teams]
+
+    @rpc
+    def join_team(self, caller, team_id, data):
+        student_id = load(TeamMemberSchema, data)["student_id"]
+        team = self._team(caller, team_id)
+        program = self._program(caller, team["program_id"])
+        self._unlocked(program)
+        if team["status"] != "active":
+            raise Conflict(f"team {team_id} is disbanded")
+        if student_id in team["members"]:
+            return self._team_view(team, program)
+        self._admitted_in_track(caller, program, student_id, team["track"])
+        if not self._claim(program, student_id, team_id):
+            raise Conflict(f"student {student_id} is already in a team of this programme")
+        maximum = (program.get("team_size") or {}).get("max", 50)
+        after = self.store.add_member(team_id, student_id, maximum, lambda current: [self._event(
+            caller, TEAM_CHANGED, {**domain.team_payload(current, [*current["members"], student_id]),
+                                   "change": "joined", "student_id": student_id})])
+        if after is None:
+            current = self._team(caller, team_id)
+            if student_id in current["members"]:
+                return self._team_view(current, program)
+            self.store.release_membership(program["id"], student_id, team_id)
+            if current["status"] != "active":
+                raise Conflict(f"team {team_id} is disbanded")
+            raise Conflict(f"team {team_id} is full: a team has at most {maximum} members")
+        return self._team_view(after, program)
+
+    @rpc
+    def leave_team(self, caller, team_id, student_id):
+        team = self._team(caller, team_id)
+        program = self._program(caller, team["program_id"])
+        self._unlocked(program)
+        if team["status"] != "active" or student_id not in team["members"]:
+            raise NotFound(f"student {student_id} is not a member of team {team_id}")
+        after = self._remove_member(caller, team_id, student_id)
+        return self._team_view(after or self._team(caller, team_id), program)
+
+    def _remove_member(self, caller, team_id, student_id):
+        team = self.store.get_team(caller["school_id"], team_id)
+        if team is None:
+            return None
+        after = self.store.remove_member(team_id, student_id, lambda current: [self._event(
+            caller, TEAM_CHANGED, {**domain.team_payload(current, [m for m in current["members"] if m != student_id]),
+                                   "change": "left", "student_id": student_id})])
+        self.store.release_membership(team["program_id"], student_id, team_id)
+        return after
+
+    @rpc
+    def disband_team(self, caller, team_id):
+        team = self._team(caller, team_id)
+        program = self._program(caller, team["program_id"])
+        self._unlocked(program)
+        after = self.store.disband_team(team_id, lambda current: [self._event(
+            caller, TEAM_CHANGED, {**domain.team_payload(current, []), "change": "disbanded",
+                                   "student_id": None})])
+        if after is None:
+            raise Conflict(f"team {team_id} is already disbanded")
+        for student_id in after["members"]:
+            self.store.release_membership(program["id"], student_id, team_id)
+        for kind in ("mentor", "tutor"):
+            if after[f"{kind}_id"]:
+                self.store.release_load(after[f"{kind}_id"], team_id)
+        return self._team_view(after, program)
+
+    # --- mentors and tutors --------------------------------------------------
+
+    def _staff(self, caller, staff_id, kind):
+        staff = self.store.get_staff(caller["school_id"], staff_id)
+        if staff is None or staff["kind"] != kind:
+            raise NotFound(f"no {kind} {staff_id}")
+        return staff
+
+    @rpc
+    def register_staff(self, caller, program_id, kind, data):
+        """Register an enterprise mentor (with partner) or a school tutor."""
+        data = load(STAFF_KINDS[kind], data)
+        self._program(caller, program_id)
+        staff = self.store.insert_staff({
+            "id": caller.get("operation_id") or domain.uuid.uuid4().hex,
+            "school_id": caller["school_id"], "program_id": program_id, "kind": kind,
+            "partner_id": data.get("partner_id"), "name": data["name"], "email": data["email"],
+            "max_load": data["max_load"], "load": 0, "teams": {}, "active": True,
+            "created_at": self._now()})
+        return dump(StaffSchema, staff)
+
+    @rpc
+    def list_staff(self, caller, program_id, kind):
+        self._program(caller, program_id)
+        return [dump(StaffSchema, s) for s in self.store.list_staff(caller["school_id"], program_id, kind)]
+
+    def _assign(self, caller, team, kind, staff):
+        """Give ``team`` this mentor/tutor: first count the load (never over the
+        maximum), then point the team at them, then free the previous one."""
+        previous = team[f"{kind}_id"]
+        if not self.store.reserve_load(staff["id"], team["id"], staff["max_load"]):
+            return None
+        if kind == "mentor":
+            payload = {"team_id": team["id"], "program_id": team["program_id"], "mentor_id": staff["id"],
+                       "partner_id": staff["partner_id"], "previous_mentor_id": previous}
+            event = self._event(caller, MENTOR_ASSIGNED, payload)
+        else:
+            event = self._event(caller, TUTOR_ASSIGNED, {"team_id": team["id"], "program_id": team["program_id"],
+                                                         "tutor_id": staff["id"], "previous_tutor_id": previous})
+        if self.store.set_team_staff(team["id"], kind, previous, staff["id"], [event]) is None:
+            self.store.release_load(staff["id"], team["id"])
+            return None
+        if previous:
+            self.store.release_load(previous, team["id"])
+        return {"team_id": team["id"], "kind": kind, "staff_id": staff["id"], "previous_staff_id": previous}
+
+    def _assign_balanced(self, caller, program, kind, teams):
+        """Assign teams automatically, least-loaded first; a lost race is retried."""
+        assigned = []
+        for _ in range(5):
+            staff = self.store.list_staff(caller["school_id"], program["id"], kind)
+            pairs, _left = domain.plan_assignments(teams, staff)
+            by_id = {s["id"]: s for s in staff}
+            teams_by_id = {t["id"]: t for t in teams}
+            missed = []
+            for team_id, staff_id in pairs:
+                made = self._assign(caller, teams_by_id[team_id], kind, by_id[staff_id])
+                if made:
+                    assigned.append(made)
+                else:
+                    current = self.store.get_team(caller["school_id"], team_id)
+                    if current and current["status"] == "active" and current[f"{kind}_id"] == teams_by_id[team_id][f"{kind}_id"]:
+                        missed.append(current)
+            if not missed:
+                break
+            teams = missed
+        return assigned
+
+    @rpc
+    def assign_staff(self, caller, program_id):
+        """Every team without a mentor (or tutor) gets one, balancing load."""
+        program = self._program(caller, program_id)
+        assigned = []
+        for kind in ("mentor", "tutor"):
+            teams = self.store.list_teams(caller["school_id"], program_id, without=kind, limit=MANY)
+            assigned += self._assign_balanced(caller, program, kind, teams)
+        left = {kind: [t["id"] for t in self.store.list_teams(caller["school_id"], program_id,
+                                                             without=kind, limit=MANY)]
+                for kind in ("mentor", "tutor")}
+        return dump(AssignmentResultSchema, {"assigned": assigned, "without_mentor": left["mentor"],
+                                             "without_tutor": left["tutor"]})
+
+    @rpc
+    def assign_by_hand(self, caller, team_id, kind, staff_id):
+        team = self._team(caller, team_id)
+        program = self._program(caller, team["program_id"])
+        if team["status"] != "active":
+            raise Conflict(f"team {team_id} is disbanded")
+        staff = self._staff(caller, staff_id, kind)
+        if staff["program_id"] != team["program_id"]:
+            raise InvalidInput(f"{kind} {staff_id} works on another programme", {f"{kind}_id": ["another programme"]})
+        if team[f"{kind}_id"] == staff_id:
+            return self._team_view(team, program)
+        if not staff["active"]:
+            raise Conflict(f"{kind} {staff_id} has left the programme")
+        if self._assign(caller, team, kind, staff) is None:
+            raise Conflict(f"{kind} {staff_id} already has the most teams allowed ({staff['max_load']}), "
+                           "or the team changed meanwhile")
+        return self._team_view(self._team(caller, team_id), program)
+
+    @rpc
+    def remove_staff(self, caller, staff_id, kind):
+        """A mentor (or tutor) leaves: their teams are reassigned, balancing load;
+        teams for whom nobody has room stay without and are listed."""
+        staff = self._staff(caller, staff_id, kind)
+        program = self._program(caller, staff["program_id"])
+        self.store.deactivate_staff(staff_id)
+        teams = [t for t in (self.store.get_team(caller["school_id"], i) for i in staff["teams"])
+                 if t and t["status"] == "active" and t[f"{kind}_id"] == staff_id]
+        reassigned = self._assign_balanced(caller, program, kind, teams)
+        moved = {a["team_id"] for a in reassigned}
+        unassigned = []
+        for team in teams:
+            if team["id"] in moved:
+                continue
+            # nobody has room: the team is left without (and listed as such)
+            if self.store.set_team_staff(team["id"], kind, staff_id, None, []) is not None:
+                self.store.release_load(staff_id, team["id"])
+            unassigned.append(team["id"])
+        return dump(StaffLeaveResultSchema, {"staff": self._staff(caller, staff_id, kind),
+                                             "reassigned": reassigned, "unassigned": unassigned})
+
+    # --- the roster ----------------------------------------------------------
+
+    @rpc
+    def roster(self, caller, program_id):
+        """Admitted students (and those who withdrew after admission) with track,
+        team, mentor, tutor and status."""
+        self._program(caller, program_id)
+        school_id = caller["school_id"]
+        apps = [a for a in self.store.applications_in(school_id, program_id, None, ("admitted", "withdrawn"))
+                if a["status"] == "admitted" or a.get("previous_status") == "admitted"]
+        teams = self.store.list_teams(school_id, program_id, limit=MANY)
+        staff = [*self.store.list_staff(school_id, program_id, "mentor"),
+                 *self.store.list_staff(school_id, program_id, "tutor")]
+        return dump(RosterSchema, {"program_id": program_id, "rows": domain.roster_rows(apps, teams, staff)})
