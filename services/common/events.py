@@ -17,6 +17,7 @@ A crash between a handler's effect and the inbox mark re-applies the event, so
 handlers also write with event-derived ids (upserts, ``$setOnInsert``).
 """
 import dataclasses
+import json
 import logging
 import threading
 import time
@@ -62,9 +63,10 @@ def declare_topology(uri=None):
 class Outbox(DependencyProvider):
     """``outbox = Outbox(ProgramDoc, ...)``: relays the pending events of those documents."""
 
-    def __init__(self, *documents, sweep_interval=2.0, batch=200):
+    def __init__(self, *documents, sweep_interval=2.0, min_gap=0.05, batch=200):
         self.documents = documents
         self.sweep_interval = sweep_interval
+        self.min_gap = min_gap
         self.batch = batch
 
     def setup(self):
@@ -95,27 +97,30 @@ class Outbox(DependencyProvider):
         while self._running:
             self._wake.clear()
             try:
-                self.relay()
+                while self.relay() == self.batch:  # a backlog: keep going
+                    pass
             except Exception:  # broker or database away: keep the events, try again
                 log.exception("outbox relay failed; retrying", extra={"service": self.container.service_name})
                 eventlet.sleep(1)
+            # coalesce: however many workers finish meanwhile, one sweep follows
+            eventlet.sleep(self.min_gap)
             self._wake.wait(self.sweep_interval)
 
     def relay(self):
-        """Publish every pending event once; return how many were sent."""
-        sent = 0
+        """Publish the pending events of up to ``batch`` documents per collection;
+        return how many documents of one collection, at most, had events."""
+        busiest = 0
         for document in self.documents:
             collection = document._get_collection()
-            cursor = collection.find(PENDING,
-                                     {"pending_events": 1}).limit(self.batch)
-            for doc in cursor:
-                for event in doc["pending_events"]:
-                    self.publish(event)
-                    collection.update_one(
-                        {"_id": doc["_id"]},
-                        {"$pull": {"pending_events": {"event_id": event["event_id"]}}})
-                    sent += 1
-        return sent
+            docs = list(collection.find(PENDING, {"pending_events": 1}).limit(self.batch))
+            for doc in docs:
+                stored = doc["pending_events"]
+                for event in stored:
+                    self.publish(_decoded(event))
+                # remove exactly what was published: events added meanwhile stay
+                collection.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"$in": stored}}})
+            busiest = max(busiest, len(docs))
+        return busiest
 
     def publish(self, event):
         self.publisher.publish(
@@ -125,6 +130,12 @@ class Outbox(DependencyProvider):
         log.info("event published", extra={
             "event_id": event["event_id"], "event_type": event["type"],
             "correlation_id": event["correlation_id"], "school_id": event["school_id"]})
+
+
+def _decoded(event):
+    # nx-27017 keeps array elements added with $push as JSON strings (and turns the
+    # array's other elements into strings too); MongoDB keeps documents
+    return json.loads(event) if isinstance(event, str) else event
 
 
 # --- the consumer side -------------------------------------------------------

@@ -199,3 +199,21 @@ def test_an_rpc_whose_caller_gave_up_is_not_run_later(container_factory, rabbit_
             proxy.create_program(CALLER, {**PROGRAM, "name": "Too late"})
     with ServiceRpcProxy("enrollment", rabbit_config, timeout=10) as proxy:
         assert [p for p in proxy.list_programs(CALLER) if p["name"] == "Too late"] == []
+
+
+def test_events_appended_by_a_push_update_are_relayed_exactly_once_each(container_factory, rabbit_config):
+    # $push (how a guarded update appends events) is stored differently by nx-27017;
+    # the relay must publish each event and remove only what it published
+    from services.common.storage import connect
+    connect("enrollment")
+    collection = ProgramDoc._get_collection()
+    collection.insert_one({"_id": "p-push", "school_id": "jufe", "name": "Cup", "season": "2026",
+                           "tracks": PROGRAM["tracks"], "created_by": "t", "pending_events": []})
+    first, second = program_created("p-push-1"), program_created("p-push-2")
+    collection.update_one({"_id": "p-push"}, {"$push": {"pending_events": {"$each": [first]}}})
+    collection.update_one({"_id": "p-push"}, {"$push": {"pending_events": second}})
+    counting = container_factory(CountingService, rabbit_config)
+    counting.start()
+    container_factory(EnrollmentService, rabbit_config).start()
+    wait_until(lambda: count_of("p-push-1") == 1 and count_of("p-push-2") == 1)
+    assert wait_until(lambda: collection.find_one({"_id": "p-push"})["pending_events"] == [])
