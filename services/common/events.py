@@ -123,8 +123,9 @@ class Outbox(DependencyProvider):
         return busiest
 
     def publish(self, event):
+        exchange = topology.event_exchange(event["source"])
         self.publisher.publish(
-            event, exchange=topology.event_exchange(event["source"]),
+            event, exchange=exchange, declare=[exchange],  # kombu declares once per channel
             routing_key=event["type"], message_id=event["event_id"],
             correlation_id=event["correlation_id"])
         log.info("event published", extra={
