@@ -5,6 +5,8 @@
     praxis topology            declare every exchange and consumer queue
     praxis dead-letters list   events a consumer could not apply, with the reason
     praxis dead-letters replay SERVICE ID
+    praxis import applications FILE --program ID --school SCHOOL
+                               CSV of applications from the LMS, through the enrollment service
 """
 import argparse
 import json
@@ -67,6 +69,11 @@ def _dead_letters_replay(args):
     print(f"replayed {args.id}")
 
 
+def _import_applications(args):
+    from services.enrollment.importer import main as import_main
+    sys.exit(import_main(args.file, args.program, args.school))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="praxis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,6 +99,16 @@ def build_parser():
     replay.add_argument("service")
     replay.add_argument("id")
     replay.set_defaults(func=_dead_letters_replay)
+
+    imports = commands.add_parser("import", help="import records from the LMS").add_subparsers(
+        dest="what", required=True)
+    applications = imports.add_parser(
+        "applications", help="a CSV of applications, one a line: student_id, name, track, major, "
+                             "year_of_study, prior_courses (';'-separated), motivation")
+    applications.add_argument("file")
+    applications.add_argument("--program", required=True, help="the programme's id")
+    applications.add_argument("--school", required=True, help="the school the programme belongs to")
+    applications.set_defaults(func=_import_applications)
     return parser
 
 
