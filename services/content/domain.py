@@ -219,24 +219,26 @@ def correct(record, status, reason, *, by, now):
 
 
 def minutes_present(presence, starts_at, ends_at, now):
-    """Minutes inside [starts_at, ends_at] covered by join/leave intervals. A join
-    without a leave counts until now (or the end); overlapping stays count once."""
-    intervals, joined = [], None
-    for item in sorted(presence, key=lambda p: p["at"]):
+    """Minutes inside [starts_at, ends_at] while the student was in the meeting.
+    Joins and leaves are counted like brackets (two devices overlap, count once);
+    a stay without a leave counts until now (or the end)."""
+    total, depth, since = 0.0, 0, None
+    for item in sorted(presence, key=lambda p: (p["at"], p["kind"] == "join")):
         if item["kind"] == "join":
-            joined = item["at"] if joined is None else joined
-        elif joined is not None:
-            intervals.append((joined, item["at"]))
-            joined = None
-    if joined is not None:
-        intervals.append((joined, min(now, ends_at)))
-    total, covered_until = 0.0, starts_at
-    for start, end in sorted(intervals):
-        start, end = max(start, covered_until), min(end, ends_at)
-        if end > start:
-            total += (end - start).total_seconds()
-            covered_until = end
+            depth += 1
+            if depth == 1:
+                since = item["at"]
+        elif depth > 0:
+            depth -= 1
+            if depth == 0:
+                total += _overlap(since, item["at"], starts_at, ends_at)
+    if depth > 0:
+        total += _overlap(since, min(now, ends_at), starts_at, ends_at)
     return round(total / 60, 2)
+
+
+def _overlap(start, end, starts_at, ends_at):
+    return max(0.0, (min(end, ends_at) - max(start, starts_at)).total_seconds())
 
 
 def online_status(minutes, session, rules):

@@ -40,7 +40,8 @@ class TeamProjection(me.Document):
     id = me.StringField(primary_key=True)
     program_id = me.StringField()
     members = me.ListField(me.StringField())
-    meta = _meta("teams", ("program_id", "members"))
+    # no index on members: nx-27017 misses array matches through a multikey index
+    meta = _meta("teams", "program_id")
 
 
 # --- the content service's own records ---------------------------------------------

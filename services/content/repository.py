@@ -5,7 +5,16 @@ Writes that owe events carry them in ``pending_events`` of the same document
 write (the Outbox relays them). Changes to a stored record are guarded by its
 ``rev``: two concurrent changes cannot both win; the loser gets Conflict and
 may retry.
+
+nx-27017 traps met here: ``$set`` stores a top-level datetime as a string and a
+boolean as 0/1, and ``$push`` turns array elements into JSON strings. So a
+changed record is written whole (``replace_one``, which keeps types, guarded by
+``rev``), and only strings and lists of strings are ever ``$set``/``$addToSet``.
+A replace re-writes the pending events it read; one the relay published in the
+meantime may be published again (consumers dedupe by event_id).
 """
+from datetime import datetime
+
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -23,6 +32,7 @@ def _out(doc):
     doc = dict(doc)
     doc["id"] = doc.pop("_id")
     doc.pop("pending_events", None)
+    doc.pop("due_ts", None)
     return doc
 
 
@@ -31,6 +41,8 @@ def _in(record, events=()):
     doc["_id"] = record["id"]
     doc["pending_events"] = list(events)
     doc.setdefault("rev", 0)
+    if isinstance(doc.get("due_at"), datetime):
+        doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
     return doc
 
 
@@ -57,14 +69,12 @@ class _Records:
 
     def save(self, record, events=()):
         """Store a changed record read at ``record["rev"]``; Conflict if it changed meanwhile."""
-        fields = {k: v for k, v in record.items() if k not in ("id", "rev")}
-        result = self.collection.update_one(
-            {"_id": record["id"], "rev": record["rev"]},
-            {"$set": {**fields, "rev": record["rev"] + 1},
-             "$push": {"pending_events": {"$each": list(events)}}})
-        if result.matched_count == 0:
-            raise Conflict("the record changed meanwhile; retry")
-        return {**record, "rev": record["rev"] + 1}
+        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]}, {"pending_events": 1})
+        if current is not None:
+            doc = _in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
+            if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
+                return {**record, "rev": record["rev"] + 1}
+        raise Conflict("the record changed meanwhile; retry")
 
     def find(self, query, sort=None, skip=0, limit=0):
         cursor = self.collection.find(query)
@@ -77,24 +87,26 @@ class _Records:
         return [_out(d) for d in cursor]
 
 
-def _guarded_upsert(collection, _id, stamp, at, fields, on_insert=None):
+def _apply_fact(collection, _id, stamp, at, fields, on_insert=None):
     """Apply ``fields`` unless the document already holds a newer fact (its
-    ``stamp`` field is later than ``at``): redelivered or out-of-order events
-    never roll a projection back."""
-    for _ in range(2):
-        update = {"$set": {**fields, stamp: at}}
-        if collection.update_one({"_id": _id, stamp: {"$lte": at}}, update).matched_count:
-            return True
-        if collection.update_one({"_id": _id, stamp: None}, update).matched_count:
-            return True
-        if collection.find_one({"_id": _id}, {"_id": 1}) is not None:
-            return False  # it holds a newer fact
+    ``stamp``, epoch seconds, is later than ``at``): redelivered or out-of-order
+    events never roll a projection back. Whole-document writes guarded by ``v``."""
+    at = at.timestamp()
+    for _ in range(10):
+        doc = collection.find_one({"_id": _id})
+        if doc is not None and (doc.get(stamp) or 0) > at:
+            return False
+        new = {**(doc or {"_id": _id, **(on_insert or {})}), **fields, stamp: at,
+               "v": (doc or {}).get("v", 0) + 1}
         try:
-            collection.insert_one({"_id": _id, **(on_insert or {}), **fields, stamp: at})
-            return True
+            if doc is None:
+                collection.insert_one(new)
+                return True
+            if collection.replace_one({"_id": _id, "v": doc.get("v", 0)}, new).matched_count:
+                return True
         except DuplicateKeyError:
-            continue  # a concurrent insert: compare again
-    return False
+            pass  # a concurrent first write: compare again
+    raise Conflict(f"projection {_id} keeps changing; retry")
 
 
 class ContentRepository:
@@ -110,16 +122,18 @@ class ContentRepository:
     # --- projections of enrollment's events --------------------------------
 
     def keep_program(self, program):
-        fields = {k: v for k, v in program.items() if k != "id"}
-        ProgramProjection._get_collection().update_one(
-            {"_id": program["id"]}, {"$setOnInsert": fields}, upsert=True)
+        try:
+            ProgramProjection._get_collection().insert_one(
+                {**{k: v for k, v in program.items() if k != "id"}, "_id": program["id"]})
+        except DuplicateKeyError:
+            pass  # a redelivered program.created: the programme is known
 
     def get_program(self, school_id, program_id):
         return _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
 
     def keep_student(self, student, at):
         """``student``: school_id, program_id, student_id, track, status."""
-        _guarded_upsert(StudentProjection._get_collection(),
+        _apply_fact(StudentProjection._get_collection(),
                         f"{student['program_id']}:{student['student_id']}", "last_event_at", at, student)
 
     def get_student(self, school_id, program_id, student_id):
@@ -139,18 +153,21 @@ class ContentRepository:
     def keep_team(self, team, at):
         """``team``: school_id, program_id, track, name, members, disbanded."""
         team = dict(team)
-        _guarded_upsert(TeamProjection._get_collection(), team.pop("id"), "members_at", at, team,
+        _apply_fact(TeamProjection._get_collection(), team.pop("id"), "members_at", at, team,
                         on_insert={"mentor_id": None, "mentor_partner_id": None})
 
     def keep_mentor(self, team_id, school_id, program_id, mentor_id, partner_id, at):
-        _guarded_upsert(TeamProjection._get_collection(), team_id, "mentor_at", at,
+        _apply_fact(TeamProjection._get_collection(), team_id, "mentor_at", at,
                         {"mentor_id": mentor_id, "mentor_partner_id": partner_id},
                         on_insert={"school_id": school_id, "program_id": program_id, "members": [],
                                    "disbanded": False})
 
     def team_of(self, program_id, student_id):
-        return _out(TeamProjection._get_collection().find_one(
-            {"program_id": program_id, "members": student_id, "disbanded": {"$ne": True}}))
+        # a programme has tens of teams: filter here rather than trust an array match
+        for team in TeamProjection._get_collection().find({"program_id": program_id}):
+            if not team.get("disbanded") and student_id in (team.get("members") or []):
+                return _out(team)
+        return None
 
     def get_team(self, team_id):
         return _out(TeamProjection._get_collection().find_one({"_id": team_id}))
@@ -218,9 +235,16 @@ class ContentRepository:
         return doc["students"]
 
     def flag(self, session_id, student_ids, flag):
-        collection = AttendanceDoc._get_collection()
-        for student_id in student_ids:  # by _id: stays fast on nx-27017
-            collection.update_one({"_id": f"{session_id}:{student_id}"}, {"$addToSet": {"flags": flag}})
+        for student_id in student_ids:
+            for _ in range(10):  # concurrent sign-ins may flag the same record
+                record = self.attendance.get(f"{session_id}:{student_id}")
+                if record is None or flag in record["flags"]:
+                    break
+                try:
+                    self.attendance.save({**record, "flags": record["flags"] + [flag]})
+                    break
+                except Conflict:
+                    continue
 
     def count_attending(self, session_ids, attending):
         if not session_ids:
@@ -236,19 +260,25 @@ class ContentRepository:
         return self.questions.find({"session_id": session_id}, sort=[("asked_at", 1)])
 
     def overdue_questions(self, school_id, program_id, now):
+        # range queries on the epoch number: nx-27017 compares datetimes unreliably
         return self.questions.find({"school_id": school_id, "program_id": program_id,
-                                    "status": "open", "due_at": {"$lt": now}}, sort=[("due_at", 1)])
+                                    "status": "open", "due_ts": {"$lt": now.timestamp()}},
+                                   sort=[("due_ts", 1)])
 
     def due_unflagged_questions(self, now, limit=500):
-        return self.questions.find({"overdue": False, "status": "open", "due_at": {"$lt": now}},
+        return self.questions.find({"overdue": False, "status": "open", "due_ts": {"$lt": now.timestamp()}},
                                    limit=limit)
 
-    def flag_overdue(self, question_id, event):
-        """Mark once: only the write that flips ``overdue`` carries the event."""
-        return QuestionDoc._get_collection().update_one(
-            {"_id": question_id, "overdue": False, "status": "open"},
-            {"$set": {"overdue": True}, "$inc": {"rev": 1}, "$push": {"pending_events": event}},
-        ).modified_count == 1
+    def flag_overdue(self, question, event):
+        """Mark once: only the write that flips ``overdue`` carries the event
+        (a concurrent scan or change loses the rev race and emits nothing)."""
+        if question["overdue"] or question["status"] != "open":
+            return False
+        try:
+            self.questions.save({**question, "overdue": True}, [event])
+            return True
+        except Conflict:
+            return False
 
     # --- feedback --------------------------------------------------------------------
 
@@ -284,9 +314,12 @@ class ContentRepository:
         counts = {r["_id"]: r["n"] for r in rows}
         return counts.get("yes", 0), counts.get("no", 0)
 
-    def mark_poll_reached(self, poll_id, fields, events):
+    def mark_poll_reached(self, poll, fields, events):
         """Flip ``reached`` once; only that write carries the events."""
-        return PollDoc._get_collection().update_one(
-            {"_id": poll_id, "reached": False},
-            {"$set": {**fields, "reached": True}, "$inc": {"rev": 1},
-             "$push": {"pending_events": {"$each": list(events)}}}).modified_count == 1
+        if poll["reached"]:
+            return False
+        try:
+            self.polls.save({**poll, **fields, "reached": True}, events)
+            return True
+        except Conflict:
+            return False

@@ -520,7 +520,7 @@ class ContentService(PraxisService):
         for question in self.store.due_unflagged_questions(_now()):
             event = make_event(QUESTION_OVERDUE, domain.question_payload(question),
                                school_id=question["school_id"], actor="content:sla-timer")
-            flagged += self.store.flag_overdue(question["id"], event)
+            flagged += self.store.flag_overdue(question, event)
         if flagged:
             log.info("questions overdue", extra={"count": flagged})
         return flagged
@@ -717,7 +717,7 @@ class ContentService(PraxisService):
         reached = self._event(caller, POLL_THRESHOLD_REACHED, {
             "poll_id": poll["id"], "program_id": poll["program_id"], "question": poll["question"],
             "yes": yes, "no": no, "eligible": eligible})
-        if self.store.mark_poll_reached(poll["id"], {"reached_at": now, "followup_session_id": session["id"]},
+        if self.store.mark_poll_reached(poll, {"reached_at": now, "followup_session_id": session["id"]},
                                         [reached]):
             log.info("poll crossed its threshold", extra={"correlation_id": caller.get("correlation_id"),
                                                           "poll_id": poll["id"]})
