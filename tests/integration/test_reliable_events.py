@@ -217,3 +217,17 @@ def test_events_appended_by_a_push_update_are_relayed_exactly_once_each(containe
     container_factory(EnrollmentService, rabbit_config).start()
     wait_until(lambda: count_of("p-push-1") == 1 and count_of("p-push-2") == 1)
     assert wait_until(lambda: collection.find_one({"_id": "p-push"})["pending_events"] == [])
+
+
+def test_an_event_nobody_subscribes_to_yet_does_not_stall_the_relay(container_factory, rabbit_config):
+    from services.common.storage import connect
+    connect("enrollment")
+    unheard = {**program_created("p-unheard"), "source": "nobody-listens", "event_id": "unheard-1"}
+    heard = program_created("p-heard")
+    ProgramDoc._get_collection().insert_one({"_id": "p-two", "school_id": "jufe", "name": "Cup",
+                                             "pending_events": [unheard, heard]})
+    counting = container_factory(CountingService, rabbit_config)
+    counting.start()
+    container_factory(EnrollmentService, rabbit_config).start()
+    wait_until(lambda: count_of("p-heard") == 1)
+    assert wait_until(lambda: ProgramDoc._get_collection().find_one({"_id": "p-two"})["pending_events"] == [])
