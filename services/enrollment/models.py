@@ -97,7 +97,8 @@ class QuizScoreDoc(me.Document):
     id = me.StringField(primary_key=True)
     score = me.FloatField(required=True)
     quiz_id = me.StringField(required=True)
-    occurred_at = me.DateTimeField(required=True)
+    # sortable UTC text: the guard "only a newer score" compares it in the database
+    occurred_at = me.StringField(required=True)
 
     meta = {"db_alias": ALIAS, "collection": "quiz_scores"}
 

@@ -8,8 +8,9 @@ Rules kept here, because nx-27017 and MongoDB both serve them:
   (``_write``), relayed later by services.common.events.Outbox.
 """
 import copy
+from datetime import datetime, timezone
 
-from mongoengine import NotUniqueError
+from mongoengine import DateTimeField, NotUniqueError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -35,7 +36,21 @@ def _plain(raw, document=None):
     for name, field in (document._fields.items() if document else ()):
         if name not in out and name not in _HIDDEN:
             out[name] = field.default() if callable(field.default) else field.default
+        elif isinstance(field, DateTimeField) and isinstance(out.get(name), str):
+            out[name] = _datetime(out[name])
     return out
+
+
+def _datetime(text):
+    """nx-27017 stores a datetime written with $set as text ('2026-03-01 09:00:00.000000',
+    UTC); inserted ones stay datetimes. Read both as aware datetimes."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _instant(value):
+    """A datetime as sortable UTC text (kept as text where the database compares it)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _write(document, guard, update, events=None, attempts=50):
@@ -150,17 +165,21 @@ class EnrollmentRepository:
     def record_quiz_score(self, key, score, quiz_id, occurred_at):
         """Keep the score if it is newer than the one kept (latest counts)."""
         collection = QuizScoreDoc._get_collection()
-        fields = {"score": score, "quiz_id": quiz_id, "occurred_at": occurred_at}
+        fields = {"score": score, "quiz_id": quiz_id, "occurred_at": _instant(occurred_at)}
         try:
             collection.insert_one({"_id": key, **fields})
             return True
         except DuplicateKeyError:
-            result = collection.update_one({"_id": key, "occurred_at": {"$lte": occurred_at}},
+            result = collection.update_one({"_id": key, "occurred_at": {"$lte": fields["occurred_at"]}},
                                            {"$set": fields})
             return result.matched_count == 1
 
     def quiz_score(self, key):
-        return _plain(QuizScoreDoc._get_collection().find_one({"_id": key}))
+        kept = _plain(QuizScoreDoc._get_collection().find_one({"_id": key}))
+        if kept is not None:
+            kept["occurred_at"] = datetime.strptime(kept["occurred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=timezone.utc)
+        return kept
 
     # --- seats ---------------------------------------------------------------
 
