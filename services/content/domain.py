@@ -212,6 +212,15 @@ def automatic_status(current, proposed):
     return None
 
 
+def online_update(current, proposed):
+    """The status join/leave records leave. A status that came from them follows
+    them (a stay counted until now may end early); one from another source
+    is only ever raised."""
+    if current is not None and current["source"] == "online" and not current.get("corrected"):
+        return proposed if proposed != current["status"] else None
+    return automatic_status(current, proposed)
+
+
 def correct(record, status, reason, *, by, now):
     entry = {"at": now, "by": by, "previous": record["status"], "status": status, "reason": reason}
     return {**record, "status": status, "source": "correction", "corrected": True,

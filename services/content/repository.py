@@ -15,7 +15,6 @@ meantime may be published again (consumers dedupe by event_id).
 """
 from datetime import datetime
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from contracts.errors import Conflict
@@ -221,18 +220,25 @@ class ContentRepository:
                 .sort([("at", -1)]).limit(limit)]
 
     def refusal_counts(self, session_id):
-        rows = RefusalDoc._get_collection().aggregate([
-            {"$match": {"session_id": session_id}},
-            {"$group": {"_id": {"student_id": "$student_id", "reason": "$reason"}, "n": {"$sum": 1}}}])
-        return [(r["_id"]["student_id"], r["_id"]["reason"], r["n"]) for r in rows]
+        """(student_id, reason, count) of a session's refusals (counted here: nx-27017
+        does not group by a compound key)."""
+        counts = {}
+        for doc in RefusalDoc._get_collection().find({"session_id": session_id}, {"student_id": 1, "reason": 1}):
+            key = (doc["student_id"], doc["reason"])
+            counts[key] = counts.get(key, 0) + 1
+        return [(student_id, reason, n) for (student_id, reason), n in counts.items()]
 
     def claim(self, session_id, kind, value, student_id):
         """Record that ``value`` (a device id or an address) signed in ``student_id``;
         return every student it signed in for this session."""
-        doc = DeviceClaimDoc._get_collection().find_one_and_update(
-            {"_id": f"{session_id}:{kind}:{value}"}, {"$addToSet": {"students": student_id}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        return doc["students"]
+        collection, _id = DeviceClaimDoc._get_collection(), f"{session_id}:{kind}:{value}"
+        # no upsert: nx-27017 drops the $addToSet of an upserted document
+        if not collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}}).matched_count:
+            try:
+                collection.insert_one({"_id": _id, "students": [student_id]})
+            except DuplicateKeyError:
+                collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}})
+        return collection.find_one({"_id": _id})["students"]
 
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:

@@ -406,7 +406,7 @@ class ContentService(PraxisService):
             presence = record["presence"] + [{"kind": data["kind"], "at": data["at"]}]
             minutes = domain.minutes_present(presence, session["starts_at"], session["ends_at"], now)
             record = {**record, "presence": presence, "minutes_present": minutes, "updated_at": now}
-            new_status = domain.automatic_status(existing, domain.online_status(minutes, session, rules))
+            new_status = domain.online_update(existing, domain.online_status(minutes, session, rules))
             if new_status:
                 return self._record_status(caller, session, record, existing, new_status, "online", now)
             return self.store.attendance.save(record)

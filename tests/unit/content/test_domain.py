@@ -329,3 +329,11 @@ def test_a_draft_without_a_stream_link_cannot_be_approved_as_live_online():
     with pytest.raises(InvalidInput):
         domain.review_session(draft, "approve", "", now=T0)
     assert domain.review_session(session(status="proposed"), "approve", "", now=T0)["status"] == "scheduled"
+
+
+def test_a_status_from_the_meeting_platform_follows_later_records_but_never_lowers_a_sign_in():
+    from_online = {"status": "present", "source": "online", "corrected": False}
+    assert domain.online_update(from_online, "absent") == "absent"
+    signed_in = {"status": "present", "source": "checkin", "corrected": False}
+    assert domain.online_update(signed_in, "absent") is None
+    assert domain.online_update(None, "absent") == "absent"
