@@ -331,7 +331,7 @@ class TeamMemberSchema(StrictSchema):
 
 class MentorCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default="")
+    email = fields.Email(load_default=None, allow_none=True)
     partner_id = fields.String(required=True, **ID,
                                metadata={"description": "The enterprise partner the mentor works for"})
     max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
@@ -340,7 +340,7 @@ class MentorCreateSchema(StrictSchema):
 
 class TutorCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default="")
+    email = fields.Email(load_default=None, allow_none=True)
     max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
 
 
@@ -351,7 +351,7 @@ class StaffSchema(StrictSchema):
     school_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(["mentor", "tutor"]))
     name = fields.String(required=True)
-    email = fields.String(required=True)
+    email = fields.String(allow_none=True)
     partner_id = fields.String(allow_none=True)
     max_load = fields.Integer(required=True)
     load = fields.Integer(required=True)

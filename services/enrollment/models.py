@@ -141,7 +141,7 @@ class StaffDoc(me.Document):
     program_id = me.StringField(required=True)
     kind = me.StringField(required=True, choices=("mentor", "tutor"))
     name = me.StringField(required=True)
-    email = me.StringField(default="")
+    email = me.StringField(null=True)
     partner_id = me.StringField(null=True)
     max_load = me.IntField(required=True)
     load = me.IntField(default=0)

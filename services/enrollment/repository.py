@@ -10,7 +10,7 @@ Rules kept here, because nx-27017 and MongoDB both serve them:
 import copy
 from datetime import datetime, timezone
 
-from mongoengine import DateTimeField, NotUniqueError
+from mongoengine import BooleanField, DateTimeField, NotUniqueError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -38,6 +38,8 @@ def _plain(raw, document=None):
             out[name] = field.default() if callable(field.default) else field.default
         elif isinstance(field, DateTimeField) and isinstance(out.get(name), str):
             out[name] = _datetime(out[name])
+        elif isinstance(field, BooleanField) and isinstance(out.get(name), int):
+            out[name] = bool(out[name])  # nx-27017 stores a $set boolean as 0/1
     return out
 
 
