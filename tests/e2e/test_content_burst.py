@@ -1,0 +1,78 @@
+"""A burst of sign-ins: hundreds of students sign in within seconds, many twice,
+through the gateway; every valid sign-in is recorded exactly once, and
+attendance.recorded is published once per student."""
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from kombu import Connection, Queue
+
+from contracts import topology
+from contracts.content import ATTENDANCE_RECORDED
+from tests.e2e.conftest import eventually
+from tests.e2e.test_content import API, admit, create_session, make_school, open_window
+
+STUDENTS = [f"burst-{n:03d}" for n in range(300)]
+STRANGERS = [f"stranger-{n:02d}" for n in range(20)]
+
+
+def test_hundreds_of_concurrent_sign_ins_are_each_recorded_exactly_once(client_for, system):
+    school = make_school(client_for, system)
+    admit(school, STUDENTS)
+    session = create_session(school, school.admin)
+    open_window(school, session["id"], minutes=30, period_seconds=60, grace_seconds=10)
+
+    connection = Connection(school.amqp)
+    events = Queue(f"test-burst-{session['id']}", exchange=topology.event_exchange("content"),
+                   routing_key=ATTENDANCE_RECORDED.type, durable=False, auto_delete=False)
+    events.bind(connection.default_channel).declare()
+
+    # several keys, as several LMS instances would: the per-key rate limit is not under test
+    keys = [(client_for(school.name, "lms").session.headers["Authorization"],
+             client_for(school.name, "admin").session.headers["Authorization"]) for _ in range(8)]
+    attempts = [*(s for s in STUDENTS for _ in range(2)), *STRANGERS]
+    random.Random(4).shuffle(attempts)
+    url = f"{system.base_url}{API}/sessions/{session['id']}"
+    results, lock = [], threading.Lock()
+
+    def attempt(numbered):
+        n, student_id = numbered
+        lms_key, admin_key = keys[n % len(keys)]
+        code = requests.get(f"{url}/checkin-code", headers={"Authorization": admin_key}, timeout=30).json()["code"]
+        response = requests.post(f"{url}/sign-ins", headers={"Authorization": lms_key}, timeout=30,
+                                 json={"student_id": student_id, "code": code})
+        with lock:
+            results.append((student_id, response.status_code, response.json()))
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        list(pool.map(attempt, enumerate(attempts)))
+
+    by_student = {}
+    for student_id, status, body in results:
+        by_student.setdefault(student_id, []).append((status, body))
+    for student_id in STUDENTS:
+        statuses = sorted(status for status, _ in by_student[student_id])
+        assert statuses == [200, 201], f"{student_id}: {by_student[student_id]}"
+        first, second = (body for _, body in by_student[student_id])
+        assert first == second  # the second sign-in is answered with the one record
+    for student_id in STRANGERS:
+        assert [(s, b["errors"]) for s, b in by_student[student_id]] == [(422, {"sign_in": ["not_admitted"]})]
+
+    records = school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    assert sorted(r["student_id"] for r in records) == STUDENTS
+    status = school.admin.get(f"{API}/sessions/{session['id']}/checkin-status").json()
+    assert len(status["signed_in"]) == 300 and status["not_signed_in"] == []
+
+    received = {}
+
+    def all_published():
+        while (message := events.bind(connection.default_channel).get(no_ack=True)) is not None:
+            envelope = message.payload
+            if envelope["payload"]["session_id"] == session["id"]:
+                received[envelope["event_id"]] = envelope["payload"]["student_id"]
+        return len(received) >= 300
+    eventually(all_published, timeout=60)
+    assert sorted(received.values()) == STUDENTS  # one attendance.recorded per student
+    events.bind(connection.default_channel).delete()
+    connection.release()
