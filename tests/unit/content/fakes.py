@@ -1,0 +1,108 @@
+"""An in-memory stand-in for services.content.repository.ContentRepository
+(the parts the unit tests drive), so the service runs without a database."""
+import copy
+
+from contracts.errors import Conflict
+
+
+class FakeRecords:
+    def __init__(self):
+        self.docs = {}     # id -> record (with rev)
+        self.events = {}   # id -> pending events, as the outbox would see them
+
+    def insert(self, record, events=()):
+        if record["id"] in self.docs:
+            return False
+        self.docs[record["id"]] = {**copy.deepcopy(record), "rev": 0}
+        self.events[record["id"]] = list(events)
+        return True
+
+    def get(self, record_id, **match):
+        doc = self.docs.get(record_id)
+        if doc is None or any(doc.get(k) != v for k, v in match.items()):
+            return None
+        return copy.deepcopy(doc)
+
+    def save(self, record, events=()):
+        stored = self.docs.get(record["id"])
+        if stored is None or stored["rev"] != record["rev"]:
+            raise Conflict("changed meanwhile")
+        self.docs[record["id"]] = {**copy.deepcopy(record), "rev": record["rev"] + 1}
+        self.events[record["id"]] += list(events)
+        return {**record, "rev": record["rev"] + 1}
+
+    def find(self, query, sort=None, skip=0, limit=0):
+        return [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+
+    def all_events(self):
+        return [e for events in self.events.values() for e in events]
+
+
+class FakeContentRepository:
+    def __init__(self):
+        self.sessions, self.materials, self.attendance = FakeRecords(), FakeRecords(), FakeRecords()
+        self.questions, self.feedback, self.polls = FakeRecords(), FakeRecords(), FakeRecords()
+        self.programs, self.students, self.refused, self.claims, self.votes = {}, {}, [], {}, {}
+
+    # projections
+    def keep_program(self, program):
+        self.programs.setdefault(program["id"], program)
+
+    def get_program(self, school_id, program_id):
+        program = self.programs.get(program_id)
+        return program if program and program["school_id"] == school_id else None
+
+    def keep_student(self, student, at):
+        self.students[f"{student['program_id']}:{student['student_id']}"] = dict(student)
+
+    def get_student(self, school_id, program_id, student_id):
+        student = self.students.get(f"{program_id}:{student_id}")
+        return student if student and student["school_id"] == school_id else None
+
+    def admitted_students(self, program_id):
+        return [s for s in self.students.values() if s["program_id"] == program_id and s["status"] == "admitted"]
+
+    def count_admitted(self, program_id):
+        return len(self.admitted_students(program_id))
+
+    def team_of(self, program_id, student_id):
+        return None
+
+    # attendance
+    def session_records(self, session_id):
+        return self.attendance.find({"session_id": session_id})
+
+    def add_refusal(self, refusal):
+        self.refused.append(refusal)
+
+    def claim(self, session_id, kind, value, student_id):
+        students = self.claims.setdefault((session_id, kind, value), [])
+        if student_id not in students:
+            students.append(student_id)
+        return list(students)
+
+    def flag(self, session_id, student_ids, flag):
+        for student_id in student_ids:
+            record = self.attendance.docs.get(f"{session_id}:{student_id}")
+            if record is not None and flag not in record["flags"]:
+                record["flags"].append(flag)
+
+    # polls
+    def add_vote(self, vote):
+        if vote["id"] in self.votes:
+            return False
+        self.votes[vote["id"]] = dict(vote)
+        return True
+
+    def get_vote(self, vote_id):
+        return self.votes.get(vote_id)
+
+    def tally(self, poll_id):
+        answers = [v["answer"] for v in self.votes.values() if v["poll_id"] == poll_id]
+        return answers.count("yes"), answers.count("no")
+
+    def mark_poll_reached(self, poll, fields, events):
+        if self.polls.docs[poll["id"]]["reached"]:
+            return False
+        self.polls.save({**poll, **fields, "reached": True}, events)
+        return True
