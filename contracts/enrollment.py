@@ -1,5 +1,6 @@
-"""Contracts of the enrollment service: programmes (and, as they come,
-applications, selection and teams)."""
+"""Contracts of the enrollment service: programmes, applications, selection
+with waitlists, teams, mentors and tutors, the roster; and the events it
+publishes (consumed by content, incentives, assessment and supervision)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contracts.base import ID, StrictSchema

@@ -458,3 +458,28 @@ def test_the_roster_lists_admitted_students_with_track_team_mentor_and_tutor(ser
     assert rows["u0"]["team_id"] == team["id"] and rows["u0"]["mentor_name"] == "M0"
     assert rows["v0"]["track"] == "vocational" and rows["v0"]["team_id"] is None
     assert rows["u4"]["status"] == "withdrawn"
+
+
+def test_a_claim_left_by_an_interrupted_team_formation_does_not_block_the_students(service, admitted):
+    # as if a request died after claiming u0 for a team it never stored
+    service.store.memberships[f"{admitted}:u0"] = "ghost-team"
+    team = form(service, admitted, ["u0", "u1"])
+    assert service.store.membership(admitted, "u0") == team["id"]
+
+
+def test_a_claim_of_a_team_still_being_formed_blocks_the_student(service, admitted):
+    service.store.insert_team({"id": "forming-now", "school_id": "jufe", "program_id": admitted,
+                               "track": "undergraduate", "name": "Slow", "members": [], "size": 0,
+                               "status": "forming", "mentor_id": None, "tutor_id": None,
+                               "created_at": service._now(), "created_by": "lms:k2"})
+    service.store.memberships[f"{admitted}:u0"] = "forming-now"
+    with pytest.raises(Conflict):
+        form(service, admitted, ["u0", "u1"])
+    assert service.store.membership(admitted, "u1") is None
+
+
+def test_a_retried_team_formation_forms_one_team(service, admitted):
+    caller = {**LMS, "operation_id": "op-team"}
+    body = {"name": "Falcons", "track": "undergraduate", "members": ["u0", "u1"]}
+    assert service.form_team(caller, admitted, body)["id"] == service.form_team(caller, admitted, body)["id"] == "op-team"
+    assert len(events(service, TEAM_FORMED)) == 1
