@@ -300,12 +300,16 @@ class ContentService(PraxisService):
                                 domain.signin_status(session, rules, now), "checkin", now)
         except Conflict:  # the same student signed in concurrently: that record stands
             return dump(SignInResultSchema, {"created": False, "record": self.store.attendance.get(record_id)})
-        # one device or address signing in several students: flag every such record
+        # one device or address signing in several students: flag every such record.
+        # Each student flags itself when it is not the first; the second also flags
+        # the first (whose record exists: it was stored before its claim). So a
+        # campus address shared by hundreds costs each sign-in O(1) writes.
         for kind, value in (("device", data["device_id"]), ("address", data["address"])):
             if value:
                 students = self.store.claim(session_id, kind, value, student_id)
-                if len(students) > 1:
-                    self.store.flag(session_id, students, f"shared_{kind}")
+                position = students.index(student_id)
+                if position >= 1:
+                    self.store.flag(session_id, [student_id, *students[:position == 1]], f"shared_{kind}")
         return dump(SignInResultSchema, {"created": True, "record": self.store.attendance.get(record_id)})
 
     @rpc

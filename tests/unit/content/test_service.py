@@ -123,3 +123,16 @@ def test_a_poll_proposes_one_follow_up_however_many_votes_follow(service):
     drafts = [s for s in service.store.sessions.docs.values() if s["status"] == "draft"]
     assert [d["poll_id"] for d in drafts] == [poll["id"]]
     assert event_types(service.store.sessions) == [FOLLOWUP_PROPOSED.type]
+
+
+def test_many_students_behind_one_address_are_all_flagged(service):
+    for n in range(6):
+        service.on_student_admitted(event(STUDENT_ADMITTED, {
+            "program_id": "p1", "application_id": f"a-s{n}", "student_id": f"s{n}",
+            "track": "undergraduate", "reason": "rank 1"}))
+    session, code = open_session(service)
+    for n in range(6):
+        service.sign_in(LMS, session["id"], {"student_id": f"s{n}", "code": code, "address": "10.0.0.1"})
+    service.sign_in(LMS, session["id"], {"student_id": "ann", "code": code, "address": "10.0.0.2"})
+    flagged = sorted(r["student_id"] for r in service.store.attendance.docs.values() if r["flags"])
+    assert flagged == [f"s{n}" for n in range(6)]
