@@ -12,7 +12,7 @@ import pytest
 from nameko.amqp.publish import Publisher
 
 from contracts import topology
-from contracts.enrollment import STUDENT_ADMITTED, STUDENT_WITHDRAWN
+from contracts.enrollment import MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED
 from contracts.events import make_event
 from tests.e2e.conftest import eventually
 from tests.e2e.programs_payloads import platinum_cup
@@ -156,6 +156,8 @@ def test_an_admitted_student_signs_in_once_with_the_current_code(school):
     admit(school, ["ann", "bob"])
     session = create_session(school, school.admin)
     open_window(school, session["id"])
+    for shown in (school.admin.get(f"{API}/sessions/{session['id']}"), school.lms.get(f"{API}/sessions/{session['id']}")):
+        assert shown.json()["checkin_open"] is True and "secret" not in shown.text  # the server's alone
     first = sign_in(school, session["id"], "ann", device_id="phone-ann")
     assert first.status_code == 201, first.text
     assert first.json()["status"] == "present" and first.json()["flags"] == []
@@ -325,6 +327,25 @@ def test_a_question_is_answered_by_the_instructor_and_resolved_by_the_student(sc
     assert question["id"] not in [q["id"] for q in overdue]
 
 
+def test_the_teams_mentor_answers_through_the_partner_and_another_partner_cannot(school):
+    admit(school, ["uma"])
+    publish(school, TEAM_FORMED, {"team_id": f"team-{school.name}", "program_id": school.program_id,
+                                  "track": "undergraduate", "name": "Blue", "members": ["uma"]})
+    publish(school, MENTOR_ASSIGNED, {"team_id": f"team-{school.name}", "program_id": school.program_id,
+                                      "mentor_id": "mentor-zhao", "partner_id": "xmall"})
+    session = create_session(school, school.admin)
+
+    def asked_with_mentor():
+        question = school.lms.post(f"{API}/sessions/{session['id']}/questions",
+                                   json={"student_id": "uma", "text": "Which carrier?"}).json()
+        return question if question["mentor_id"] == "mentor-zhao" else None
+    question = eventually(asked_with_mentor)
+    qurl = f"{API}/questions/{question['id']}/answers"
+    assert school.other_partner.post(qurl, json={"author_id": "mentor-zhao", "text": "x"}).status_code == 404
+    answered = school.partner.post(qurl, json={"author_id": "mentor-zhao", "text": "Use the partner carrier."})
+    assert answered.status_code == 200 and answered.json()["answers"][0]["role"] == "mentor"
+
+
 # --- feedback ----------------------------------------------------------------------------------
 
 def test_attending_students_rate_an_ended_session_once_and_staff_see_the_scores(school):
@@ -373,6 +394,14 @@ def test_a_partners_material_is_published_after_review_and_a_new_version_needs_r
     assert approved.json()["published_version"] == 1
     seen = school.lms.get(murl).json()
     assert seen["published"]["url"] == "https://cdn.xmall.example.com/listing-v1.pdf" and "versions" not in seen
+
+    assert material["id"] in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
+    pending = school.partner.post(f"{API}/materials", json={
+        "program_id": school.program_id, "module": "store-ops", "title": "Draft", "kind": "link",
+        "url": "http://intranet.xmall.example.com/draft"}).json()
+    assert pending["id"] not in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
+    to_review = school.admin.get(f"{API}/materials", params={"pending_review": "true"}).json()
+    assert pending["id"] in [m["id"] for m in to_review] and material["id"] not in [m["id"] for m in to_review]
 
     v2 = school.partner.post(f"{murl}/versions", json={"url": "https://cdn.xmall.example.com/listing-v2.pdf"})
     assert v2.status_code == 201 and v2.json()["versions"][1]["status"] == "pending"

@@ -337,3 +337,9 @@ def test_a_status_from_the_meeting_platform_follows_later_records_but_never_lowe
     signed_in = {"status": "present", "source": "checkin", "corrected": False}
     assert domain.online_update(signed_in, "absent") is None
     assert domain.online_update(None, "absent") == "absent"
+
+
+def test_programme_rules_override_the_defaults_when_the_programme_carries_them():
+    rules = domain.attendance_rules({"attendance_rules": {"replay_threshold": 0.9}})
+    assert rules["replay_threshold"] == 0.9 and rules["question_sla_hours"] == 24
+    assert domain.attendance_rules(None) == domain.default_attendance_rules()
