@@ -279,8 +279,8 @@ class ContentService(PraxisService):
         student_id = data["student_id"]
         record_id = f"{session_id}:{student_id}"
         existing = self.store.attendance.get(record_id)
-        if existing and existing["status"] != "absent":
-            # signing in twice answers the record made the first time
+        if existing and (existing["status"] != "absent" or existing["corrected"]):
+            # signing in twice answers the record made the first time (and staff's word is final)
             return dump(SignInResultSchema, {"created": False, "record": existing})
         student = self.store.get_student(caller["school_id"], session["program_id"], student_id)
         reason = domain.signin_refusal(session, student, data["code"], now)
@@ -309,7 +309,8 @@ class ContentService(PraxisService):
                 students = self.store.claim(session_id, kind, value, student_id)
                 position = students.index(student_id)
                 if position >= 1:
-                    self.store.flag(session_id, [student_id, *students[:position == 1]], f"shared_{kind}")
+                    to_flag = [student_id] + ([students[0]] if position == 1 else [])
+                    self.store.flag(session_id, to_flag, f"shared_{kind}")
         return dump(SignInResultSchema, {"created": True, "record": self.store.attendance.get(record_id)})
 
     @rpc
@@ -407,7 +408,12 @@ class ContentService(PraxisService):
         def step():
             existing = self.store.attendance.get(f"{session_id}:{data['student_id']}")
             record = existing or domain.new_record(session, data["student_id"], now=now)
-            presence = record["presence"] + [{"kind": data["kind"], "at": data["at"]}]
+            item = {"kind": data["kind"], "at": data["at"]}
+            millis = int(item["at"].timestamp() * 1000)  # the database keeps milliseconds
+            if any(p["kind"] == item["kind"] and int(p["at"].timestamp() * 1000) == millis
+                   for p in record["presence"]):
+                return record  # the same report again (the LMS retried): counted once
+            presence = record["presence"] + [item]
             minutes = domain.minutes_present(presence, session["starts_at"], session["ends_at"], now)
             record = {**record, "presence": presence, "minutes_present": minutes, "updated_at": now}
             new_status = domain.online_update(existing, domain.online_status(minutes, session, rules))
