@@ -174,12 +174,10 @@ class ContentRepository:
     # --- sessions -----------------------------------------------------------
 
     def list_sessions(self, school_id, program_id, status=None, module=None, partner_id=None,
-                      statuses=None, limit=100, offset=0):
+                      limit=100, offset=0):
         query = {"school_id": school_id, "program_id": program_id}
         if status:
             query["status"] = status
-        if statuses:
-            query.setdefault("status", {"$in": list(statuses)})
         if module:
             query["module"] = module
         if partner_id:
