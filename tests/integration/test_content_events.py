@@ -83,11 +83,13 @@ def published(rabbit_config):
     seen = []
 
     def read(event_type=None):
+        """Distinct events (by event_id, as consumers dedupe: delivery is at least once)."""
         while True:
             message = queue.bind(connection.default_channel).get(no_ack=True)
             if message is None:
                 break
-            seen.append(message.payload)
+            if message.payload["event_id"] not in {e["event_id"] for e in seen}:
+                seen.append(message.payload)
         return [e for e in seen if event_type is None or e["type"] == event_type.type]
 
     yield read
