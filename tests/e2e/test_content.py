@@ -462,3 +462,34 @@ def test_a_poll_that_crosses_its_threshold_proposes_a_follow_up_for_staff_to_sch
     fresh.admin.patch(f"{API}/sessions/{draft['id']}", json={"place": "Room 202"})
     assert fresh.admin.post(f"{API}/sessions/{draft['id']}/review",
                             json={"decision": "approve"}).json()["status"] == "scheduled"
+
+
+# --- with the real enrollment service ----------------------------------------------------------
+
+def test_students_admitted_by_enrollments_selection_may_sign_in_and_lose_it_when_they_withdraw(client_for):
+    from tests.e2e.enrollment_helpers import apply, create_programme, score
+    name = f"content-real-{uuid.uuid4().hex[:6]}"
+    admin, lms = client_for(name, "admin"), client_for(name, "lms")
+    school = SimpleNamespace(name=name, admin=admin, lms=lms, program_id=create_programme(admin, capacity_ug=1))
+    apps = {s: apply(lms, school.program_id, s) for s in ("winner", "runner-up")}
+    score(admin, apps["winner"]["id"], 90)
+    score(admin, apps["runner-up"]["id"], 80)
+    assert admin.post(f"{API}/programs/{school.program_id}/selection", json={}).status_code == 200
+
+    session = create_session(school, admin)
+    open_window(school, session["id"])
+
+    def signs_in(student):
+        def attempt():
+            response = sign_in(school, session["id"], student)
+            return response if response.status_code in (200, 201) else None
+        return attempt
+    assert eventually(signs_in("winner")).json()["status"] == "present"
+    assert sign_in(school, session["id"], "runner-up").json()["errors"] == {"sign_in": ["not_admitted"]}
+
+    # the winner withdraws: enrollment promotes the runner-up from the waitlist
+    lms.post(f"{API}/applications/{apps['winner']['id']}/withdrawal", json={"reason": "internship"})
+    later = create_session(school, admin)
+    open_window(school, later["id"])
+    assert eventually(signs_in("runner-up")).status_code == 201
+    eventually(lambda: sign_in(school, later["id"], "winner").json().get("errors") == {"sign_in": ["not_admitted"]})
