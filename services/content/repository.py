@@ -18,6 +18,7 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from contracts.errors import Conflict
+from services.common.events import owing
 from services.content.models import (AttendanceDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
                                      PollDoc, ProgramProjection, QuestionDoc, RefusalDoc, SessionDoc,
                                      StudentProjection, TeamProjection, VoteDoc)
@@ -31,6 +32,7 @@ def _out(doc):
     doc = dict(doc)
     doc["id"] = doc.pop("_id")
     doc.pop("pending_events", None)
+    doc.pop("outbox_pending", None)
     doc.pop("due_ts", None)
     return doc
 
@@ -39,6 +41,8 @@ def _in(record, events=()):
     doc = {k: v for k, v in record.items() if k != "id"}
     doc["_id"] = record["id"]
     doc["pending_events"] = list(events)
+    doc.pop("outbox_pending", None)
+    doc.update(owing(events))
     doc.setdefault("rev", 0)
     if isinstance(doc.get("due_at"), datetime):
         doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)

@@ -15,11 +15,12 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from contracts.errors import Conflict
+from services.common.events import owing
 from services.enrollment.models import (ApplicationDoc, MembershipDoc, ProgramDoc, QuizScoreDoc,
                                         SeatCounterDoc, StaffDoc, TeamDoc)
 
-PROGRAM_FIELDS = [f for f in ProgramDoc._fields if f != "pending_events"]
-_HIDDEN = ("pending_events", "rev", "live_key")
+PROGRAM_FIELDS = [f for f in ProgramDoc._fields if f not in ("pending_events", "outbox_pending")]
+_HIDDEN = ("pending_events", "outbox_pending", "rev", "live_key")
 
 
 def _as_dict(doc):
@@ -74,7 +75,8 @@ def _write(document, guard, update, events=None, attempts=50):
         change.setdefault("$inc", {})["rev"] = 1
         owed = events(_plain(current, document)) if callable(events) else list(events or ())
         if owed:
-            change.setdefault("$set", {})["pending_events"] = [*current.get("pending_events", []), *owed]
+            change.setdefault("$set", {}).update(
+                {"pending_events": [*current.get("pending_events", []), *owed], **owing(owed)})
         after = collection.find_one_and_update(
             {**guard, "_id": current["_id"], "rev": current.get("rev", 0)}, change,
             return_document=ReturnDocument.AFTER)
