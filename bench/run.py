@@ -132,13 +132,14 @@ class Bench:
 
     def relay_query(self, stored):
         """The query the enrollment relay runs after every worker and every 2 s
-        (services.common.events.Outbox.relay), timed directly with pymongo."""
-        from services.common.events import PENDING
+        (services.common.events.Outbox.relay: the indexed outbox_pending flag; the
+        full $elemMatch sweep runs only at start and every 30 s), timed with pymongo."""
+        from services.common.events import FLAGGED
         client = pymongo.MongoClient(self.stack.mongo_uri)
         try:
             programs = client[f"{stack.DB_PREFIX}_enrollment"].programs
             result = sequential(f"relay query, {stored} programmes",
-                                lambda i: isinstance(list(programs.find(PENDING, {"pending_events": 1}).limit(200)), list),
+                                lambda i: isinstance(list(programs.find(FLAGGED, {"pending_events": 1}).limit(200)), list),
                                 20, 10, self.stack.components("praxis"))
             result.note = f"{stored} programmes stored"
             return result

@@ -101,6 +101,9 @@ class ProgramCreatedPayload(StrictSchema):
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     tracks = fields.List(fields.Nested(TrackSchema), required=True)
+    # optional (a minor addition to v1): the content service takes attendance
+    # and Q&A rules from it; consumers of events without it use the defaults
+    attendance_rules = fields.Nested(AttendanceRulesSchema, load_default=None, allow_none=True)
 
 
 PROGRAM_CREATED = define(

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 from contracts.base import EnvelopeSchema
 
@@ -118,8 +118,29 @@ def parse_event(body, expected=None):
         raise InvalidEvent(f"expected {expected}, got {event_type}")
     if envelope["version"] != event_type.version:
         raise InvalidEvent(f"version {envelope['version']} does not match type {event_type.type}")
+    schema = event_type.schema()
     try:
-        payload = event_type.schema().load(envelope["payload"])
+        payload = schema.load(_known_only(schema, envelope["payload"]))
     except ValidationError as exc:
         raise InvalidEvent(f"payload of {event_type} is invalid", exc.messages) from exc
     return Event(**{**envelope, "payload": payload})
+
+
+def _known_only(schema, data):
+    """A tolerant reader: drop fields this consumer does not know (a newer
+    publisher may add optional ones, a minor change) at every level."""
+    if not isinstance(data, dict):
+        return data
+    by_key = {field.data_key or name: field for name, field in schema.fields.items()}
+    return {key: _known_value(by_key[key], value) for key, value in data.items() if key in by_key}
+
+
+def _known_value(field, value):
+    if isinstance(field, fields.Nested):
+        nested = field.schema
+        if isinstance(value, list):
+            return [_known_only(nested, item) for item in value]
+        return _known_only(nested, value)
+    if isinstance(field, fields.List) and isinstance(value, list):
+        return [_known_value(field.inner, item) for item in value]
+    return value

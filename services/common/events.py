@@ -120,8 +120,13 @@ class Outbox(DependencyProvider):
 
     def _relay_forever(self):
         last_full_sweep = None  # the first sweep is full: what a crash left behind
+        last_sweep = 0.0
+        self._wake.set()
         while self._running:
+            self._wake.wait(self.retry_interval)
             self._wake.clear()
+            # coalesce under load (at most one sweep per min_gap), none of it when idle
+            eventlet.sleep(max(0.0, self.min_gap - (time.monotonic() - last_sweep)))
             full = last_full_sweep is None or time.monotonic() - last_full_sweep >= self.full_sweep_interval
             try:
                 while self.relay(full=full) == self.batch:  # a backlog: keep going
@@ -131,9 +136,7 @@ class Outbox(DependencyProvider):
             except Exception:  # broker or database away: keep the events, try again
                 log.exception("outbox relay failed; retrying", extra={"service": self.container.service_name})
                 eventlet.sleep(1)
-            # coalesce: however many workers finish meanwhile, one sweep follows
-            eventlet.sleep(self.min_gap)
-            self._wake.wait(self.retry_interval)
+            last_sweep = time.monotonic()
 
     def relay(self, full=False):
         """Publish the pending events of up to ``batch`` documents per collection

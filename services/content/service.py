@@ -131,7 +131,7 @@ class ContentService(PraxisService):
         self.store.keep_program({
             "id": p["program_id"], "school_id": event.school_id, "name": p["name"],
             "tracks": [t["key"] for t in p["tracks"]],
-            # program.created v1 carries no rules yet: the programme defaults apply
+            # events from before attendance_rules was added get the defaults
             "attendance_rules": domain.attendance_rules(p)})
 
     @on_event(STUDENT_ADMITTED)

@@ -29,7 +29,7 @@ def program_created_payload(program):
     return {
         "program_id": program["id"], "name": program["name"], "season": program["season"],
         "starts_on": program["starts_on"], "ends_on": program["ends_on"],
-        "tracks": program["tracks"],
+        "tracks": program["tracks"], "attendance_rules": program.get("attendance_rules"),
     }
 
 

@@ -41,3 +41,22 @@ def test_a_consumer_refuses_a_damaged_event_and_says_why(damage, reason):
 def test_a_non_object_body_is_refused():
     with pytest.raises(InvalidEvent):
         parse_event(["not", "an", "event"])
+
+
+def test_a_consumer_accepts_optional_fields_a_newer_publisher_added_at_any_level():
+    envelope = make_event(PROGRAM_CREATED, PAYLOAD, school_id="jufe", actor="a")
+    envelope["payload"]["sponsor"] = "Acme"                  # a new top-level field
+    envelope["payload"]["tracks"][0]["mentor_pool"] = ["m1"]  # a new nested field
+    event = parse_event(envelope, expected=PROGRAM_CREATED)
+    assert "sponsor" not in event.payload
+    assert event.payload["tracks"][0]["key"] == "ug"
+
+
+def test_the_programmes_attendance_rules_travel_with_program_created():
+    rules = {"present_share": 0.5, "replay_threshold": 0.9, "late_after_minutes": 5,
+             "question_sla_hours": 12}
+    event = parse_event(make_event(PROGRAM_CREATED, {**PAYLOAD, "attendance_rules": rules},
+                                   school_id="jufe", actor="a"))
+    assert event.payload["attendance_rules"] == rules
+    older = parse_event(make_event(PROGRAM_CREATED, PAYLOAD, school_id="jufe", actor="a"))
+    assert older.payload["attendance_rules"] is None

@@ -136,3 +136,23 @@ def test_many_students_behind_one_address_are_all_flagged(service):
     service.sign_in(LMS, session["id"], {"student_id": "ann", "code": code, "address": "10.0.0.2"})
     flagged = sorted(r["student_id"] for r in service.store.attendance.docs.values() if r["flags"])
     assert flagged == [f"s{n}" for n in range(6)]
+
+
+def test_the_late_limit_the_school_set_on_the_programme_applies_to_sign_ins():
+    strict = worker_factory(ContentService, store=FakeContentRepository())
+    strict.on_program_created(event(PROGRAM_CREATED, {
+        "program_id": "p1", "name": "Cup", "season": "2026", "starts_on": "2026-03-01",
+        "ends_on": "2026-06-30", "tracks": TRACKS,
+        "attendance_rules": {"late_after_minutes": 0}}))
+    strict.on_student_admitted(event(STUDENT_ADMITTED, {
+        "program_id": "p1", "application_id": "a-ann", "student_id": "ann",
+        "track": "undergraduate", "reason": "rank 1"}))
+    start = datetime.now(timezone.utc) - timedelta(minutes=2)
+    session = strict.create_session(ADMIN, "p1", {
+        "title": "Ops", "module": "ops", "form": "offline_lecture", "place": "Room 1",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(),
+        "instructor": {"id": "t1", "kind": "teacher"}})
+    strict.open_checkin(ADMIN, session["id"], {"minutes": 10, "period_seconds": 60})
+    code = strict.checkin_code(ADMIN, session["id"])["code"]
+    signed = strict.sign_in(LMS, session["id"], {"student_id": "ann", "code": code})
+    assert signed["record"]["status"] == "late"  # two minutes in; the default limit is ten
