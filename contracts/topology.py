@@ -4,7 +4,7 @@ published before its consumers' queues exist, whatever the start order
 (nameko publishes with mandatory=False: a message with no queue is dropped)."""
 from kombu import Exchange, Queue
 
-from contracts import assessment, enrollment  # noqa: F401  (loads the event definitions)
+from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.assessment import QUIZ_SCORED
 from contracts.enrollment import PROGRAM_CREATED
 from contracts.enrollment import (MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
