@@ -168,6 +168,14 @@ class MentorAssignedPayload(StrictSchema):
     previous_mentor_id = fields.String(load_default=None, allow_none=True)
 
 
+class MentorUnassignedPayload(StrictSchema):
+    team_id = fields.String(required=True, **ID)
+    program_id = fields.String(required=True, **ID)
+    mentor_id = fields.String(required=True, **ID)
+    partner_id = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
 class TutorAssignedPayload(StrictSchema):
     team_id = fields.String(required=True, **ID)
     program_id = fields.String(required=True, **ID)
@@ -203,6 +211,11 @@ MENTOR_ASSIGNED = define(
     SOURCE, "mentor.assigned", 1, MentorAssignedPayload,
     "A team got an enterprise mentor (automatically or by hand). Key: team_id. "
     "For content (who answers the team's questions) and supervision (mentor responsiveness).")
+MENTOR_UNASSIGNED = define(
+    SOURCE, "mentor.unassigned", 1, MentorUnassignedPayload,
+    "A team lost its mentor and nobody had room to take it over (it is listed as "
+    "without a mentor until one is assigned). Key: team_id. For content (the departed "
+    "mentor no longer answers the team's questions).")
 TUTOR_ASSIGNED = define(
     SOURCE, "tutor.assigned", 1, TutorAssignedPayload,
     "A team got a school tutor. Key: team_id.")

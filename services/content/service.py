@@ -25,7 +25,7 @@ from contracts.content import (
     RollCallResultSchema, RollCallSchema, SessionCancelSchema, SessionCreateSchema,
     SessionFeedbackSummarySchema, SessionListQuerySchema, SessionReviewSchema, SessionSchema,
     SessionUpdateSchema, SignInResultSchema, SignInSchema, VoteOutSchema, VoteSchema)
-from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
+from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
@@ -168,6 +168,13 @@ class ContentService(PraxisService):
         p = event.payload
         self.store.keep_mentor(p["team_id"], event.school_id, p["program_id"], p["mentor_id"],
                                p["partner_id"], event.occurred_at)
+
+    @on_event(MENTOR_UNASSIGNED)
+    def on_mentor_unassigned(self, event):
+        # a later assignment (newer fact) is never rolled back by this one
+        p = event.payload
+        self.store.keep_mentor(p["team_id"], event.school_id, p["program_id"], None, None,
+                               event.occurred_at)
 
     # --- sessions ---------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from contracts.assessment import QUIZ_SCORED
 from contracts.base import dump, load
 from contracts.enrollment import (
-    APPLICATION_SUBMITTED, MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_REJECTED,
+    APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_REJECTED,
     STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED,
     ApplicationCreateSchema, ApplicationListQuerySchema, ApplicationPageSchema, ApplicationSchema,
     AssignmentResultSchema, MentorCreateSchema, ProgramCreateSchema, ProgramListQuerySchema,
@@ -600,7 +600,11 @@ class EnrollmentService(PraxisService):
             if team["id"] in moved:
                 continue
             # nobody has room: the team is left without (and listed as such)
-            if self.store.set_team_staff(team["id"], kind, staff_id, None, []) is not None:
+            owed = [self._event(caller, MENTOR_UNASSIGNED, {
+                "team_id": team["id"], "program_id": team["program_id"], "mentor_id": staff_id,
+                "partner_id": staff["partner_id"], "reason": "the mentor left the programme"})
+            ] if kind == "mentor" else []
+            if self.store.set_team_staff(team["id"], kind, staff_id, None, owed) is not None:
                 self.store.release_load(staff_id, team["id"])
             unassigned.append(team["id"])
         return dump(StaffLeaveResultSchema, {"staff": self._staff(caller, staff_id, kind),

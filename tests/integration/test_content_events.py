@@ -13,9 +13,9 @@ from nameko.testing.services import entrypoint_hook
 
 from contracts import topology
 from contracts.content import SOURCE as CONTENT
-from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
-                                  TEAM_FORMED)
-from contracts.errors import InvalidInput
+from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
+                                  STUDENT_WITHDRAWN, TEAM_FORMED)
+from contracts.errors import Forbidden, InvalidInput
 from contracts.events import make_event
 from services.content.repository import ContentRepository
 from services.content.service import ContentService
@@ -189,6 +189,28 @@ def test_a_question_goes_to_the_mentor_of_the_askers_team(content, program, rabb
     assert (question["team_id"], question["mentor_id"]) == ("team-a", "mentor-7")
     answered = call(content, "answer_question", LMS, question["id"], {"author_id": "mentor-7", "text": "Like so"})
     assert answered["status"] == "answered" and answered["answers"][0]["role"] == "mentor"
+
+
+def test_a_mentor_who_left_no_longer_answers_for_the_team(content, program, rabbit_config):
+    publish(rabbit_config, admitted(program, "stu5"))
+    publish(rabbit_config, make_event(TEAM_FORMED, {
+        "team_id": "team-b", "program_id": program, "track": "undergraduate", "name": "B",
+        "members": ["stu5", "stu6"]}, school_id=SCHOOL, actor="test"))
+    assigned_at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    publish(rabbit_config, make_event(MENTOR_ASSIGNED, {
+        "team_id": "team-b", "program_id": program, "mentor_id": "mentor-8", "partner_id": "xmall"},
+        school_id=SCHOOL, actor="test", occurred_at=assigned_at))
+    publish(rabbit_config, make_event(MENTOR_UNASSIGNED, {
+        "team_id": "team-b", "program_id": program, "mentor_id": "mentor-8", "partner_id": "xmall",
+        "reason": "the mentor left the programme"}, school_id=SCHOOL, actor="test"))
+    wait_until(lambda: student("stu5", program) and (get_db("content").teams.find_one({"_id": "team-b"}) or {})
+               .get("members") and get_db("content").teams.find_one({"_id": "team-b"}).get("mentor_at", 0)
+               > assigned_at.timestamp())
+    session = open_session(content, program)
+    question = call(content, "ask_question", LMS, session["id"], {"student_id": "stu5", "text": "Who now?"})
+    assert question["team_id"] == "team-b" and question["mentor_id"] is None
+    with pytest.raises(Forbidden):
+        call(content, "answer_question", LMS, question["id"], {"author_id": "mentor-8", "text": "Still me"})
 
 
 # --- the events it publishes ---------------------------------------------------------------

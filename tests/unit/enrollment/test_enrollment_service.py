@@ -6,7 +6,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from contracts.assessment import QUIZ_SCORED
-from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, STUDENT_ADMITTED,
+from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, STUDENT_ADMITTED,
                                   STUDENT_REJECTED, STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
                                   TEAM_FORMED)
 from contracts.errors import Conflict, InvalidInput, NotFound
@@ -443,6 +443,9 @@ def test_a_leaving_mentors_teams_are_reassigned_and_the_rest_listed_without(serv
     assert [a["staff_id"] for a in result["reassigned"]] == [staying["id"]]
     assert len(result["unassigned"]) == 1
     assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})] == result["unassigned"]
+    [unassigned] = events(service, MENTOR_UNASSIGNED)
+    assert unassigned.payload["team_id"] == result["unassigned"][0]
+    assert unassigned.payload["mentor_id"] == leaving["id"]
 
 
 # --- the roster -------------------------------------------------------------
