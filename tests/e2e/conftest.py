@@ -1,7 +1,6 @@
 """End-to-end tests: the five services and the gateway run as their own
 processes (as `make run` starts them), and tests speak HTTP to the gateway."""
 import os
-import time
 
 import pymongo
 import pytest
@@ -78,15 +77,3 @@ def client_for(system, gateway_db):
 @pytest.fixture(scope="package")
 def anonymous(system):
     return Client(system.base_url)
-
-
-def eventually(check, timeout=20, interval=0.1):
-    """Poll ``check`` until it returns a truthy value (events are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")

@@ -14,7 +14,7 @@ from nameko.amqp.publish import Publisher
 from contracts import topology
 from contracts.enrollment import MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED
 from contracts.events import make_event
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.programs_payloads import platinum_cup
 
 API = "/api/v1"

@@ -10,7 +10,7 @@ from kombu import Connection, Queue
 
 from contracts import topology
 from contracts.content import ATTENDANCE_RECORDED
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.test_content import API, admit, create_session, make_school, open_window
 
 STUDENTS = [f"burst-{n:03d}" for n in range(300)]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.enrollment_helpers import (EventTap, application, applications, apply, create_programme,
                                           publish_quiz_score, score)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.enrollment_helpers import EventTap, applications, apply, create_programme
 
 SCHOOL = "import-school"

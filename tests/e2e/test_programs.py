@@ -1,7 +1,7 @@
 """Programmes through the gateway: gateway -> RPC -> database -> event -> supervision."""
 import pytest
 
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.programs_payloads import platinum_cup
 
 

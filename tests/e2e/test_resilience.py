@@ -1,5 +1,5 @@
 """Services that crash (SIGKILL) and restart catch up: nothing is lost."""
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 from tests.e2e.programs_payloads import platinum_cup
 
 

@@ -11,6 +11,7 @@ from mongoengine.connection import get_db
 from nameko.amqp.publish import Publisher
 from nameko.testing.services import entrypoint_hook
 
+from tests.waiting import eventually
 from contracts import topology
 from contracts.content import SOURCE as CONTENT
 from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
@@ -25,16 +26,6 @@ ADMIN = {"school_id": SCHOOL, "role": "admin", "partner_id": None, "actor": "adm
 LMS = {**ADMIN, "role": "lms", "actor": "lms:k2"}
 TRACKS = [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40},
           {"key": "vocational", "name": "Voc", "platform": "Our Mall", "capacity": 30}]
-
-
-def wait_until(check, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def publish(rabbit_config, envelope):
@@ -106,7 +97,7 @@ def call(container, method, *args):
 def program(content, rabbit_config):
     program_id = uuid.uuid4().hex
     publish(rabbit_config, program_created(program_id))
-    wait_until(lambda: get_db("content").programs.find_one({"_id": program_id}))
+    eventually(lambda: get_db("content").programs.find_one({"_id": program_id}))
     return program_id
 
 
@@ -129,12 +120,12 @@ def sign_in(content, session_id, student_id):
 
 def test_an_admitted_student_may_sign_in_and_a_withdrawn_one_may_not(content, program, rabbit_config):
     publish(rabbit_config, admitted(program, "stu1"))
-    wait_until(lambda: student("stu1", program))
+    eventually(lambda: student("stu1", program))
     session = open_session(content, program)
     assert sign_in(content, session["id"], "stu1")["record"]["status"] == "present"
 
     publish(rabbit_config, withdrawn(program, "stu1"))
-    wait_until(lambda: student("stu1", program)["status"] == "withdrawn")
+    eventually(lambda: student("stu1", program)["status"] == "withdrawn")
     other = open_session(content, program)
     with pytest.raises(InvalidInput) as refused:
         sign_in(content, other["id"], "stu1")
@@ -148,13 +139,13 @@ def test_a_redelivered_admission_changes_nothing_and_an_old_one_does_not_undo_a_
     publish(rabbit_config, first)
     publish(rabbit_config, first)
     publish(rabbit_config, withdrawn(program, "stu2", occurred_at=t0 + timedelta(seconds=5)))
-    wait_until(lambda: (student("stu2", program) or {}).get("status") == "withdrawn")
+    eventually(lambda: (student("stu2", program) or {}).get("status") == "withdrawn")
     # an admission that happened before the withdrawal arrives late (another event id)
     publish(rabbit_config, admitted(program, "stu2", occurred_at=t0 + timedelta(seconds=1)))
     marker = admitted(program, "marker")
     publish(rabbit_config, marker)
-    wait_until(lambda: student("marker", program))
-    wait_until(lambda: get_db("content").inbox.count_documents({}) >= 5)
+    eventually(lambda: student("marker", program))
+    eventually(lambda: get_db("content").inbox.count_documents({}) >= 5)
     assert student("stu2", program)["status"] == "withdrawn"
     assert get_db("content").students.count_documents({"program_id": program}) == 2
 
@@ -170,7 +161,7 @@ def test_the_projection_catches_up_with_events_sent_while_the_service_was_down(
         publish(rabbit_config, admitted(program_id, f"late{n}"))
     restarted = container_factory(ContentService, rabbit_config)
     restarted.start()
-    wait_until(lambda: get_db("content").students.count_documents({"program_id": program_id}) == 5)
+    eventually(lambda: get_db("content").students.count_documents({"program_id": program_id}) == 5)
     assert get_db("content").programs.find_one({"_id": program_id})["tracks"] == ["undergraduate", "vocational"]
 
 
@@ -182,7 +173,7 @@ def test_a_question_goes_to_the_mentor_of_the_askers_team(content, program, rabb
     publish(rabbit_config, make_event(MENTOR_ASSIGNED, {
         "team_id": "team-a", "program_id": program, "mentor_id": "mentor-7", "partner_id": "xmall"},
         school_id=SCHOOL, actor="test"))
-    wait_until(lambda: (get_db("content").teams.find_one({"_id": "team-a"}) or {}).get("mentor_id")
+    eventually(lambda: (get_db("content").teams.find_one({"_id": "team-a"}) or {}).get("mentor_id")
                and get_db("content").teams.find_one({"_id": "team-a"}).get("members") and student("stu3", program))
     session = open_session(content, program)
     question = call(content, "ask_question", LMS, session["id"], {"student_id": "stu3", "text": "How?"})
@@ -203,7 +194,7 @@ def test_a_mentor_who_left_no_longer_answers_for_the_team(content, program, rabb
     publish(rabbit_config, make_event(MENTOR_UNASSIGNED, {
         "team_id": "team-b", "program_id": program, "mentor_id": "mentor-8", "partner_id": "xmall",
         "reason": "the mentor left the programme"}, school_id=SCHOOL, actor="test"))
-    wait_until(lambda: student("stu5", program) and (get_db("content").teams.find_one({"_id": "team-b"}) or {})
+    eventually(lambda: student("stu5", program) and (get_db("content").teams.find_one({"_id": "team-b"}) or {})
                .get("members") and get_db("content").teams.find_one({"_id": "team-b"}).get("mentor_at", 0)
                > assigned_at.timestamp())
     session = open_session(content, program)
@@ -218,11 +209,11 @@ def test_a_mentor_who_left_no_longer_answers_for_the_team(content, program, rabb
 def test_a_sign_in_publishes_attendance_recorded_once_even_when_repeated(content, program, rabbit_config, published):
     from contracts.content import ATTENDANCE_RECORDED, CHECKIN_OPENED, SESSION_SCHEDULED
     publish(rabbit_config, admitted(program, "stu5"))
-    wait_until(lambda: student("stu5", program))
+    eventually(lambda: student("stu5", program))
     session = open_session(content, program)
     assert sign_in(content, session["id"], "stu5")["created"] is True
     assert sign_in(content, session["id"], "stu5")["created"] is False
-    recorded = wait_until(lambda: published(ATTENDANCE_RECORDED))
+    recorded = eventually(lambda: published(ATTENDANCE_RECORDED))
     time.sleep(0.5)  # nothing more may follow; the relay has run after both calls
     recorded = published(ATTENDANCE_RECORDED)
     assert [(e["payload"]["student_id"], e["payload"]["status"]) for e in recorded] == [("stu5", "present")]
@@ -232,7 +223,7 @@ def test_a_sign_in_publishes_attendance_recorded_once_even_when_repeated(content
 def test_an_overdue_question_raises_question_overdue_once(content, program, rabbit_config, published):
     from contracts.content import QUESTION_ASKED, QUESTION_OVERDUE
     publish(rabbit_config, admitted(program, "stu6"))
-    wait_until(lambda: student("stu6", program))
+    eventually(lambda: student("stu6", program))
     session = open_session(content, program)
     question = call(content, "ask_question", LMS, session["id"], {"student_id": "stu6", "text": "Anyone?"})
     assert call(content, "scan_overdue_questions") == 0  # not due yet
@@ -242,7 +233,7 @@ def test_an_overdue_question_raises_question_overdue_once(content, program, rabb
     questions.save({**stored, "due_at": datetime.now(timezone.utc) - timedelta(minutes=1)})
     assert call(content, "scan_overdue_questions") == 1
     assert call(content, "scan_overdue_questions") == 0
-    overdue = wait_until(lambda: published(QUESTION_OVERDUE))
+    overdue = eventually(lambda: published(QUESTION_OVERDUE))
     time.sleep(0.5)
     assert len(published(QUESTION_OVERDUE)) == 1
     assert overdue[0]["payload"]["question_id"] == question["id"]
@@ -256,7 +247,7 @@ def test_a_poll_crossing_its_threshold_proposes_one_follow_up_and_says_so_once(
     from contracts.content import FOLLOWUP_PROPOSED, POLL_THRESHOLD_REACHED
     for n in range(4):
         publish(rabbit_config, admitted(program, f"voter{n}"))
-    wait_until(lambda: get_db("content").students.count_documents({"program_id": program}) == 4)
+    eventually(lambda: get_db("content").students.count_documents({"program_id": program}) == 4)
     poll = call(content, "create_poll", ADMIN, program, {
         "question": "A second training on store operations?", "threshold": 0.6, "quorum": 0.5,
         "followup": {"title": "Store operations II", "module": "ops",
@@ -269,6 +260,6 @@ def test_a_poll_crossing_its_threshold_proposes_one_follow_up_and_says_so_once(
     assert settled["reached"] is True and settled["yes"] == 3 and settled["eligible"] == 4
     draft = call(content, "get_session", ADMIN, settled["followup_session_id"])
     assert draft["status"] == "draft" and draft["poll_id"] == poll["id"]
-    wait_until(lambda: published(POLL_THRESHOLD_REACHED) and published(FOLLOWUP_PROPOSED))
+    eventually(lambda: published(POLL_THRESHOLD_REACHED) and published(FOLLOWUP_PROPOSED))
     time.sleep(0.5)
     assert len(published(POLL_THRESHOLD_REACHED)) == 1 and len(published(FOLLOWUP_PROPOSED)) == 1

@@ -12,6 +12,7 @@ from mongoengine.connection import get_db
 from nameko.amqp.publish import Publisher
 from nameko.testing.services import entrypoint_hook
 
+from tests.waiting import eventually
 from contracts import topology
 from contracts.assessment import QUIZ_SCORED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, STUDENT_ADMITTED, STUDENT_REJECTED,
@@ -26,16 +27,6 @@ ADMIN = {"school_id": "jufe", "role": "admin", "partner_id": None, "actor": "adm
 LMS = {**ADMIN, "role": "lms", "actor": "lms:k2"}
 ENROLLMENT_EVENTS = [APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_WAITLISTED, STUDENT_REJECTED,
                      STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, TUTOR_ASSIGNED]
-
-
-def wait_until(check, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met in time (last: {result!r})")
 
 
 class ProbeService:
@@ -106,7 +97,7 @@ def test_quiz_scores_published_on_the_broker_screen_the_applications(enrollment,
     program_id = programme(enrollment)
     app = apply(enrollment, program_id, "s1")
     publish_quiz_score(rabbit_config, program_id, "s1", 77)
-    stored = wait_until(lambda: (lambda a: a if a["status"] == "screened" else None)(
+    stored = eventually(lambda: (lambda a: a if a["status"] == "screened" else None)(
         call(enrollment, "get_application", ADMIN, app["id"])))
     assert stored["score"] == 77 and stored["score_source"] == "quiz"
 
@@ -116,13 +107,13 @@ def test_applications_decisions_and_a_promotion_reach_a_consumer_once_each(enrol
     apps = {s: apply(enrollment, program_id, s) for s in ("best", "second", "third", "weak")}
     for student, score in {"best": 95, "second": 80, "third": 70, "weak": 30}.items():
         publish_quiz_score(rabbit_config, program_id, student, score)
-    wait_until(lambda: all(call(enrollment, "get_application", ADMIN, a["id"])["status"] == "screened"
+    eventually(lambda: all(call(enrollment, "get_application", ADMIN, a["id"])["status"] == "screened"
                            for a in apps.values()))
     call(enrollment, "run_selection", ADMIN, program_id, {})
     call(enrollment, "run_selection", ADMIN, program_id, {})  # changes nothing, publishes nothing
     call(enrollment, "withdraw", LMS, apps["best"]["id"], {})
 
-    wait_until(lambda: len(received(program_id)) >= 4 + 1 + 2 + 1 + 1 + 1)
+    eventually(lambda: len(received(program_id)) >= 4 + 1 + 2 + 1 + 1 + 1)
     time.sleep(0.3)  # nothing more may come (a duplicate would show here)
     assert len(received(program_id)) == 10
     admitted = {e["payload"]["student_id"]: e["payload"] for e in received(program_id, STUDENT_ADMITTED)}
@@ -151,7 +142,7 @@ def test_team_mentor_and_tutor_events_reach_a_consumer(enrollment, rabbit_config
     tutor = call(enrollment, "register_staff", ADMIN, program_id, "tutor", {"name": "Dr Wang", "max_load": 2})
     call(enrollment, "assign_staff", ADMIN, program_id)
 
-    wait_until(lambda: all(received(program_id, t) for t in (TUTOR_ASSIGNED, MENTOR_ASSIGNED, TEAM_CHANGED)))
+    eventually(lambda: all(received(program_id, t) for t in (TUTOR_ASSIGNED, MENTOR_ASSIGNED, TEAM_CHANGED)))
     [formed] = received(program_id, TEAM_FORMED)
     assert formed["payload"]["members"] == ["a", "b"]
     [joined] = received(program_id, TEAM_CHANGED)

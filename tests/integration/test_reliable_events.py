@@ -12,6 +12,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from pymongo.errors import AutoReconnect
 
+from tests.waiting import eventually
 from contracts import topology
 from gateway import cli
 from contracts.enrollment import PROGRAM_CREATED
@@ -38,16 +39,6 @@ def publish(rabbit_config, envelope):
     Publisher(rabbit_config["AMQP_URI"]).publish(
         envelope, exchange=topology.event_exchange(envelope.get("source", "enrollment")),
         routing_key=envelope.get("type", PROGRAM_CREATED.type))
-
-
-def wait_until(check, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class CountingService:
@@ -94,7 +85,7 @@ def test_a_programme_created_in_enrollment_starts_a_funnel_in_supervision(contai
     funnel = ProgramFunnelDoc.objects.get(id=program["id"])
     assert funnel.school_id == "jufe" and funnel.tracks == ["undergraduate"]
     # the relay took the event off the programme document once it was published
-    assert wait_until(lambda: ProgramDoc.objects.get(id=program["id"]).pending_events == [])
+    assert eventually(lambda: ProgramDoc.objects.get(id=program["id"]).pending_events == [])
 
 
 def test_a_redelivered_event_is_applied_once(counting, rabbit_config):
@@ -102,7 +93,7 @@ def test_a_redelivered_event_is_applied_once(counting, rabbit_config):
     publish(rabbit_config, first)
     publish(rabbit_config, first)  # the broker may deliver an event again
     publish(rabbit_config, program_created("p-next"))
-    wait_until(lambda: count_of("p-next") == 1)
+    eventually(lambda: count_of("p-next") == 1)
     assert count_of("p-dup") == 1
 
 
@@ -111,7 +102,7 @@ def test_an_invalid_event_is_kept_as_dead_letter_and_the_next_valid_one_is_proce
     del invalid["payload"]["tracks"]
     publish(rabbit_config, invalid)
     publish(rabbit_config, program_created("p-good"))
-    wait_until(lambda: count_of("p-good") == 1)
+    eventually(lambda: count_of("p-good") == 1)
     dead = get_db("counting").dead_letters.find_one({"body.event_id": invalid["event_id"]})
     assert dead is not None and "payload" in dead["reason"]
     assert "tracks" in dead["errors"]
@@ -123,22 +114,22 @@ def test_an_event_whose_handler_fails_for_good_is_kept_and_the_next_one_processe
     broken = program_created("p-broken")
     publish(rabbit_config, broken)
     publish(rabbit_config, program_created("p-fine"))
-    wait_until(lambda: count_of("p-fine") == 1)
-    dead = wait_until(lambda: get_db("counting").dead_letters.find_one({"body.event_id": broken["event_id"]}))
+    eventually(lambda: count_of("p-fine") == 1)
+    dead = eventually(lambda: get_db("counting").dead_letters.find_one({"body.event_id": broken["event_id"]}))
     assert "cannot handle p-broken" in dead["reason"]
     assert count_of("p-broken") == 0
 
     # once the handler is fixed, staff replay the kept event and it is applied
     CountingService.broken_ids = set()
     cli.main(["dead-letters", "replay", "counting", dead["_id"]])
-    wait_until(lambda: count_of("p-broken") == 1)
+    eventually(lambda: count_of("p-broken") == 1)
     assert get_db("counting").dead_letters.find_one({"_id": dead["_id"]}) is None
 
 
 def test_a_handler_failing_for_a_passing_reason_is_retried_until_it_succeeds(counting, rabbit_config):
     CountingService.transient_failures = 2
     publish(rabbit_config, program_created("p-retry"))
-    wait_until(lambda: count_of("p-retry") == 1)
+    eventually(lambda: count_of("p-retry") == 1)
     assert CountingService.transient_failures == 0
     assert get_db("counting").dead_letters.count_documents({}) == 0
 
@@ -151,12 +142,12 @@ def test_a_consumer_that_was_stopped_catches_up_after_restart(container_factory,
     supervision.stop()  # supervision is down while programmes are created
     with entrypoint_hook(enrollment, "create_program") as create_program:
         ids = [create_program(CALLER, {**PROGRAM, "name": f"Cup {i}"})["id"] for i in range(3)]
-    wait_until(lambda: all(ProgramDoc.objects.get(id=i).pending_events == [] for i in ids))
+    eventually(lambda: all(ProgramDoc.objects.get(id=i).pending_events == [] for i in ids))
     assert ProgramFunnelDoc.objects(id__in=ids).count() == 0
 
     restarted = container_factory(SupervisionService, rabbit_config)
     restarted.start()
-    assert wait_until(lambda: ProgramFunnelDoc.objects(id__in=ids).count() == 3)
+    assert eventually(lambda: ProgramFunnelDoc.objects(id__in=ids).count() == 3)
 
 
 def test_events_are_queued_for_a_consumer_that_has_never_run_yet(container_factory, rabbit_config):
@@ -167,11 +158,11 @@ def test_events_are_queued_for_a_consumer_that_has_never_run_yet(container_facto
     enrollment.start()
     with entrypoint_hook(enrollment, "create_program") as create_program:
         program = create_program(CALLER, PROGRAM)
-    wait_until(lambda: ProgramDoc.objects.get(id=program["id"]).pending_events == [])
+    eventually(lambda: ProgramDoc.objects.get(id=program["id"]).pending_events == [])
 
     supervision = container_factory(SupervisionService, rabbit_config)
     supervision.start()
-    assert wait_until(lambda: ProgramFunnelDoc.objects(id=program["id"]).first())
+    assert eventually(lambda: ProgramFunnelDoc.objects(id=program["id"]).first())
 
 
 def test_events_left_pending_by_a_crash_are_published_when_the_service_comes_back(container_factory, rabbit_config):
@@ -186,8 +177,8 @@ def test_events_left_pending_by_a_crash_are_published_when_the_service_comes_bac
     supervision.start()
     enrollment = container_factory(EnrollmentService, rabbit_config)
     enrollment.start()
-    assert wait_until(lambda: ProgramFunnelDoc.objects(id="p-crashed").first())
-    assert wait_until(lambda: ProgramDoc.objects.get(id="p-crashed").pending_events == [])
+    assert eventually(lambda: ProgramFunnelDoc.objects(id="p-crashed").first())
+    assert eventually(lambda: ProgramDoc.objects.get(id="p-crashed").pending_events == [])
 
 
 def test_an_rpc_whose_caller_gave_up_is_not_run_later(container_factory, rabbit_config):
@@ -215,8 +206,8 @@ def test_events_appended_by_a_push_update_are_relayed_exactly_once_each(containe
     counting = container_factory(CountingService, rabbit_config)
     counting.start()
     container_factory(EnrollmentService, rabbit_config).start()
-    wait_until(lambda: count_of("p-push-1") == 1 and count_of("p-push-2") == 1)
-    assert wait_until(lambda: collection.find_one({"_id": "p-push"})["pending_events"] == [])
+    eventually(lambda: count_of("p-push-1") == 1 and count_of("p-push-2") == 1)
+    assert eventually(lambda: collection.find_one({"_id": "p-push"})["pending_events"] == [])
 
 
 def test_an_event_nobody_subscribes_to_yet_does_not_stall_the_relay(container_factory, rabbit_config):
@@ -229,5 +220,5 @@ def test_an_event_nobody_subscribes_to_yet_does_not_stall_the_relay(container_fa
     counting = container_factory(CountingService, rabbit_config)
     counting.start()
     container_factory(EnrollmentService, rabbit_config).start()
-    wait_until(lambda: count_of("p-heard") == 1)
-    assert wait_until(lambda: ProgramDoc._get_collection().find_one({"_id": "p-two"})["pending_events"] == [])
+    eventually(lambda: count_of("p-heard") == 1)
+    assert eventually(lambda: ProgramDoc._get_collection().find_one({"_id": "p-two"})["pending_events"] == [])
