@@ -468,6 +468,8 @@ class PollSchema(StrictSchema):
     reached = fields.Boolean(required=True)
     reached_at = fields.AwareDateTime(allow_none=True)
     followup_session_id = fields.String(allow_none=True)
+    opened_by = fields.String(allow_none=True, metadata={
+        "description": "Who opened it: staff, or 'content:after-session' (the system, when a session ended)"})
     created_at = fields.AwareDateTime(required=True)
 
 

@@ -323,6 +323,25 @@ def poll_crossed(yes, no, eligible, threshold, quorum):
     return votes / eligible >= quorum and yes / votes >= threshold
 
 
+DEMAND_POLL_OPEN_FOR = timedelta(days=7)
+
+
+def demand_poll(session, *, now):
+    """The poll the system opens when a session has ended (the paper's 81% asked
+    for a second training that never came): should there be a follow-up?"""
+    return {
+        "id": f"demand-{session['id']}", "school_id": session["school_id"],
+        "program_id": session["program_id"], "session_id": session["id"],
+        "question": f"Do you want a follow-up session on \u201c{session['title']}\u201d?",
+        "threshold": 0.6, "quorum": 0.5, "closes_at": now + DEMAND_POLL_OPEN_FOR,
+        "followup": {"title": f"{session['title']} (follow-up)", "module": session["module"],
+                     "form": session["form"], "tracks": session["tracks"],
+                     "instructor": session["instructor"]},
+        "opened_by": "content:after-session", "reached": False, "reached_at": None,
+        "followup_session_id": None, "created_at": now,
+    }
+
+
 def vote_refusal(poll, now):
     if poll.get("closes_at") and now >= poll["closes_at"]:
         return "the poll is closed"

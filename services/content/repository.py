@@ -34,6 +34,7 @@ def _out(doc):
     doc.pop("pending_events", None)
     doc.pop("outbox_pending", None)
     doc.pop("due_ts", None)
+    doc.pop("ends_ts", None)
     return doc
 
 
@@ -46,6 +47,8 @@ def _in(record, events=()):
     doc.setdefault("rev", 0)
     if isinstance(doc.get("due_at"), datetime):
         doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
+    if isinstance(doc.get("ends_at"), datetime):
+        doc["ends_ts"] = doc["ends_at"].timestamp()
     return doc
 
 
@@ -272,6 +275,17 @@ class ContentRepository:
         return self.questions.find({"school_id": school_id, "program_id": program_id,
                                     "status": "open", "due_ts": {"$lt": now.timestamp()}},
                                    sort=[("due_ts", 1)])
+
+    def ended_sessions_without_poll(self, now, limit=500):
+        """Scheduled sessions that are over and have no demand poll yet."""
+        ended = self.sessions.find({"status": "scheduled", "ends_ts": {"$lt": now.timestamp()}})
+        return [s for s in ended if not s.get("demand_poll_id")][:limit]
+
+    def mark_demand_poll(self, session, poll_id):
+        try:
+            self.sessions.save({**session, "demand_poll_id": poll_id})
+        except Conflict:
+            pass  # changed meanwhile: the next scan sees it again; the poll insert is idempotent
 
     def due_unflagged_questions(self, now, limit=500):
         return self.questions.find({"overdue": False, "status": "open", "due_ts": {"$lt": now.timestamp()}},

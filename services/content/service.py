@@ -542,6 +542,19 @@ class ContentService(PraxisService):
             log.info("questions overdue", extra={"count": flagged})
         return flagged
 
+    @timer(interval=60)
+    def open_demand_polls(self):
+        """After each session the system asks whether students want a follow-up
+        (one poll per session: its id derives from the session's)."""
+        opened = 0
+        for session in self.store.ended_sessions_without_poll(_now()):
+            poll = domain.demand_poll(session, now=_now())
+            opened += self.store.polls.insert(poll)
+            self.store.mark_demand_poll(session, poll["id"])
+        if opened:
+            log.info("demand polls opened", extra={"count": opened})
+        return opened
+
     # --- feedback ---------------------------------------------------------------------------
 
     @rpc
@@ -680,7 +693,7 @@ class ContentService(PraxisService):
         if data["session_id"]:
             self._session(caller, data["session_id"])
         poll = {**data, "id": _new_id(caller), "school_id": caller["school_id"], "program_id": program_id,
-                "reached": False, "reached_at": None, "followup_session_id": None, "created_at": _now()}
+                "opened_by": caller["actor"], "reached": False, "reached_at": None, "followup_session_id": None, "created_at": _now()}
         self.store.polls.insert(poll)
         return self._poll_view(self.store.polls.get(poll["id"]))
 

@@ -263,3 +263,18 @@ def test_a_poll_crossing_its_threshold_proposes_one_follow_up_and_says_so_once(
     eventually(lambda: published(POLL_THRESHOLD_REACHED) and published(FOLLOWUP_PROPOSED))
     time.sleep(0.5)
     assert len(published(POLL_THRESHOLD_REACHED)) == 1 and len(published(FOLLOWUP_PROPOSED)) == 1
+
+
+def test_the_system_opens_one_demand_poll_after_each_session_ends(content, program, rabbit_config):
+    now = datetime.now(timezone.utc)
+    ended = call(content, "create_session", ADMIN, program, {
+        "title": "Store operations", "module": "ops", "form": "live_online",
+        "starts_at": (now - timedelta(hours=2)).isoformat(), "ends_at": (now - timedelta(hours=1)).isoformat(),
+        "stream_url": "https://meet.example.org/ops", "instructor": {"id": "t1", "kind": "teacher"}})
+    upcoming = open_session(content, program)
+    assert call(content, "open_demand_polls") == 1
+    assert call(content, "open_demand_polls") == 0  # once per session
+    [poll] = call(content, "list_polls", ADMIN, program)
+    assert poll["session_id"] == ended["id"] and poll["opened_by"] == "content:after-session"
+    assert "Store operations" in poll["question"] and poll["followup"]["module"] == "ops"
+    assert poll["session_id"] != upcoming["id"]

@@ -343,3 +343,15 @@ def test_programme_rules_override_the_defaults_when_the_programme_carries_them()
     rules = domain.attendance_rules({"attendance_rules": {"replay_threshold": 0.9}})
     assert rules["replay_threshold"] == 0.9 and rules["question_sla_hours"] == 24
     assert domain.attendance_rules(None) == domain.default_attendance_rules()
+
+
+def test_the_demand_poll_after_a_session_proposes_a_follow_up_on_the_same_module():
+    from services.content.domain import demand_poll
+    now = datetime(2026, 4, 1, 18, tzinfo=timezone.utc)
+    session = {"id": "s1", "school_id": "jufe", "program_id": "p1", "title": "Listings",
+               "module": "store-ops", "form": "workshop", "tracks": ["undergraduate"],
+               "instructor": {"id": "m1", "kind": "mentor"}}
+    poll = demand_poll(session, now=now)
+    assert poll["id"] == "demand-s1"  # one per session, however often the scan runs
+    assert poll["followup"]["module"] == "store-ops" and poll["followup"]["tracks"] == ["undergraduate"]
+    assert poll["closes_at"] == now + timedelta(days=7)
