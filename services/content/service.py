@@ -147,6 +147,11 @@ class ContentService(PraxisService):
         self.store.keep_student({"school_id": event.school_id, "program_id": p["program_id"],
                                  "student_id": p["student_id"], "track": p["track"],
                                  "status": "withdrawn"}, event.occurred_at)
+        # fewer admitted students: an open poll may now have crossed its quorum
+        system = {"school_id": event.school_id, "actor": "content:withdrawal",
+                  "correlation_id": event.correlation_id}
+        for poll in self.store.polls.find({"program_id": p["program_id"]}):
+            self._settle_poll(system, poll, _now())  # (a reached poll is left alone)
 
     def _keep_team(self, event, disbanded=False):
         p = event.payload

@@ -278,3 +278,20 @@ def test_the_system_opens_one_demand_poll_after_each_session_ends(content, progr
     assert poll["session_id"] == ended["id"] and poll["opened_by"] == "content:after-session"
     assert "Store operations" in poll["question"] and poll["followup"]["module"] == "ops"
     assert poll["session_id"] != upcoming["id"]
+
+
+def test_withdrawals_that_bring_a_poll_to_its_quorum_settle_it(content, program, rabbit_config):
+    for n in range(5):
+        publish(rabbit_config, admitted(program, f"member{n}"))
+    eventually(lambda: get_db("content").students.count_documents({"program_id": program}) == 5)
+    poll = call(content, "create_poll", ADMIN, program, {
+        "question": "A second training on listings?", "threshold": 0.6, "quorum": 0.6,
+        "followup": {"title": "Listings II", "module": "listings",
+                     "instructor": {"id": "m1", "kind": "mentor"}}})
+    for n in (0, 1):
+        call(content, "vote", LMS, poll["id"], {"student_id": f"member{n}", "answer": "yes"})
+    assert call(content, "get_poll", ADMIN, poll["id"])["reached"] is False  # 2 of 5 voted
+    for n in (3, 4):
+        publish(rabbit_config, withdrawn(program, f"member{n}"))
+    settled = eventually(lambda: (lambda p: p if p["reached"] else None)(call(content, "get_poll", ADMIN, poll["id"])))
+    assert settled["eligible"] == 3 and settled["followup_session_id"]
