@@ -1,11 +1,12 @@
 """Reliable events, written once for every service.
 
 Publishing: a service stores the event it owes *in the same document write* as the
-state change (``pending_events`` on an ``OutboxDocument``). The ``Outbox`` relay
-publishes them with publisher confirms and then pulls them off the document by
-``_id``. A crash between publishing and pulling publishes again; consumers dedupe.
-The relay runs right after every worker and on a timer, so a service that died
-mid-flow catches up when it restarts. At start-up the relay declares every
+state change (``pending_events`` on an ``OutboxDocument``, with the indexed flag
+``outbox_pending``). The ``Outbox`` relay publishes them with publisher confirms
+and then pulls them off the document by ``_id``. A crash between publishing and
+pulling publishes again; consumers dedupe. The relay runs right after every worker
+and every few seconds (a full sweep at start and every 30 s), so a service that
+died mid-flow catches up when it restarts. At start-up the relay declares every
 consumer queue of contracts.topology, so nothing is published into nothing.
 
 Consuming: ``@on_event(EVENT_TYPE)`` validates the envelope and payload
@@ -17,6 +18,7 @@ A crash between a handler's effect and the inbox mark re-applies the event, so
 handlers also write with event-derived ids (upserts, ``$setOnInsert``).
 """
 import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -198,7 +200,8 @@ def mark_applied(db, event):
 
 
 def keep_dead_letter(db, consumer, body, reason, errors=None, event_id=None):
-    key = f"{event_id or (body.get('event_id') if isinstance(body, dict) else None) or id(body)}"
+    key = (event_id or (body.get("event_id") if isinstance(body, dict) else None)
+           or hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
     db.dead_letters.update_one(
         {"_id": f"{consumer}:{key}"},
         {"$setOnInsert": {"consumer": consumer, "body": body, "reason": reason,
