@@ -5,6 +5,7 @@ schemas at /api/v1/openapi.json, browsable at /api/docs).
 """
 import logging
 import os
+import re
 import time
 import uuid
 
@@ -21,6 +22,7 @@ from services.common.config import nameko_config
 log = logging.getLogger("praxis.gateway")
 
 API_PREFIX = "/api/v1"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class PraxisApi(Api):
@@ -62,7 +64,9 @@ def create_app(config=None):
     @app.before_request
     def _begin():
         g.started = time.perf_counter()
-        g.correlation_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        # a caller's request id is kept only if it is a plain token (it goes into logs)
+        given = request.headers.get("X-Request-ID", "")
+        g.correlation_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         if request.path.startswith(API_PREFIX) and not request.path.endswith("/openapi.json"):
             refusal = authenticate()
             if refusal is not None:
@@ -79,10 +83,9 @@ def create_app(config=None):
             "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)})
         return response
 
-    from gateway.resources import operations, programs
+    from gateway.resources import (applications, attendance, feedback, materials, mentors, operations,
+                                   polls, programs, questions, roster, sessions, teams)
     app.register_blueprint(operations.blp)
-    from gateway.resources import attendance, feedback, materials, polls, questions, sessions
-    from gateway.resources import applications, mentors, roster, teams
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)

@@ -136,3 +136,11 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_programme(admin)
     named = [p for p in admin.get("/api/v1/programs", params={"limit": 200}).json()
              if p["name"] == "Concurrent idempotent cup"]
     assert len(named) == 1
+
+
+def test_a_callers_request_id_is_echoed_and_a_malformed_one_replaced(admin):
+    kept = admin.get("/api/v1/programs", headers={"X-Request-ID": "lms-req-42"})
+    assert kept.headers["X-Request-ID"] == "lms-req-42"
+    replaced = admin.get("/api/v1/programs", headers={"X-Request-ID": "bad id\twith spaces" * 20})
+    assert replaced.headers["X-Request-ID"] != "bad id\twith spaces" * 20
+    assert len(replaced.headers["X-Request-ID"]) == 32
