@@ -134,7 +134,7 @@ class MembershipDoc(me.Document):
 
 
 class StaffDoc(me.Document):
-    """A mentor (with partner) or a tutor of a programme; ``teams`` maps team id -> 1
+    """A mentor (with partner) or a tutor of a programme; ``teams`` maps team id -> when it was reserved (epoch s)
     and ``load`` counts them, kept under ``max_load`` by a guarded update."""
     id = me.StringField(primary_key=True)
     school_id = me.StringField(required=True)

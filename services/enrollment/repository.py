@@ -8,6 +8,7 @@ Rules kept here, because nx-27017 and MongoDB both serve them:
   (``_write``), relayed later by services.common.events.Outbox.
 """
 import copy
+import time
 from datetime import datetime, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
@@ -340,12 +341,13 @@ class EnrollmentRepository:
             staff["teams"] = sorted((staff.get("teams") or {}).keys())
         return staff
 
-    def reserve_load(self, staff_id, team_id, max_load):
-        """Count one more team for an active mentor/tutor below ``max_load``."""
+    def reserve_load(self, staff_id, team_id, max_load, now=None):
+        """Count one more team for an active mentor/tutor below ``max_load``
+        (the entry keeps when, in epoch seconds, for repair_loads)."""
         taken = self._staff.find_one_and_update(
             {"_id": staff_id, "active": True, "load": {"$lt": max_load},
              f"teams.{team_id}": {"$exists": False}},
-            {"$inc": {"load": 1}, "$set": {f"teams.{team_id}": 1}})
+            {"$inc": {"load": 1}, "$set": {f"teams.{team_id}": (now or time.time())}})
         if taken is not None:
             return True
         return self._staff.find_one({"_id": staff_id, f"teams.{team_id}": {"$exists": True}},
@@ -354,6 +356,22 @@ class EnrollmentRepository:
     def release_load(self, staff_id, team_id):
         self._staff.update_one({"_id": staff_id, f"teams.{team_id}": {"$exists": True}},
                                {"$inc": {"load": -1}, "$unset": {f"teams.{team_id}": ""}})
+
+    def repair_loads(self, school_id, program_id, kind, now=None, grace=60):
+        """Free the load a crash left behind: a team counted for a mentor/tutor
+        (reserved over ``grace`` seconds ago, so not an assignment in flight)
+        that does not point at them. Returns how many were freed."""
+        cutoff = (now or time.time()) - grace
+        freed = 0
+        for staff in self._staff.find({"school_id": school_id, "program_id": program_id, "kind": kind}):
+            for team_id, reserved_at in (staff.get("teams") or {}).items():
+                if reserved_at > cutoff:
+                    continue
+                team = self._teams.find_one({"_id": team_id}, {f"{kind}_id": 1, "status": 1})
+                if team is None or team.get(f"{kind}_id") != staff["_id"] or team.get("status") != "active":
+                    self.release_load(staff["_id"], team_id)
+                    freed += 1
+        return freed
 
     def deactivate_staff(self, staff_id):
         self._staff.update_one({"_id": staff_id}, {"$set": {"active": False}})

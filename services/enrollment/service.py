@@ -558,6 +558,7 @@ class EnrollmentService(PraxisService):
         program = self._program(caller, program_id)
         assigned = []
         for kind in ("mentor", "tutor"):
+            self.store.repair_loads(caller["school_id"], program_id, kind)
             teams = self.store.list_teams(caller["school_id"], program_id, without=kind, limit=MANY)
             assigned += self._assign_balanced(caller, program, kind, teams)
         left = {kind: [t["id"] for t in self.store.list_teams(caller["school_id"], program_id,

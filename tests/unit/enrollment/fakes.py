@@ -214,6 +214,15 @@ class FakeStore:
         return [self._staff(s) for s in self.staff.values()
                 if s["school_id"] == school_id and s["program_id"] == program_id and s["kind"] == kind]
 
+    def repair_loads(self, school_id, program_id, kind):
+        for staff in self.staff.values():
+            if (staff["school_id"], staff["program_id"], staff["kind"]) != (school_id, program_id, kind):
+                continue
+            for team_id in list(staff["teams"]):
+                team = self.teams.get(team_id)
+                if team is None or team.get(f"{kind}_id") != staff["id"] or team.get("status") != "active":
+                    staff["teams"].discard(team_id)
+
     def reserve_load(self, staff_id, team_id, max_load):
         staff = self.staff[staff_id]
         if team_id in staff["teams"]:
