@@ -3,12 +3,13 @@
 The record ``(key owner, Idempotency-Key)`` is stored with a hash of the request
 *before* the work (the unique ``_id`` serialises concurrent retries): a retry gets
 the stored response again, a retry while the first is still running gets 409, the
-same key with another body gets 422. A 5xx is not stored, so the client may retry.
+same key with another body gets 422. A 5xx is not stored, so the client may retry;
+a record left running by a gateway that died is taken over by a retry after a while.
 The key also becomes the operation id passed to the service, so an RPC that runs
 twice still has one effect.
 """
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from flask import Response, g, make_response, request
@@ -18,6 +19,9 @@ from gateway.db import get_db
 from gateway.errors import problem
 
 HEADER = "Idempotency-Key"
+# a request never runs this long (RPC deadlines are seconds): a record still
+# running after it belongs to a gateway that died, and a retry may take it over
+ABANDONED_AFTER = timedelta(minutes=2)
 
 
 def _request_hash():
@@ -38,10 +42,11 @@ def idempotent(view):
         store = get_db().idempotency
         fingerprint = _request_hash()
         try:
-            store.insert_one({"_id": record_id, "hash": fingerprint, "state": "running",
-                              "created_at": datetime.now(timezone.utc)})
+            store.insert_one(_running(record_id, fingerprint, attempt=0))
         except DuplicateKeyError:
-            return _replay(store.find_one({"_id": record_id}), fingerprint)
+            record = store.find_one({"_id": record_id})
+            if not _abandoned(record, fingerprint) or not _take_over(store, record):
+                return _replay(record, fingerprint)
         try:
             response = view(*args, **kwargs)
         except Exception:
@@ -56,6 +61,29 @@ def idempotent(view):
                 "mimetype": response.mimetype, "location": response.headers.get("Location")}})
         return response
     return wrapper
+
+
+def _running(record_id, fingerprint, attempt):
+    return {"_id": record_id, "hash": fingerprint, "state": "running", "attempt": attempt,
+            "created_at": datetime.now(timezone.utc)}
+
+
+def _abandoned(record, fingerprint):
+    """Still 'running' long after any request could last: its gateway died mid-request."""
+    if record is None or record["state"] != "running" or record["hash"] != fingerprint:
+        return False
+    started = record["created_at"]
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - started > ABANDONED_AFTER
+
+
+def _take_over(store, record):
+    """Claim an abandoned record (one retry wins: the replace is guarded by attempt)."""
+    attempt = record.get("attempt", 0)
+    claimed = store.replace_one({"_id": record["_id"], "attempt": attempt},
+                                _running(record["_id"], record["hash"], attempt + 1))
+    return claimed.matched_count == 1
 
 
 def _replay(record, fingerprint):
