@@ -14,5 +14,7 @@ class FunnelSchema(StrictSchema):
     season = fields.String(required=True)
     tracks = fields.List(fields.String(), required=True)
     stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
-                         metadata={"description": "Students per stage: " + ", ".join(FUNNEL_STAGES)})
+                         metadata={"description": "Students who ever reached each stage: "
+                                                  + ", ".join(FUNNEL_STAGES)
+                                                  + " (trained: took part in a session, live or by replay)"})
     started_at = fields.AwareDateTime(required=True)

@@ -6,14 +6,14 @@ from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.assessment import QUIZ_SCORED
-from contracts.enrollment import PROGRAM_CREATED
-from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, STUDENT_ADMITTED,
-                                  STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.content import ATTENDANCE_RECORDED
+from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
+                                  STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
 SUBSCRIPTIONS = {
-    "supervision": [PROGRAM_CREATED],
+    "supervision": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, ATTENDANCE_RECORDED],
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
