@@ -3,6 +3,7 @@
     praxis keys create --school jufe --role admin [--partner acme] [--name "..."]
     praxis keys revoke KEY_ID
     praxis topology            declare every exchange and consumer queue
+    praxis demo [--students N] seed a running Praxis with a demo programme
     praxis dead-letters list   events a consumer could not apply, with the reason
     praxis dead-letters replay SERVICE ID
     praxis import applications FILE --program ID --school SCHOOL
@@ -74,6 +75,11 @@ def _import_applications(args):
     sys.exit(import_main(args.file, args.program, args.school))
 
 
+def _demo(args):
+    from gateway.demo import seed
+    seed(args.url, args.school, args.students)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="praxis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,6 +97,12 @@ def build_parser():
     revoke.set_defaults(func=_keys_revoke)
 
     commands.add_parser("topology", help="declare every consumer queue").set_defaults(func=_topology)
+
+    demo = commands.add_parser("demo", help="seed a running Praxis with a demo programme")
+    demo.add_argument("--url", default="http://127.0.0.1:8080")
+    demo.add_argument("--school", default="demo")
+    demo.add_argument("--students", type=int, default=60)
+    demo.set_defaults(func=_demo)
 
     letters = commands.add_parser("dead-letters", help="events a consumer could not apply").add_subparsers(
         dest="action", required=True)

@@ -1,0 +1,17 @@
+"""`praxis demo` walks the journey through the real API and leaves a programme
+whose funnel and attendance show it."""
+from gateway.demo import Api, seed
+from tests.waiting import eventually
+
+
+def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
+    lines = []
+    seeded = seed(system.base_url, "demo-school", 24, db=gateway_db, out=lines.append)
+    assert seeded["admitted"] > 0 and seeded["teams"] > 0 and seeded["signed_in"] > 0
+    admin = Api(system.base_url, seeded["admin_key"])
+    stages = eventually(lambda: (lambda s: s if s["trained"] == seeded["signed_in"] else None)(
+        admin.call("GET", f"/programs/{seeded['program_id']}/funnel")["stages"]))
+    assert stages["registered"] == 24 and stages["admitted"] == seeded["admitted"]
+    teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")
+    assert teams and all(t["mentor_id"] and t["tutor_id"] for t in teams)
+    assert any(seeded["program_id"] in line for line in lines)
