@@ -29,25 +29,14 @@ import requests
 from bench import stack
 from bench.load import http_load, percentile, sequential
 from bench.stack import Stack, say
+from contracts.examples import platinum_cup
 
 SCHOOL = "bench-school"
 
 
 def programme(name="Platinum Cup 2026", **extra):
-    """A valid POST /api/v1/programs body (as in tests/e2e/programs_payloads.py)."""
-    return {
-        "name": name, "season": "2026", "starts_on": "2026-03-01", "ends_on": "2026-06-30",
-        "team_lock_date": "2026-04-01",
-        "tracks": [
-            {"key": "undergraduate", "name": "Undergraduate", "simulation": "Amazon",
-             "platform": "X-Mall", "capacity": 40},
-            {"key": "vocational", "name": "Vocational", "simulation": "AliExpress",
-             "platform": "Our Mall", "capacity": 30},
-        ],
-        "selection_rules": {"min_quiz_score": 60},
-        "credit_rules": {"attendance": 2, "idle_penalty": -5},
-        **extra,
-    }
+    """A valid POST /api/v1/programs body."""
+    return platinum_cup(name, **extra)
 
 
 class Bench:

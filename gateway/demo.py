@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import requests
 from tqdm import tqdm
 
+from contracts.examples import platinum_cup
 from gateway.auth import create_key
 
 MAJORS = ["E-commerce", "International Trade", "Marketing", "Logistics", "English"]
@@ -32,21 +33,10 @@ class Api:
 
 
 def programme(today):
-    return {
-        "name": f"Platinum Cup {today.year} (demo)", "season": str(today.year),
-        "description": "Cross-border e-commerce competition training, run with enterprise partners.",
-        "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=90)).isoformat(),
-        "team_lock_date": (today + timedelta(days=30)).isoformat(),
-        "team_size": {"min": 3, "max": 5},
-        "tracks": [
-            {"key": "undergraduate", "name": "Undergraduate", "simulation": "Amazon",
-             "platform": "X-Mall", "capacity": 40},
-            {"key": "vocational", "name": "Vocational", "simulation": "AliExpress",
-             "platform": "Our Mall", "capacity": 30},
-        ],
-        "selection_rules": {"min_quiz_score": 60},
-        "credit_rules": {"attendance": 2, "homework": 5, "idle_penalty": -5},
-    }
+    return platinum_cup(f"Platinum Cup {today.year} (demo)", starts_on=today, days=90, lock_after_days=30,
+                        description="Cross-border e-commerce competition training, run with enterprise partners.",
+                        team_size={"min": 3, "max": 5},
+                        credit_rules={"attendance": 2, "homework": 5, "idle_penalty": -5})
 
 
 def seed(base_url, school, students, seed_value=2020, db=None, out=print):

@@ -8,26 +8,16 @@ from nameko.amqp.publish import Publisher
 from contracts import topology
 from contracts.assessment import QUIZ_SCORED
 from contracts.events import make_event
+from contracts.examples import platinum_cup
 
 
 def cup(capacity_ug=2, capacity_voc=1, lock_in_days=30, started_days_ago=0, **extra):
     """A programme running now (the tests' clock is the real one)."""
-    today = date.today()
-    return {
-        "name": f"Cup {uuid.uuid4().hex[:6]}", "season": "2026",
-        "starts_on": (today - timedelta(days=started_days_ago)).isoformat(),
-        "ends_on": (today + timedelta(days=120)).isoformat(),
-        "team_lock_date": (today + timedelta(days=lock_in_days)).isoformat(),
-        "team_size": {"min": 2, "max": 3},
-        "tracks": [
-            {"key": "undergraduate", "name": "Undergraduate", "simulation": "Amazon",
-             "platform": "X-Mall", "capacity": capacity_ug},
-            {"key": "vocational", "name": "Vocational", "simulation": "AliExpress",
-             "platform": "Our Mall", "capacity": capacity_voc},
-        ],
-        "selection_rules": {"min_quiz_score": 60},
-        **extra,
-    }
+    return platinum_cup(
+        f"Cup {uuid.uuid4().hex[:6]}", starts_on=date.today() - timedelta(days=started_days_ago),
+        days=started_days_ago + 120, lock_after_days=started_days_ago + lock_in_days,
+        capacity_ug=capacity_ug, capacity_voc=capacity_voc, team_size={"min": 2, "max": 3},
+        credit_rules={}, **extra)
 
 
 def create_programme(admin, **kwargs):
