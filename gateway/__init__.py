@@ -9,8 +9,9 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Blueprint, Flask, g, request
 from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
 
 from gateway import errors
 from gateway.auth import authenticate
@@ -41,7 +42,8 @@ def create_app(config=None):
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="v1/openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's files come with the swagger-ui-bundle package: /api/docs works offline
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
         MAX_CONTENT_LENGTH=int(os.environ.get("PRAXIS_MAX_BODY_BYTES", 1024 * 1024)),
         RPC_TIMEOUT=float(os.environ.get("PRAXIS_RPC_TIMEOUT", "10")),
         RPC_POOL_SIZE=int(os.environ.get("PRAXIS_RPC_POOL_SIZE", "32")),
@@ -86,6 +88,8 @@ def create_app(config=None):
     from gateway.resources import (applications, attendance, feedback, materials, mentors, operations,
                                    polls, programs, questions, roster, sessions, teams)
     app.register_blueprint(operations.blp)
+    app.register_blueprint(Blueprint("swagger_ui_assets", __name__, static_folder=swagger_ui_path,
+                                     static_url_path="/api/docs/assets"))
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)

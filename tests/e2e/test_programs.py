@@ -162,3 +162,11 @@ def test_a_retry_takes_over_a_key_left_running_by_a_gateway_that_died(client_for
     assert retry.json()["id"] == first.json()["id"]  # the same operation id: still one programme
     again = admin.post("/api/v1/programs", json=body, headers={"Idempotency-Key": "left-running"})
     assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_the_api_docs_page_and_its_assets_are_served_by_the_gateway(anonymous):
+    page = anonymous.get("/api/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "/api/v1/openapi.json" in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert anonymous.get(f"/api/docs/assets/{asset}").status_code == 200, asset
