@@ -18,7 +18,7 @@ class EnvelopeSchema(StrictSchema):
     version = fields.Integer(required=True, validate=validate.Range(min=1))
     occurred_at = fields.AwareDateTime(required=True, format="iso", default_timezone=None)
     school_id = fields.String(required=True, **ID)
-    actor = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    actor = fields.String(required=True, validate=validate.Length(min=1, max=256))
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     payload = fields.Dict(required=True)
 

@@ -8,6 +8,7 @@ hash adds nothing), compared in constant time.
 """
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from datetime import datetime, timezone
@@ -20,6 +21,10 @@ from gateway.db import get_db
 from gateway.errors import problem
 
 ROLES = ("admin", "lms", "partner")
+ACTING_HEADER = "X-Acting-User"
+ACTING_KINDS = ("student", "staff")
+# ``student:<id>`` or ``staff:<id>``: printable ASCII without spaces, 128 characters at most
+_ACTING = re.compile(r"(student|staff):([!-~]{1,120})")
 _CACHE_SECONDS = 10  # a revoked key stops working within this many seconds
 _cache = {}
 
@@ -66,14 +71,37 @@ def authenticate():
     if (record is None or record.get("revoked")
             or not hmac.compare_digest(record["hash"], _digest(parts[2]))):
         return _unauthorized("the API key is unknown or revoked")
+    person, refusal = _acting_person(record["role"])
+    if refusal is not None:
+        return refusal
+    key = f"{record['role']}:{record['_id']}"
     g.caller = {
         "key_id": record["_id"], "school_id": record["school_id"], "role": record["role"],
         "partner_id": record.get("partner_id"),
-        # the LMS acts for a person; say who, for the audit trail
-        "actor": request.headers.get("X-Acting-User") or f"{record['role']}:{record['_id']}",
+        # the person the key acts for (services.common.acting reads it), and the
+        # audit string for events: the key and the person, both verified
+        "acting": person,
+        "actor": f"{key}/{person['kind']}:{person['id']}" if person["kind"] else key,
         "correlation_id": g.correlation_id,
     }
     return None
+
+
+def _acting_person(role):
+    """Parse ``X-Acting-User``: the LMS acts for a student or staff; an admin or
+    partner key may only name a person of its own organisation (``staff:<id>``)."""
+    raw = request.headers.get(ACTING_HEADER)
+    if raw is None:
+        return {"kind": None, "id": None}, None
+    match = _ACTING.fullmatch(raw) if len(raw) <= 128 else None
+    if match is None:
+        reason = "must be 'student:<id>' or 'staff:<id>', at most 128 printable characters without spaces"
+        return None, problem(400, "Bad request", f"{ACTING_HEADER} {reason}", {ACTING_HEADER: [reason]})
+    kind, person_id = match.groups()
+    if role != "lms" and kind != "staff":
+        return None, problem(403, "Forbidden", f"an {role} key acts as itself or names its own staff, never a {kind}",
+                             {ACTING_HEADER: [f"an {role} key may not act as a {kind}"]})
+    return {"kind": kind, "id": person_id}, None
 
 
 def _unauthorized(detail):
@@ -89,4 +117,27 @@ def roles(*allowed):
                 return problem(403, "Forbidden", f"the {g.caller['role']} role may not do this")
             return view(*args, **kwargs)
         return Blueprint.doc(**{"x-roles": list(allowed)})(guarded)
+    return decorator
+
+
+def acting(*kinds):
+    """The people the LMS may act for on this route (``X-Acting-User``), listed in the
+    OpenAPI doc as x-acting. An LMS call must name one of them; an admin or partner key
+    acts as itself (and may name its own staff where ``staff`` is listed)."""
+    unknown = set(kinds) - set(ACTING_KINDS)
+    if unknown:
+        raise ValueError(f"unknown acting kinds {sorted(unknown)}")
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            person = g.caller["acting"]
+            if g.caller["role"] == "lms" and person["kind"] is None:
+                reason = f"the LMS must say who acts: one of {', '.join(k + ':<id>' for k in kinds)}"
+                return problem(400, "Bad request", reason, {ACTING_HEADER: [reason]})
+            if person["kind"] is not None and person["kind"] not in kinds:
+                return problem(403, "Forbidden", f"a {person['kind']} may not do this",
+                               {ACTING_HEADER: [f"{person['kind']} may not do this"]})
+            return view(*args, **kwargs)
+        return Blueprint.doc(**{"x-acting": list(kinds)})(guarded)
     return decorator
