@@ -5,10 +5,16 @@ ID = dict(validate=validate.Length(min=1, max=64))
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error: no mass assignment of server-owned fields."""
+    """Unknown fields are an error: no mass assignment of server-owned fields.
+    Integer fields are strict: 2.9 is refused, never truncated to 2."""
 
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name, field_obj):
+        for field in (field_obj, getattr(field_obj, "inner", None), getattr(field_obj, "value_field", None)):
+            if isinstance(field, fields.Integer):
+                field.strict = True
 
 
 class EnvelopeSchema(StrictSchema):

@@ -3,6 +3,7 @@
 ``create_app()`` builds it (flask-smorest: OpenAPI 3 from the marshmallow
 schemas at /api/v1/openapi.json, browsable at /api/docs).
 """
+import json
 import logging
 import os
 import re
@@ -13,7 +14,7 @@ from flask import Blueprint, Flask, g, request
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway import errors
+from gateway import errors, openapi
 from gateway.auth import authenticate
 from gateway.ratelimit import RateLimiter
 from gateway.rpc import RpcPool
@@ -27,8 +28,19 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class PraxisApi(Api):
+    DEFAULT_ERROR_RESPONSE_NAME = None  # errors are documented per status (gateway.openapi)
+
     def handle_http_exception(self, error):
         return errors.from_http_exception(error)
+
+    def document(self):
+        """The finished OpenAPI document (gateway.openapi), built once."""
+        if getattr(self, "_document", None) is None:
+            self._document = openapi.finish(self.spec.to_dict())
+        return self._document
+
+    def _openapi_json(self):
+        return self._app.response_class(json.dumps(self.document(), indent=2), mimetype="application/json")
 
 
 def create_app(config=None):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from flask import Response, g, make_response, request
+from flask_smorest import Blueprint
 from pymongo.errors import DuplicateKeyError
 
 from gateway.db import get_db
@@ -60,7 +61,7 @@ def idempotent(view):
                 "state": "done", "status": response.status_code, "body": response.get_data(as_text=True),
                 "mimetype": response.mimetype, "location": response.headers.get("Location")}})
         return response
-    return wrapper
+    return Blueprint.doc(**{"x-idempotent": True})(wrapper)  # the OpenAPI document lists the header
 
 
 def _running(record_id, fingerprint, attempt):

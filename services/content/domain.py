@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from contracts.content import ATTENDING, CHECKIN_FORMS, REPLAY_FORMS, check_session
 from contracts.enrollment import AttendanceRulesSchema
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
 
 CODE_DIGITS = 6
 EXPIRED_LOOKBACK = 20  # codes of up to this many earlier steps are "expired", older ones "wrong"
@@ -62,13 +62,13 @@ def change_session(session, changes, *, program, now):
     if "tracks" in changes:
         check_tracks(changes["tracks"], program)
     if session["status"] == "cancelled":
-        raise InvalidInput("a cancelled session cannot change", {"status": ["cancelled"]})
+        raise Conflict("a cancelled session cannot change", {"status": ["cancelled"]})
     return updated, changed
 
 
 def review_session(session, decision, reason, *, now):
     if session["status"] not in ("proposed", "draft"):
-        raise InvalidInput(f"only a proposed or draft session can be reviewed (it is {session['status']})",
+        raise Conflict(f"only a proposed or draft session can be reviewed (it is {session['status']})",
                            {"status": [session["status"]]})
     if decision == "approve":
         try:
@@ -96,9 +96,9 @@ def session_is_for(session, track):
 
 def new_window(session, params, *, window_id, secret, now):
     if session["status"] != "scheduled":
-        raise InvalidInput("open check-in only for a scheduled session", {"status": [session["status"]]})
+        raise Conflict("open check-in only for a scheduled session", {"status": [session["status"]]})
     if session["form"] not in CHECKIN_FORMS:
-        raise InvalidInput("a recorded session has no live audience to sign in",
+        raise Conflict("a recorded session has no live audience to sign in",
                            {"form": [session["form"]]})
     return {"window_id": window_id, "secret": secret, "opens_at": now,
             "closes_at": now + timedelta(minutes=params["minutes"]),
@@ -135,7 +135,7 @@ def current_code(session_id, window, now):
     """The code to show now, or the reason there is none."""
     refusal = window_refusal(window, now)
     if refusal:
-        raise InvalidInput(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
+        raise Conflict(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
     step = code_step(window, now)
     return {"session_id": session_id, "window_id": window["window_id"],
             "code": code_for(window["secret"], session_id, window["window_id"], step),
@@ -257,7 +257,7 @@ def online_status(minutes, session, rules):
 
 def replay_counts(session, share, rules):
     if session["form"] not in REPLAY_FORMS:
-        raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+        raise Conflict("this session has no replay", {"form": [session["form"]]})
     return share >= rules["replay_threshold"]
 
 
@@ -326,6 +326,16 @@ def poll_crossed(yes, no, eligible, threshold, quorum):
 DEMAND_POLL_OPEN_FOR = timedelta(days=7)
 
 
+TITLE_MAX = 200  # a session's title (contracts.content)
+FOLLOWUP_SUFFIX = " (follow-up)"
+
+
+def followup_title(title):
+    """``<title> (follow-up)`` within a session title's length limit (a long title is shortened)."""
+    room = TITLE_MAX - len(FOLLOWUP_SUFFIX)
+    return (title if len(title) <= room else title[:room - 1].rstrip() + "\u2026") + FOLLOWUP_SUFFIX
+
+
 def demand_poll(session, *, now):
     """The poll the system opens when a session has ended (the paper's 81% asked
     for a second training that never came): should there be a follow-up?"""
@@ -334,7 +344,7 @@ def demand_poll(session, *, now):
         "program_id": session["program_id"], "session_id": session["id"],
         "question": f"Do you want a follow-up session on \u201c{session['title']}\u201d?",
         "threshold": 0.6, "quorum": 0.5, "closes_at": now + DEMAND_POLL_OPEN_FOR,
-        "followup": {"title": f"{session['title']} (follow-up)", "module": session["module"],
+        "followup": {"title": followup_title(session["title"]), "module": session["module"],
                      "form": session["form"], "tracks": session["tracks"],
                      "instructor": session["instructor"]},
         "opened_by": "content:after-session", "reached": False, "reached_at": None,

@@ -101,7 +101,7 @@ class ContentService(PraxisService):
     def _admitted(self, session, student_id):
         student = self.store.get_student(session["school_id"], session["program_id"], student_id)
         if student is None or student["status"] != "admitted":
-            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+            raise Conflict(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
         return student
 
     def _session_view(self, session, now=None):
@@ -272,7 +272,7 @@ class ContentService(PraxisService):
             session = self._session(caller, session_id)
             window, now = session.get("checkin"), _now()
             if window is None or domain.window_refusal(window, now):
-                raise InvalidInput("the check-in window is not open", {"window": ["not open"]})
+                raise Conflict("the check-in window is not open", {"window": ["not open"]})
             return self.store.sessions.save({**session, "checkin": {**window, "closes_at": now}})
         session = _retrying(step)
         return dump(CheckinWindowOutSchema, {**session["checkin"], "session_id": session["id"]})
@@ -303,7 +303,9 @@ class ContentService(PraxisService):
                                     "address": data["address"]})
             log.info("sign-in refused", extra={"correlation_id": caller.get("correlation_id"),
                                                "session_id": session_id, "reason": reason})
-            raise InvalidInput(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
+            # a wrong or expired code is bad input (422); the session's or student's state refuses otherwise (409)
+            refused = InvalidInput if reason in ("wrong_code", "expired_code") else Conflict
+            raise refused(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
         record = {**(existing or domain.new_record(session, student_id, now=now)),
                   "signed_in_at": now, "device_id": data["device_id"], "address": data["address"]}
@@ -366,7 +368,7 @@ class ContentService(PraxisService):
         data, now = load(RollCallSchema, data), _now()
         session = self._session(caller, session_id)
         if session["status"] != "scheduled":
-            raise InvalidInput("roll call only for a scheduled session", {"status": [session["status"]]})
+            raise Conflict("roll call only for a scheduled session", {"status": [session["status"]]})
         admitted = {s["student_id"] for s in self.store.admitted_students(session["program_id"])
                     if domain.session_is_for(session, s["track"])}
         listed = list(dict.fromkeys(data["present"]))
@@ -413,7 +415,7 @@ class ContentService(PraxisService):
         data, now = load(PresenceSchema, data), _now()
         session = self._session(caller, session_id)
         if session["form"] != "live_online":
-            raise InvalidInput("join and leave records are for live online sessions", {"form": [session["form"]]})
+            raise Conflict("join and leave records are for live online sessions", {"form": [session["form"]]})
         self._admitted(session, data["student_id"])
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
 
@@ -439,7 +441,7 @@ class ContentService(PraxisService):
         data, now = load(ReplayProgressSchema, data), _now()
         session = self._session(caller, session_id)
         if session["form"] not in REPLAY_FORMS:
-            raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+            raise Conflict("this session has no replay", {"form": [session["form"]]})
         self._admitted(session, data["student_id"])
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
 
@@ -569,7 +571,7 @@ class ContentService(PraxisService):
         record = self.store.attendance.get(f"{session_id}:{data['student_id']}")
         refusal = domain.feedback_refusal(session, record, now)
         if refusal:
-            raise InvalidInput(refusal, {"student_id": [refusal]})
+            raise Conflict(refusal, {"student_id": [refusal]})
         feedback = {**data, "id": f"{session_id}:{data['student_id']}", "school_id": caller["school_id"],
                     "session_id": session_id, "program_id": session["program_id"],
                     "instructor_id": session["instructor"]["id"], "submitted_at": now}
@@ -722,10 +724,10 @@ class ContentService(PraxisService):
             raise NotFound(f"no poll {poll_id}")
         refusal = domain.vote_refusal(poll, now)
         if refusal:
-            raise InvalidInput(refusal, {"poll": [refusal]})
+            raise Conflict(refusal, {"poll": [refusal]})
         student = self.store.get_student(caller["school_id"], poll["program_id"], data["student_id"])
         if student is None or student["status"] != "admitted":
-            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+            raise Conflict(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
         vote = {"id": f"{poll_id}:{data['student_id']}", "poll_id": poll_id, **data, "at": now}
         if not self.store.add_vote(vote):
             vote = self.store.get_vote(vote["id"])

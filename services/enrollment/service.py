@@ -357,10 +357,10 @@ class EnrollmentService(PraxisService):
     def _admitted_in_track(self, caller, program, student_id, track):
         app = self.store.live_application(caller["school_id"], program["id"], student_id)
         if app is None or app["status"] != "admitted":
-            raise InvalidInput(f"student {student_id} is not admitted to programme {program['id']}",
+            raise Conflict(f"student {student_id} is not admitted to programme {program['id']}",
                                {"members": [f"{student_id} is not admitted"]})
         if app["track"] != track:
-            raise InvalidInput(f"student {student_id} is in track '{app['track']}', not '{track}'",
+            raise Conflict(f"student {student_id} is in track '{app['track']}', not '{track}'",
                                {"members": [f"{student_id} is in another track"]})
 
     def _claim(self, program, student_id, team_id):

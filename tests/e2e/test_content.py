@@ -182,7 +182,7 @@ def test_refused_sign_ins_say_why_and_repeated_wrong_codes_are_visible(school):
         assert refused.status_code == 422
         assert refused.json()["errors"] == {"sign_in": ["wrong_code"]}
     stranger = sign_in(school, session["id"], "mallory")
-    assert stranger.status_code == 422 and stranger.json()["errors"] == {"sign_in": ["not_admitted"]}
+    assert stranger.status_code == 409 and stranger.json()["errors"] == {"sign_in": ["not_admitted"]}
     assert "not admitted" in stranger.json()["detail"]
 
     report = school.admin.get(f"{API}/sessions/{session['id']}/checkin-refusals").json()
@@ -207,8 +207,8 @@ def test_a_code_marks_only_its_own_session_and_only_while_its_window_is_open(sch
     closed = school.admin.post(f"{API}/sessions/{today['id']}/checkin-window/close")
     assert closed.status_code == 200
     late = sign_in(school, today["id"], "dan", code=code)
-    assert late.json()["errors"] == {"sign_in": ["window_closed"]}
-    assert school.admin.get(f"{API}/sessions/{today['id']}/checkin-code").status_code == 422
+    assert late.status_code == 409 and late.json()["errors"] == {"sign_in": ["window_closed"]}
+    assert school.admin.get(f"{API}/sessions/{today['id']}/checkin-code").status_code == 409
 
 
 def test_one_device_signing_in_two_students_flags_both_records(school):
@@ -301,7 +301,7 @@ def test_watching_enough_of_the_replay_counts_for_a_student_who_missed_the_sessi
     assert done["counted"] is True and done["status"] == "watched_replay"
     # progress never goes back
     assert school.lms.post(url, json={"student_id": "ned", "watched_share": 0.1}).json()["watched_share"] == 0.85
-    assert school.lms.post(url, json={"student_id": "stranger", "watched_share": 1}).status_code == 422
+    assert school.lms.post(url, json={"student_id": "stranger", "watched_share": 1}).status_code == 409
 
 
 # --- questions -------------------------------------------------------------------------------
@@ -376,7 +376,7 @@ def test_feedback_before_the_session_ends_is_refused(school):
     school.lms.post(f"{API}/sessions/{session['id']}/roll-call", json={"present": ["tom"]})
     response = school.lms.post(f"{API}/sessions/{session['id']}/feedback",
                                json={"student_id": "tom", "clarity": 5, "practical_value": 5, "pace": 5})
-    assert response.status_code == 422 and "not ended" in response.json()["detail"]
+    assert response.status_code == 409 and "not ended" in response.json()["detail"]
 
 
 # --- materials ----------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def test_a_poll_that_crosses_its_threshold_proposes_a_follow_up_for_staff_to_sch
     for student, answer in (("v1", "yes"), ("v2", "yes")):
         assert fresh.lms.post(vote_url, json={"student_id": student, "answer": answer}).status_code == 201
     assert fresh.lms.post(vote_url, json={"student_id": "v1", "answer": "no"}).status_code == 409
-    assert fresh.lms.post(vote_url, json={"student_id": "outsider", "answer": "yes"}).status_code == 422
+    assert fresh.lms.post(vote_url, json={"student_id": "outsider", "answer": "yes"}).status_code == 409
     assert fresh.admin.get(f"{API}/polls/{poll['id']}").json()["reached"] is False  # 2 of 5 voted: no quorum
     fresh.lms.post(vote_url, json={"student_id": "v3", "answer": "no"})
     settled = fresh.admin.get(f"{API}/polls/{poll['id']}").json()

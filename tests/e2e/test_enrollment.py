@@ -194,8 +194,8 @@ def test_every_bad_team_is_a_clear_4xx_and_leaves_the_data_as_it_was(admin, lms,
     cases = [
         ({"name": "Big", "track": "undergraduate", "members": ["t0", "t1", "t2", "t3"]}, 422),  # over size
         ({"name": "Tiny", "track": "undergraduate", "members": ["t0"]}, 422),                 # under size
-        ({"name": "Mixed", "track": "undergraduate", "members": ["t0", "tv"]}, 422),          # other track
-        ({"name": "Out", "track": "undergraduate", "members": ["t0", "tlow"]}, 422),          # not admitted
+        ({"name": "Mixed", "track": "undergraduate", "members": ["t0", "tv"]}, 409),          # other track (a state: 409)
+        ({"name": "Out", "track": "undergraduate", "members": ["t0", "tlow"]}, 409),          # not admitted
         ({"name": "Nowhere", "track": "postgraduate", "members": ["t0", "t1"]}, 422),         # unknown track
         ({"name": "Owned", "track": "undergraduate", "members": ["t0", "t1"], "mentor_id": "m"}, 422),
     ]

@@ -16,7 +16,7 @@ from contracts import topology
 from contracts.content import SOURCE as CONTENT
 from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
                                   STUDENT_WITHDRAWN, TEAM_FORMED)
-from contracts.errors import Forbidden, InvalidInput
+from contracts.errors import Conflict, Forbidden
 from contracts.events import make_event
 from services.content.repository import ContentRepository
 from services.content.service import ContentService
@@ -127,7 +127,7 @@ def test_an_admitted_student_may_sign_in_and_a_withdrawn_one_may_not(content, pr
     publish(rabbit_config, withdrawn(program, "stu1"))
     eventually(lambda: student("stu1", program)["status"] == "withdrawn")
     other = open_session(content, program)
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflict) as refused:
         sign_in(content, other["id"], "stu1")
     assert refused.value.errors == {"sign_in": ["not_admitted"]}
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
 from services.content import domain
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
@@ -106,7 +106,7 @@ def test_a_code_is_refused_before_the_window_opens_and_after_it_closes():
 
 
 def test_no_code_is_shown_outside_the_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.current_code("s1", window(minutes=1), at(minutes=2))
 
 
@@ -148,7 +148,7 @@ def test_a_sign_in_after_the_late_limit_is_late():
 
 
 def test_a_recorded_session_gets_no_check_in_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.new_window(session(form="recorded"), {"minutes": 10, "period_seconds": 30, "grace_seconds": 5},
                           window_id="w", secret=SECRET, now=T0)
 
@@ -202,7 +202,7 @@ def test_the_replay_counts_from_the_threshold_on():
 
 
 def test_an_offline_session_has_no_replay():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.replay_counts(session(form="workshop"), 1.0, RULES)
 
 

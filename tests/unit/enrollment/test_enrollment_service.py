@@ -320,15 +320,15 @@ def test_admitted_students_form_a_team_within_their_track(service, admitted):
     assert event.payload["members"] == ["u0", "u1"] and event.payload["team_id"] == team["id"]
 
 
-@pytest.mark.parametrize("members, field", [
-    (["u0"], "members"),                   # below the minimum of 2
-    (["u0", "u1", "u2", "u3"], "members"),  # over the maximum of 3
-    (["u0", "v0"], "members"),              # another track
-    (["u0", "low"], "members"),             # not admitted
-    (["u0", "u0"], "members"),              # twice
+@pytest.mark.parametrize("members, field, error", [
+    (["u0"], "members", InvalidInput),                   # below the minimum of 2
+    (["u0", "u1", "u2", "u3"], "members", InvalidInput),  # over the maximum of 3
+    (["u0", "v0"], "members", Conflict),                  # another track (the student's state)
+    (["u0", "low"], "members", Conflict),                 # not admitted (the student's state)
+    (["u0", "u0"], "members", InvalidInput),              # twice
 ])
-def test_a_team_that_breaks_the_rules_is_refused_and_nothing_changes(service, admitted, members, field):
-    with pytest.raises(InvalidInput) as refused:
+def test_a_team_that_breaks_the_rules_is_refused_and_nothing_changes(service, admitted, members, field, error):
+    with pytest.raises(error) as refused:
         form(service, admitted, members)
     assert field in refused.value.errors
     assert service.store.teams == {} and service.store.memberships == {} and not events(service, TEAM_FORMED)
