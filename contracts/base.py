@@ -6,15 +6,25 @@ ID = dict(validate=validate.Length(min=1, max=64))
 
 class StrictSchema(Schema):
     """Unknown fields are an error: no mass assignment of server-owned fields.
-    Integer fields are strict: 2.9 is refused, never truncated to 2."""
+    Integer fields refuse 2.9 instead of truncating it to 2."""
 
     class Meta:
         unknown = RAISE
 
     def on_bind_field(self, field_name, field_obj):
         for field in (field_obj, getattr(field_obj, "inner", None), getattr(field_obj, "value_field", None)):
-            if isinstance(field, fields.Integer):
-                field.strict = True
+            if isinstance(field, fields.Integer) and "_validated" not in vars(field):
+                field._validated = _whole(field._validated, field)
+
+
+def _whole(validated, field):
+    """An Integer that refuses a number with a fraction (JSON's 2.9) instead of
+    truncating it; text ("50" in a query string) still parses."""
+    def check(value):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise field.make_error("invalid")
+        return validated(value)
+    return check
 
 
 class EnvelopeSchema(StrictSchema):

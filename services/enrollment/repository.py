@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from contracts.errors import Conflict
@@ -165,6 +165,36 @@ class EnrollmentRepository:
                        {"$set": dict(changes)}, events)
         return _plain(after, ApplicationDoc)
 
+    def update_applications(self, writes, chunk=500):
+        """Bulk ``update_application``: ``writes`` are (id, statuses, changes, events).
+        Each application is still one guarded write (status and ``rev``) carrying its
+        own events, sent in bulk; returns {id: application after} for the writes that
+        applied (the others found the application changed, and are left to the caller)."""
+        applied = {}
+        for start in range(0, len(writes), chunk):
+            part = writes[start:start + chunk]
+            ids = [w[0] for w in part]
+            current = {d["_id"]: d for d in self._apps.find({"_id": {"$in": ids}},
+                                                            {"status": 1, "rev": 1, "pending_events": 1})}
+            ops = []
+            for app_id, statuses, changes, events in part:
+                doc = current.get(app_id)
+                if doc is None or doc["status"] not in statuses:
+                    continue
+                owed = list(events or ())
+                change = {"$set": {**changes, "pending_events": [*doc.get("pending_events", []), *owed],
+                                   **owing(owed)}, "$inc": {"rev": 1}}
+                ops.append(UpdateOne({"_id": app_id, "rev": doc.get("rev", 0), "status": {"$in": list(statuses)}},
+                                     change))
+            if ops:
+                self._apps.bulk_write(ops, ordered=False)
+            wanted = {w[0]: w[2].get("status") for w in part}
+            for doc in self._apps.find({"_id": {"$in": ids}}):
+                after = _plain(doc, ApplicationDoc)
+                if after["status"] == wanted[doc["_id"]] and doc.get("rev", 0) != current.get(doc["_id"], {}).get("rev", 0):
+                    applied[doc["_id"]] = after
+        return applied
+
     # --- quiz scores ---------------------------------------------------------
 
     def record_quiz_score(self, key, score, quiz_id, occurred_at):
@@ -210,6 +240,18 @@ class EnrollmentRepository:
             return "reserved"
         held = self._seats.find_one({"_id": key, f"seats.{application_id}": {"$exists": True}}, {"_id": 1})
         return "held" if held else "full"
+
+    def reserve_seats(self, program_id, track, application_ids, capacity):
+        """Places for all ``application_ids`` at once, or none (False: not enough
+        places left, or one of them holds one already). One guarded update."""
+        if not application_ids:
+            return True
+        guard = {"_id": f"{program_id}:{track}", "admitted": {"$lte": capacity - len(application_ids)}}
+        guard.update({f"seats.{i}": {"$exists": False} for i in application_ids})
+        taken = self._seats.find_one_and_update(
+            guard, {"$inc": {"admitted": len(application_ids)},
+                    "$set": {f"seats.{i}": 1 for i in application_ids}})
+        return taken is not None
 
     def release_seat(self, program_id, track, application_id):
         released = self._seats.find_one_and_update(

@@ -82,6 +82,14 @@ class FakeStore:
         self.outbox.extend(owed)
         return copy.deepcopy(app)
 
+    def update_applications(self, writes):
+        applied = {}
+        for app_id, statuses, changes, events in writes:
+            after = self.update_application(app_id, statuses, changes, events)
+            if after is not None:
+                applied[app_id] = after
+        return applied
+
     # quiz scores
     def record_quiz_score(self, key, score, quiz_id, occurred_at):
         kept = self.scores.get(key)
@@ -105,6 +113,13 @@ class FakeStore:
             return "full"
         counter["seats"].add(application_id)
         return "reserved"
+
+    def reserve_seats(self, program_id, track, application_ids, capacity):
+        counter = self.counters[f"{program_id}:{track}"]
+        if counter["seats"] & set(application_ids) or len(counter["seats"]) + len(application_ids) > capacity:
+            return False
+        counter["seats"] |= set(application_ids)
+        return True
 
     def release_seat(self, program_id, track, application_id):
         counter = self.counters.get(f"{program_id}:{track}")
