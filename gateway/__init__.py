@@ -105,4 +105,6 @@ def create_app(config=None):
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    from gateway.resources import jobs
+    api.register_blueprint(jobs.blp, url_prefix=API_PREFIX)
     return app

@@ -6,8 +6,12 @@ steps that span two documents (a seat and an application, a team and its
 members' claims, a mentor's load and a team) are ordered so that a crash in
 between leaves something the next run repairs, never a double effect.
 """
+import hashlib
+import json
 import logging
 from datetime import datetime, timezone
+
+from nameko.timer import timer
 
 from contracts.assessment import QUIZ_SCORED
 from contracts.base import dump, load
@@ -19,13 +23,16 @@ from contracts.enrollment import (
     ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
     StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
     TeamSchema, TutorCreateSchema, WithdrawalSchema)
-from contracts.errors import Conflict, InvalidInput, NotFound
+from contracts.errors import Conflict, InvalidInput, NotFound, PraxisError
+from contracts.jobs import ImportStartSchema, JobSchema
 from contracts.events import make_event
+from services.common import jobs as job_views
 from services.common.events import Outbox, on_event
+from services.common.jobs import Jobs
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.enrollment import domain
+from services.enrollment import domain, importer
 from services.enrollment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.enrollment.repository import EnrollmentRepository, ProgramRepository
 
@@ -41,6 +48,7 @@ class EnrollmentService(PraxisService):
     programs = Storage(ProgramRepository, documents=DOCUMENTS)
     store = Storage(EnrollmentRepository)  # applications, seats, teams, mentors and tutors
     outbox = Outbox(*OUTBOX_DOCUMENTS)
+    jobs = Jobs()  # selection and imports run after the request has its 202
 
     def _now(self):
         return datetime.now(timezone.utc)
@@ -95,7 +103,11 @@ class EnrollmentService(PraxisService):
     def submit_application(self, caller, program_id, data):
         """A student applies (through the LMS). 409 if the student already has a
         live application to the programme; a retried operation has one effect."""
-        data = load(ApplicationCreateSchema, data)
+        stored, _created = self._submit(caller, program_id, load(ApplicationCreateSchema, data))
+        return dump(ApplicationSchema, stored)
+
+    def _submit(self, caller, program_id, data):
+        """(application, created): a retried operation finds the one it stored."""
         program = self._program(caller, program_id)
         self._track(program, data["track"])
         now = self._now()
@@ -113,7 +125,7 @@ class EnrollmentService(PraxisService):
         if created:
             log.info("application submitted", extra={"correlation_id": caller.get("correlation_id"),
                                                        "application_id": stored["id"]})
-        return dump(ApplicationSchema, stored)
+        return stored, created
 
     @rpc
     def get_application(self, caller, application_id):
@@ -225,7 +237,7 @@ class EnrollmentService(PraxisService):
         return dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,
                                             "pending": pending, "unchanged": unchanged})
 
-    def _select_track(self, caller, program, track):
+    def _select_track(self, caller, program, track, bulk=False):
         school_id, key, capacity = caller["school_id"], track["key"], track["capacity"]
         self.store.ensure_counter(school_id, program["id"], key, capacity)
         decisions = self._repair_seats(caller, program, track)
@@ -248,13 +260,143 @@ class EnrollmentService(PraxisService):
             else:
                 candidates.append(app)
         waitlisted = [a for a in apps if a["status"] == "waitlisted"]
-        for decision in domain.decide_track(candidates, waitlisted, capacity=capacity,
-                                            free_seats=capacity - counter["admitted"],
-                                            rules=program.get("selection_rules") or {}):
-            made = self._apply_decision(caller, program, track, decision)
-            decisions += [made] if made else []
+        planned = domain.decide_track(candidates, waitlisted, capacity=capacity,
+                                      free_seats=capacity - counter["admitted"],
+                                      rules=program.get("selection_rules") or {})
+        in_bulk = self._apply_decisions_in_bulk(caller, program, track, planned) if bulk else None
+        if in_bulk is not None:
+            decisions += in_bulk
+        else:
+            for decision in planned:
+                made = self._apply_decision(caller, program, track, decision)
+                decisions += [made] if made else []
         decisions += self._fill_from_waitlist(caller, program, track)
         return decisions, pending, kept
+
+    # --- jobs: selection and imports ------------------------------------------
+
+    @rpc
+    def get_job(self, caller, job_id):
+        job = self.jobs.get(caller["school_id"], job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return dump(JobSchema, job_views.view(job))
+
+    @rpc
+    def start_selection(self, caller, program_id, data=None):
+        """Selection as a job (answered at once): one at a time per programme; the
+        same operation id (Idempotency-Key) finds the job it started."""
+        data = load(SelectionRunSchema, data)
+        program = self._program(caller, program_id)
+        [self._track(program, k) for k in data["tracks"]]
+        job, created = self.jobs.create(caller, "selection", SelectionRunSchema().dump(data),
+                                        program_id=program_id, lock=f"selection:{program_id}")
+        if created:
+            self.jobs.run(job, self._selection_job)
+        return dump(JobSchema, job_views.view(self.jobs.get(caller["school_id"], job["_id"])))
+
+    def _selection_job(self, job, progress):
+        caller, program_id = job["caller"], job["program_id"]
+        program = self._program(caller, program_id)
+        tracks = [self._track(program, k) for k in job["params"]["tracks"]] or program["tracks"]
+        decisions, pending, unchanged = [], [], 0
+        for done, track in enumerate(tracks):
+            progress(tracks=len(tracks), tracks_done=done, decisions=len(decisions))
+            made, waiting, kept = self._select_track(caller, program, track, bulk=True)
+            decisions += made
+            pending += waiting
+            unchanged += kept
+        counts = {"tracks": len(tracks), "tracks_done": len(tracks), "decisions": len(decisions)}
+        log.info("selection job ran", extra={"job_id": job["_id"], "program_id": program_id, **counts})
+        return {"result": dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,
+                                                       "pending": pending, "unchanged": unchanged}),
+                "progress": counts}
+
+    @rpc
+    def start_import(self, caller, program_id, data):
+        """Import applications from a posted CSV or JSON-lines file, as a job. Each
+        line is one application submitted as through the API; a line's id comes
+        from its content, so the same file posted again changes nothing."""
+        data = load(ImportStartSchema, data)
+        self._program(caller, program_id)
+        job, created = self.jobs.create(caller, "application_import", data, program_id=program_id)
+        if created:
+            self.jobs.run(job, self._import_job)
+        return dump(JobSchema, job_views.view(self.jobs.get(caller["school_id"], job["_id"])))
+
+    def _import_job(self, job, progress):
+        caller, program_id = job["caller"], job["program_id"]
+        try:
+            lines = list(importer.parsed_lines(job["params"]["format"], job["params"]["content"]))
+        except importer.ImportAborted as exc:
+            return {"error": str(exc)}
+        counts = {"total": len(lines), "done": 0, "imported": 0, "unchanged": 0, "duplicates": 0, "rejected": 0}
+        report = []
+        for line, data, reason in lines:
+            entry = {"line": line, "student_id": (data or {}).get("student_id"), "application_id": None, "reason": reason}
+            if data is not None:
+                entry.update(self._import_line(caller, program_id, data))
+            else:
+                entry["outcome"] = "rejected"
+            counts[{"imported": "imported", "unchanged": "unchanged", "duplicate": "duplicates",
+                    "rejected": "rejected"}[entry["outcome"]]] += 1
+            counts["done"] += 1
+            report.append(entry)
+            if counts["done"] % 50 == 0:
+                progress(**counts)
+        return {"result": {k: v for k, v in counts.items() if k != "done"}, "report": report, "progress": counts}
+
+    def _import_line(self, caller, program_id, data):
+        content = json.dumps(ApplicationCreateSchema().dump(data), sort_keys=True, default=str)
+        line_caller = {**caller, "operation_id": hashlib.sha256(f"{program_id}:{content}".encode()).hexdigest()[:32]}
+        try:
+            stored, created = self._submit(line_caller, program_id, data)
+        except Conflict as exc:
+            duplicate = "live application" in exc.detail
+            return {"outcome": "duplicate" if duplicate else "rejected", "reason": importer.describe(exc)}
+        except PraxisError as exc:
+            return {"outcome": "rejected", "reason": importer.describe(exc)}
+        return {"outcome": "imported" if created else "unchanged", "application_id": stored["id"]}
+
+    @timer(interval=30)
+    def resume_jobs(self):
+        """Jobs whose service died run again (each of their steps is idempotent)."""
+        self.jobs.resume({"selection": self._selection_job, "application_import": self._import_job})
+
+    def _apply_decisions_in_bulk(self, caller, program, track, planned):
+        """Apply ``planned`` decisions with one seat update and bulk application
+        writes (each still guarded, each carrying its event); a decision whose
+        application changed meanwhile goes the one-by-one way. None when the seats
+        could not all be taken at once (the caller decides one by one then)."""
+        admits = [d["application"]["id"] for d in planned if d["decision"] == "admitted"]
+        if not self.store.reserve_seats(program["id"], track["key"], admits, track["capacity"]):
+            return None
+        now, writes = self._now(), []
+        for d in planned:
+            app, reason = d["application"], d["reason"]
+            if d["decision"] == "admitted":
+                event = self._event(caller, STUDENT_ADMITTED, domain.student_payload(app, reason=reason, promoted=False))
+                changes = {"status": "admitted", "promoted": False, "waitlist_position": None}
+            elif d["decision"] == "waitlisted":
+                event = self._event(caller, STUDENT_WAITLISTED, domain.student_payload(
+                    app, position=d["position"], reason=reason))
+                changes = {"status": "waitlisted", "waitlist_position": d["position"]}
+            else:
+                event = self._event(caller, STUDENT_REJECTED, domain.student_payload(app, reason=reason))
+                changes = {"status": "rejected"}
+            writes.append((app["id"], ("screened",), {**changes, "decision_reason": reason, "decided_at": now}, [event]))
+        applied = self.store.update_applications(writes)
+        made = []
+        for d in planned:
+            app = d["application"]
+            after = applied.get(app["id"])
+            if after is not None:
+                made.append(self._decision(after, d["decision"], d["reason"], d.get("position")))
+            elif d["decision"] == "admitted":  # changed meanwhile (withdrawn): give its seat back
+                current = self.store.get_application(app["school_id"], app["id"])
+                if current is None or current["status"] != "admitted":
+                    self.store.release_seat(program["id"], track["key"], app["id"])
+        return made
 
     def _apply_decision(self, caller, program, track, decision):
         app, now = decision["application"], self._now()
