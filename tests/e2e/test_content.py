@@ -467,14 +467,14 @@ def test_a_poll_that_crosses_its_threshold_proposes_a_follow_up_for_staff_to_sch
 # --- with the real enrollment service ----------------------------------------------------------
 
 def test_students_admitted_by_enrollments_selection_may_sign_in_and_lose_it_when_they_withdraw(client_for):
-    from tests.e2e.enrollment_helpers import apply, create_programme, score
+    from tests.e2e.enrollment_helpers import apply, create_programme, score, select
     name = f"content-real-{uuid.uuid4().hex[:6]}"
     admin, lms = client_for(name, "admin"), client_for(name, "lms")
     school = SimpleNamespace(name=name, admin=admin, lms=lms, program_id=create_programme(admin, capacity_ug=1))
     apps = {s: apply(lms, school.program_id, s) for s in ("winner", "runner-up")}
     score(admin, apps["winner"]["id"], 90)
     score(admin, apps["runner-up"]["id"], 80)
-    assert admin.post(f"{API}/programs/{school.program_id}/selection", json={}).status_code == 200
+    select(admin, school.program_id)
 
     session = create_session(school, admin)
     open_window(school, session["id"])
