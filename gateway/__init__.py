@@ -9,6 +9,11 @@ import os
 import re
 import time
 import uuid
+import warnings
+
+# eventlet announces its own deprecation when nameko (2.x, the fixed stack) imports
+# it: a library's notice, not something for operators of `praxis` or the gateway
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 from flask import Blueprint, Flask, g, request
 from flask_smorest import Api

@@ -6,6 +6,7 @@ wait for the school's review. Partners see and change only their own; the LMS
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.content import (SessionCancelSchema, SessionCreateSchema, SessionListQuerySchema,
                                SessionReviewSchema, SessionSchema, SessionUpdateSchema)
 from gateway.auth import roles
@@ -29,7 +30,7 @@ def create_session(data, program_id):
 @blp.route("/programs/<program_id>/sessions", methods=["GET"])
 @roles("admin", "lms", "partner")
 @blp.arguments(SessionListQuerySchema, location="query")
-@blp.response(200, SessionSchema(many=True))
+@blp.response(200, page_schema(SessionSchema))
 def list_sessions(query, program_id):
     """The programme's sessions by start time (LMS: scheduled only; partner: its own)."""
     return reply(call("content", "list_sessions", program_id, query))

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from nameko.timer import timer
 
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, more, page, page_of
 from contracts.content import (
     ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
     MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
@@ -200,8 +200,8 @@ class ContentService(PraxisService):
             query["status"] = "scheduled"
         partner_id = caller["partner_id"] if caller["role"] == "partner" else None
         now = _now()
-        return [self._session_view(s, now) for s in self.store.list_sessions(
-            caller["school_id"], program_id, partner_id=partner_id, **query)]
+        return page([self._session_view(s, now) for s in self.store.list_sessions(
+            caller["school_id"], program_id, partner_id=partner_id, **more(query))], query)
 
     @rpc
     def get_session(self, caller, session_id):
@@ -358,10 +358,11 @@ class ContentService(PraxisService):
     # --- attendance ---------------------------------------------------------------------
 
     @rpc
-    def list_attendance(self, caller, session_id):
+    def list_attendance(self, caller, session_id, query=None):
+        query = load(PageQuerySchema, query)
         self._session(caller, session_id)
-        return [dump(AttendanceSchema, r) for r in
-                sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])]
+        return page_of([dump(AttendanceSchema, r) for r in
+                        sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])], query)
 
     @rpc
     def roll_call(self, caller, session_id, data):
@@ -481,9 +482,10 @@ class ContentService(PraxisService):
         return dump(QuestionSchema, self.store.questions.get(question["id"]))
 
     @rpc
-    def list_questions(self, caller, session_id):
+    def list_questions(self, caller, session_id, query=None):
+        query = load(PageQuerySchema, query)
         self._session(caller, session_id)
-        return [dump(QuestionSchema, q) for q in self.store.session_questions(session_id)]
+        return page_of([dump(QuestionSchema, q) for q in self.store.session_questions(session_id)], query)
 
     def _question(self, caller, question_id):
         question = self.store.questions.get(question_id, school_id=caller["school_id"])
@@ -532,9 +534,10 @@ class ContentService(PraxisService):
         return dump(QuestionSchema, _retrying(step))
 
     @rpc
-    def overdue_questions(self, caller, program_id):
-        return [dump(QuestionSchema, q) for q in
-                self.store.overdue_questions(caller["school_id"], program_id, _now())]
+    def overdue_questions(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
+        return page_of([dump(QuestionSchema, q) for q in
+                        self.store.overdue_questions(caller["school_id"], program_id, _now())], query)
 
     @timer(interval=30)
     def scan_overdue_questions(self):
@@ -681,9 +684,9 @@ class ContentService(PraxisService):
     @rpc
     def list_materials(self, caller, query=None):
         query = load(MaterialListQuerySchema, query)
-        return [self._material_view(caller, m) for m in self.store.list_materials(
+        return page([self._material_view(caller, m) for m in self.store.list_materials(
             caller["school_id"], published_only=caller["role"] == "lms",
-            partner_id=caller["partner_id"] if caller["role"] == "partner" else None, **query)]
+            partner_id=caller["partner_id"] if caller["role"] == "partner" else None, **more(query))], query)
 
     # --- demand polls --------------------------------------------------------------------------
 
@@ -705,9 +708,11 @@ class ContentService(PraxisService):
         return self._poll_view(self.store.polls.get(poll["id"]))
 
     @rpc
-    def list_polls(self, caller, program_id):
-        return [self._poll_view(p) for p in self.store.polls.find(
-            {"school_id": caller["school_id"], "program_id": program_id}, sort=[("created_at", 1)])]
+    def list_polls(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
+        polls = self.store.polls.find({"school_id": caller["school_id"], "program_id": program_id},
+                                      sort=[("created_at", 1)], skip=query["offset"], limit=query["limit"] + 1)
+        return page([self._poll_view(p) for p in polls], query)
 
     @rpc
     def get_poll(self, caller, poll_id):

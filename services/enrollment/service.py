@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from nameko.timer import timer
 
 from contracts.assessment import QUIZ_SCORED
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, more, page, page_of
 from contracts.enrollment import (
     APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_REJECTED,
     STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED,
@@ -82,8 +82,12 @@ class EnrollmentService(PraxisService):
     def create_program(self, caller, data):
         """``caller``: school_id, actor, correlation_id and operation_id (the
         Idempotency-Key, so a call that runs twice creates one programme)."""
+        data = load(ProgramCreateSchema, data)
+        if data["ends_on"] < self._now().date():
+            reason = f"lies in the past: a programme that ended on {data['ends_on']} could take no one"
+            raise InvalidInput(f"ends_on {reason}", {"ends_on": [reason]})
         program = domain.new_program(
-            load(ProgramCreateSchema, data), school_id=caller["school_id"],
+            data, school_id=caller["school_id"],
             actor=caller["actor"], program_id=caller.get("operation_id"))
         event = self._event(caller, PROGRAM_CREATED, domain.program_created_payload(program))
         return dump(ProgramSchema, self.programs.add(program, events=[event]))
@@ -95,7 +99,7 @@ class EnrollmentService(PraxisService):
     @rpc
     def list_programs(self, caller, query=None):
         query = load(ProgramListQuerySchema, query)
-        return [dump(ProgramSchema, p) for p in self.programs.list(caller["school_id"], **query)]
+        return page([dump(ProgramSchema, p) for p in self.programs.list(caller["school_id"], **more(query))], query)
 
     # --- applications --------------------------------------------------------
 
@@ -558,9 +562,9 @@ class EnrollmentService(PraxisService):
         query = load(TeamListQuerySchema, query)
         program = self._program(caller, program_id)
         teams = self.store.list_teams(caller["school_id"], program_id, track=query.get("track"),
-                                     without=query.get("without"), limit=query["limit"],
+                                     without=query.get("without"), limit=query["limit"] + 1,
                                      offset=query["offset"])
-        return [self._team_view(t, program) for t in teams]
+        return page([self._team_view(t, program) for t in teams], query)
 
     @rpc
     def join_team(self, caller, team_id, data):
@@ -648,9 +652,12 @@ class EnrollmentService(PraxisService):
         return dump(StaffSchema, staff)
 
     @rpc
-    def list_staff(self, caller, program_id, kind):
+    def list_staff(self, caller, program_id, kind, query=None):
+        """Mentors (or tutors) of a programme in the order they were registered."""
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        return [dump(StaffSchema, s) for s in self.store.list_staff(caller["school_id"], program_id, kind)]
+        return page_of([dump(StaffSchema, s) for s in self.store.list_staff(caller["school_id"], program_id, kind)],
+                       query)
 
     def _assign(self, caller, team, kind, staff):
         """Give ``team`` this mentor/tutor: first count the load (never over the

@@ -100,7 +100,7 @@ def test_a_partners_session_is_hidden_from_students_until_the_school_approves_it
     proposed = create_session(school, school.partner, title="Amazon listing workshop", form="workshop")
     assert proposed["status"] == "proposed" and proposed["partner_id"] == "xmall"
     assert school.lms.get(f"{API}/sessions/{proposed['id']}").status_code == 404
-    assert proposed["id"] not in [s["id"] for s in school.lms.get(f"{API}/programs/{school.program_id}/sessions").json()]
+    assert proposed["id"] not in [s["id"] for s in school.lms.get(f"{API}/programs/{school.program_id}/sessions").json()["items"]]
 
     approved = school.admin.post(f"{API}/sessions/{proposed['id']}/review", json={"decision": "approve"})
     assert approved.status_code == 200 and approved.json()["status"] == "scheduled"
@@ -113,7 +113,7 @@ def test_a_partner_sees_and_changes_only_its_own_sessions(school):
     assert school.partner.get(f"{API}/sessions/{theirs['id']}").status_code == 404
     assert school.partner.patch(f"{API}/sessions/{theirs['id']}", json={"title": "Mine now"}).status_code == 404
     assert school.partner.post(f"{API}/sessions/{theirs['id']}/cancel", json={"reason": "x"}).status_code == 404
-    listed = [s["id"] for s in school.partner.get(f"{API}/programs/{school.program_id}/sessions").json()]
+    listed = [s["id"] for s in school.partner.get(f"{API}/programs/{school.program_id}/sessions").json()["items"]]
     assert own["id"] in listed and theirs["id"] not in listed
     assert school.partner.post(f"{API}/sessions/{own['id']}/review", json={"decision": "approve"}).status_code == 403
 
@@ -163,7 +163,7 @@ def test_an_admitted_student_signs_in_once_with_the_current_code(school):
     assert first.json()["status"] == "present" and first.json()["flags"] == []
     again = sign_in(school, session["id"], "ann", device_id="phone-ann")
     assert again.status_code == 200 and again.json() == first.json()
-    records = school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    records = school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()["items"]
     assert [r["student_id"] for r in records] == ["ann"]
 
     status = school.admin.get(f"{API}/sessions/{session['id']}/checkin-status").json()
@@ -218,7 +218,7 @@ def test_one_device_signing_in_two_students_flags_both_records(school):
     assert sign_in(school, session["id"], "eve", device_id="shared-phone", address="10.0.0.7").status_code == 201
     second = sign_in(school, session["id"], "fay", device_id="shared-phone", address="10.0.0.8")
     assert second.status_code == 201 and second.json()["flags"] == ["shared_device"]
-    records = {r["student_id"]: r for r in school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()}
+    records = {r["student_id"]: r for r in school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()["items"]}
     assert records["eve"]["flags"] == ["shared_device"] and records["fay"]["flags"] == ["shared_device"]
     assert school.admin.get(f"{API}/sessions/{session['id']}/checkin-status").json()["flagged"] == ["eve", "fay"]
 
@@ -324,7 +324,7 @@ def test_a_question_is_answered_by_the_instructor_and_resolved_by_the_student(sc
     assert answered.json()["status"] == "answered" and answered.json()["answers"][0]["role"] == "instructor"
     assert school.lms.post(f"{qurl}/resolve", json={"student_id": "someone-else"}).status_code == 403
     assert school.lms.post(f"{qurl}/resolve", json={"student_id": "pia"}).json()["status"] == "resolved"
-    overdue = school.admin.get(f"{API}/programs/{school.program_id}/questions/overdue").json()
+    overdue = school.admin.get(f"{API}/programs/{school.program_id}/questions/overdue").json()["items"]
     assert question["id"] not in [q["id"] for q in overdue]
 
 
@@ -396,12 +396,12 @@ def test_a_partners_material_is_published_after_review_and_a_new_version_needs_r
     seen = school.lms.get(murl).json()
     assert seen["published"]["url"] == "https://cdn.xmall.example.com/listing-v1.pdf" and "versions" not in seen
 
-    assert material["id"] in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
+    assert material["id"] in [m["id"] for m in school.lms.get(f"{API}/materials").json()["items"]]
     pending = school.partner.post(f"{API}/materials", json={
         "program_id": school.program_id, "module": "store-ops", "title": "Draft", "kind": "link",
         "url": "http://intranet.xmall.example.com/draft"}).json()
-    assert pending["id"] not in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
-    to_review = school.admin.get(f"{API}/materials", params={"pending_review": "true"}).json()
+    assert pending["id"] not in [m["id"] for m in school.lms.get(f"{API}/materials").json()["items"]]
+    to_review = school.admin.get(f"{API}/materials", params={"pending_review": "true"}).json()["items"]
     assert pending["id"] in [m["id"] for m in to_review] and material["id"] not in [m["id"] for m in to_review]
 
     v2 = school.partner.post(f"{murl}/versions", json={"url": "https://cdn.xmall.example.com/listing-v2.pdf"})
@@ -419,7 +419,7 @@ def test_partners_see_and_change_only_their_own_materials(school):
     murl = f"{API}/materials/{material['id']}"
     assert school.other_partner.get(murl).status_code == 404
     assert school.other_partner.post(f"{murl}/versions", json={"body": "hijack"}).status_code == 404
-    assert material["id"] not in [m["id"] for m in school.other_partner.get(f"{API}/materials").json()]
+    assert material["id"] not in [m["id"] for m in school.other_partner.get(f"{API}/materials").json()["items"]]
     assert school.partner.post(f"{murl}/review", json={"version": 1, "decision": "approve"}).status_code == 403
 
 
@@ -455,7 +455,7 @@ def test_a_poll_that_crosses_its_threshold_proposes_a_follow_up_for_staff_to_sch
     assert draft["status"] == "draft" and draft["poll_id"] == poll["id"] and draft["title"] == "Store operations II"
     assert fresh.lms.get(f"{API}/sessions/{draft['id']}").status_code == 404
     fresh.lms.post(vote_url, json={"student_id": "v4", "answer": "yes"})  # later votes propose nothing more
-    drafts = [s for s in fresh.admin.get(f"{API}/programs/{fresh.program_id}/sessions").json() if s["status"] == "draft"]
+    drafts = [s for s in fresh.admin.get(f"{API}/programs/{fresh.program_id}/sessions").json()["items"] if s["status"] == "draft"]
     assert [s["id"] for s in drafts] == [draft["id"]]
     approved = fresh.admin.post(f"{API}/sessions/{draft['id']}/review", json={"decision": "approve"})
     assert approved.status_code == 422  # staff must set the place first

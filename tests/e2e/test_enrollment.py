@@ -71,12 +71,12 @@ def test_the_whole_enrollment_journey_through_the_gateway(system, admin, lms, ta
                         json={"name": "Ms Zhao", "partner_id": "xmall", "max_load": 2, "email": "zhao@xmall.example"})
     tutor = admin.post(f"/api/v1/programs/{program_id}/tutors", json={"name": "Dr Wang", "max_load": 3})
     assert mentor.status_code == tutor.status_code == 201
-    without = admin.get(f"/api/v1/programs/{program_id}/teams", params={"without": "mentor"}).json()
+    without = admin.get(f"/api/v1/programs/{program_id}/teams", params={"without": "mentor"}).json()["items"]
     assert [t["id"] for t in without] == [team["id"]]
     assigned = admin.post(f"/api/v1/programs/{program_id}/assignments")
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["without_mentor"] == [] and len(assigned.json()["assigned"]) == 2
-    assert admin.get(f"/api/v1/programs/{program_id}/teams", params={"without": "mentor"}).json() == []
+    assert admin.get(f"/api/v1/programs/{program_id}/teams", params={"without": "mentor"}).json()["items"] == []
 
     roster = admin.get(f"/api/v1/programs/{program_id}/roster")
     assert roster.status_code == 200
@@ -184,7 +184,7 @@ def admitted_programme(admin, lms):
 
 
 def teams_of(admin, program_id):
-    return admin.get(f"/api/v1/programs/{program_id}/teams").json()
+    return admin.get(f"/api/v1/programs/{program_id}/teams").json()["items"]
 
 
 def test_every_bad_team_is_a_clear_4xx_and_leaves_the_data_as_it_was(admin, lms, admitted_programme):
@@ -253,9 +253,9 @@ def test_a_mentor_at_maximum_load_is_refused_and_a_leaving_mentors_team_is_liste
     assert admin.put(f"/api/v1/teams/{t2['id']}/mentor", json={"mentor_id": second["id"]}).status_code == 200
     left = admin.delete(f"/api/v1/mentors/{first['id']}")
     assert left.status_code == 200 and left.json()["unassigned"] == [t1["id"]]
-    without = admin.get(f"/api/v1/programs/{pid}/teams", params={"without": "mentor"}).json()
+    without = admin.get(f"/api/v1/programs/{pid}/teams", params={"without": "mentor"}).json()["items"]
     assert [t["id"] for t in without] == [t1["id"]]
-    loads = {m["name"]: (m["load"], m["active"]) for m in admin.get(f"/api/v1/programs/{pid}/mentors").json()}
+    loads = {m["name"]: (m["load"], m["active"]) for m in admin.get(f"/api/v1/programs/{pid}/mentors").json()["items"]}
     assert loads == {"One": (0, False), "Two": (1, True)}
 
 

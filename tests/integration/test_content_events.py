@@ -274,7 +274,7 @@ def test_the_system_opens_one_demand_poll_after_each_session_ends(content, progr
     upcoming = open_session(content, program)
     assert call(content, "open_demand_polls") == 1
     assert call(content, "open_demand_polls") == 0  # once per session
-    [poll] = call(content, "list_polls", ADMIN, program)
+    [poll] = call(content, "list_polls", ADMIN, program)["items"]
     assert poll["session_id"] == ended["id"] and poll["opened_by"] == "content:after-session"
     assert "Store operations" in poll["question"] and poll["followup"]["module"] == "ops"
     assert poll["session_id"] != upcoming["id"]

@@ -32,7 +32,8 @@ class FakeRecords:
         return {**record, "rev": record["rev"] + 1}
 
     def find(self, query, sort=None, skip=0, limit=0):
-        return [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        found = [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        return found[skip:skip + limit if limit else None]
 
     def all_events(self):
         return [e for events in self.events.values() for e in events]

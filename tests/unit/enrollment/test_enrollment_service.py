@@ -377,9 +377,9 @@ def test_disbanding_frees_the_members_and_the_mentors_load(service, admitted):
     assert disbanded["status"] == "disbanded"
     last = events(service, TEAM_CHANGED)[-1].payload
     assert last["change"] == "disbanded" and last["members"] == []
-    assert service.list_staff(ADMIN, admitted, "mentor")[0]["load"] == 0
+    assert service.list_staff(ADMIN, admitted, "mentor")["items"][0]["load"] == 0
     assert form(service, admitted, ["u0", "u1"], name="Again")["members"] == ["u0", "u1"]
-    assert mentor["id"] not in [t["mentor_id"] for t in service.list_teams(ADMIN, admitted)]
+    assert mentor["id"] not in [t["mentor_id"] for t in service.list_teams(ADMIN, admitted)["items"]]
 
 
 def test_a_withdrawing_student_leaves_their_team(service, admitted):
@@ -415,8 +415,8 @@ def test_automatic_assignment_never_exceeds_a_maximum_and_lists_teams_without_a_
     [m] = mentors(service, admitted, 1)
     result = service.assign_staff(ADMIN, admitted)
     assert result["without_mentor"] == [t2["id"]]
-    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})] == [t2["id"]]
-    assert service.list_staff(ADMIN, admitted, "mentor")[0]["load"] == 1
+    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})["items"]] == [t2["id"]]
+    assert service.list_staff(ADMIN, admitted, "mentor")["items"][0]["load"] == 1
     with pytest.raises(Conflict):
         service.assign_by_hand(ADMIN, t2["id"], "mentor", m["id"])
     assert service.get_team(ADMIN, t1["id"])["mentor_id"] == m["id"]
@@ -428,7 +428,7 @@ def test_a_mentor_is_assigned_by_hand_and_the_previous_ones_load_is_freed(servic
     service.assign_by_hand(ADMIN, team["id"], "mentor", first["id"])
     moved = service.assign_by_hand(ADMIN, team["id"], "mentor", second["id"])
     assert moved["mentor_id"] == second["id"]
-    loads = {s["id"]: s["load"] for s in service.list_staff(ADMIN, admitted, "mentor")}
+    loads = {s["id"]: s["load"] for s in service.list_staff(ADMIN, admitted, "mentor")["items"]}
     assert loads == {first["id"]: 0, second["id"]: 1}
     assert events(service, MENTOR_ASSIGNED)[-1].payload["previous_mentor_id"] == first["id"]
 
@@ -442,7 +442,7 @@ def test_a_leaving_mentors_teams_are_reassigned_and_the_rest_listed_without(serv
     assert not result["staff"]["active"] and result["staff"]["load"] == 0
     assert [a["staff_id"] for a in result["reassigned"]] == [staying["id"]]
     assert len(result["unassigned"]) == 1
-    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})] == result["unassigned"]
+    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})["items"]] == result["unassigned"]
     [unassigned] = events(service, MENTOR_UNASSIGNED)
     assert unassigned.payload["team_id"] == result["unassigned"][0]
     assert unassigned.payload["mentor_id"] == leaving["id"]

@@ -108,3 +108,19 @@ def test_every_operation_has_a_description_and_examples_that_satisfy_their_schem
 def test_the_programme_example_is_the_platinum_cup(spec):
     example = spec["paths"]["/api/v1/programs"]["post"]["requestBody"]["content"]["application/json"]["example"]
     assert [t["platform"] for t in example["tracks"]] == ["X-Mall", "Our Mall"]
+
+
+def test_every_list_answers_one_page_shape_with_a_bounded_limit(spec):
+    schemas = spec["components"]["schemas"]
+    for path, method, operation, _ in operations(spec):
+        ok = operation["responses"].get("200")
+        if method != "get" or ok is None:
+            continue
+        schema = resolve(spec, ok)["content"].get("application/json", {}).get("schema", {})
+        where = f"GET {path}"
+        assert schema.get("type") != "array", f"{where} answers a bare array"
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if name.endswith("Page"):
+            assert set(schemas[name]["required"]) == {"items", "limit", "offset", "has_more"}, where
+            query = {p["name"]: p for p in operation["parameters"] if p.get("in") == "query"}
+            assert query["limit"]["schema"]["maximum"] <= 500 and "offset" in query, where
