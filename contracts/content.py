@@ -306,8 +306,64 @@ class CheckinStatusSchema(StrictSchema):
     closes_at = fields.AwareDateTime(allow_none=True)
     expected = fields.Integer(required=True, metadata={"description": "Admitted students the session is for"})
     signed_in = fields.List(fields.String(), required=True)
-    not_signed_in = fields.List(fields.String(), required=True)
+    not_signed_in = fields.List(fields.String(), required=True,
+                                metadata={"description": "Neither signed in nor watched the replay"})
     flagged = fields.List(fields.String(), required=True)
+    watched_replay = fields.List(fields.String(), load_default=list,
+                                 metadata={"description": "Students who watched enough of the replay"})
+    attended = fields.Integer(metadata={"description": "Signed in or watched the replay"})
+
+
+MATRIX_CELLS = (*ATTENDANCE_STATUSES, "not_yet")
+_TOTALS = dict(keys=fields.String(validate=validate.OneOf(MATRIX_CELLS)), values=fields.Integer(), required=True)
+
+
+class MatrixSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Students per status in this session"})
+
+
+class MatrixRowSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    cells = fields.List(fields.String(allow_none=True, validate=validate.OneOf(MATRIX_CELLS)), required=True,
+                        metadata={"description": "One status per session, in the order of `sessions`; "
+                                                 "null where the session is not for the student's track"})
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Sessions per status for this student"})
+
+
+class AttendanceMatrixSchema(StrictSchema):
+    """Students (admitted, by id) x scheduled sessions (by start): present, late,
+    absent, excused, watched_replay or not_yet (the session has not ended, or a
+    recorded one whose replay may still be watched)."""
+    program_id = fields.String(required=True)
+    statuses = fields.List(fields.String(), required=True)
+    sessions = fields.List(fields.Nested(MatrixSessionSchema), required=True)
+    students = fields.List(fields.Nested(MatrixRowSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
+
+
+class StudentSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MATRIX_CELLS))
+    source = fields.String(allow_none=True, metadata={"description": "How the status was recorded"})
+    corrected = fields.Boolean(required=True)
+
+
+class StudentAttendanceSchema(StrictSchema):
+    """One student's attendance across the programme's sessions for their track, by start."""
+    program_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    sessions = fields.List(fields.Nested(StudentSessionSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
 
 
 class RollCallSchema(StrictSchema):

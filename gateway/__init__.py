@@ -110,6 +110,7 @@ def create_app(config=None):
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
-    from gateway.resources import jobs
+    from gateway.resources import jobs, reports
     api.register_blueprint(jobs.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(reports.blp, url_prefix=API_PREFIX)
     return app

@@ -17,14 +17,14 @@ from contracts.content import (
     ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
     MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
     REPLAY_FORMS, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED, SESSION_SCHEDULED,
-    AnswerCreateSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
+    AnswerCreateSchema, AttendanceMatrixSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
     CheckinWindowSchema, CorrectionSchema, FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
     MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema, MaterialSchema,
     MaterialVersionCreateSchema, PollCreateSchema, PollSchema, PresenceSchema, QuestionCreateSchema,
     QuestionSchema, RefusalReportSchema, ReplayProgressOutSchema, ReplayProgressSchema, ResolveSchema,
     RollCallResultSchema, RollCallSchema, SessionCancelSchema, SessionCreateSchema,
     SessionFeedbackSummarySchema, SessionListQuerySchema, SessionReviewSchema, SessionSchema,
-    SessionUpdateSchema, SignInResultSchema, SignInSchema, VoteOutSchema, VoteSchema)
+    SessionUpdateSchema, SignInResultSchema, SignInSchema, StudentAttendanceSchema, VoteOutSchema, VoteSchema)
 from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -33,7 +33,7 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.content import domain
+from services.content import domain, reports
 from services.content.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.content.repository import ContentRepository
 
@@ -334,14 +334,44 @@ class ContentService(PraxisService):
                           if domain.session_is_for(session, s["track"]))
         records = {r["student_id"]: r for r in self.store.session_records(session_id)}
         signed = {sid for sid, r in records.items() if r["status"] in ("present", "late")}
+        watched = {sid for sid, r in records.items() if r["status"] == "watched_replay"}
         window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
             "expected": len(expected), "signed_in": sorted(signed),
-            "not_signed_in": [s for s in expected if s not in signed],
+            "not_signed_in": [s for s in expected if s not in signed and s not in watched],
+            "watched_replay": sorted(watched), "attended": len(signed | watched),
             "flagged": sorted(sid for sid, r in records.items() if r["flags"])})
+
+    # --- what a supervisor reads (services.content.reports) ------------------------------------
+
+    def _program_projection(self, caller, program_id):
+        program = self.store.get_program(caller["school_id"], program_id)
+        if program is None:
+            raise NotFound(f"no programme {program_id}")
+        return program
+
+    @rpc
+    def attendance_matrix(self, caller, program_id):
+        """Admitted students x scheduled sessions, with per-student and per-session totals."""
+        self._program_projection(caller, program_id)
+        sessions = self.store.scheduled_sessions(caller["school_id"], program_id)
+        records = self.store.records_of_sessions([s["id"] for s in sessions])
+        return dump(AttendanceMatrixSchema, reports.matrix(
+            program_id, self.store.admitted_students(program_id), sessions, records, _now()))
+
+    @rpc
+    def student_attendance(self, caller, program_id, student_id):
+        """One student's attendance across the programme's sessions for their track."""
+        self._program_projection(caller, program_id)
+        student = self.store.get_student(caller["school_id"], program_id, student_id)
+        if student is None:
+            raise NotFound(f"no student {student_id} in programme {program_id}")
+        sessions = self.store.scheduled_sessions(caller["school_id"], program_id)
+        records = self.store.records_of_sessions([s["id"] for s in sessions], student_id=student_id)
+        return dump(StudentAttendanceSchema, reports.history(program_id, student, sessions, records, _now()))
 
     @rpc
     def checkin_refusals(self, caller, session_id):

@@ -238,7 +238,7 @@ def test_an_overdue_question_raises_question_overdue_once(content, program, rabb
     assert len(published(QUESTION_OVERDUE)) == 1
     assert overdue[0]["payload"]["question_id"] == question["id"]
     assert len(published(QUESTION_ASKED)) == 1
-    listed = call(content, "overdue_questions", ADMIN, program)
+    listed = call(content, "overdue_questions", ADMIN, program)["items"]
     assert [q["id"] for q in listed] == [question["id"]] and listed[0]["overdue"] is True
 
 

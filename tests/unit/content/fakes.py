@@ -73,6 +73,14 @@ class FakeContentRepository:
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
 
+    def records_of_sessions(self, session_ids, student_id=None):
+        return [r for r in self.attendance.find({}) if r["session_id"] in session_ids
+                and student_id in (None, r["student_id"])]
+
+    def scheduled_sessions(self, school_id, program_id):
+        found = self.sessions.find({"school_id": school_id, "program_id": program_id, "status": "scheduled"})
+        return sorted(found, key=lambda s: (s["starts_at"], s["id"]))
+
     def add_refusal(self, refusal):
         self.refused.append(refusal)
 
