@@ -21,6 +21,8 @@ class TrackSchema(StrictSchema):
     platform = fields.String(required=True, validate=validate.Length(min=1, max=120),
                              metadata={"description": "Simulation platform, e.g. 'X-Mall'"})
     capacity = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
+    partner_id = fields.String(load_default=None, allow_none=True, **ID,
+                               metadata={"description": "The enterprise partner whose platform the track uses"})
 
 
 class TeamSizeSchema(StrictSchema):
@@ -49,6 +51,12 @@ class AttendanceRulesSchema(StrictSchema):
     question_sla_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 30))
 
 
+class AssignmentRulesSchema(StrictSchema):
+    mentor_from_track_partner = fields.Boolean(load_default=False, metadata={
+        "description": "Automatic assignment gives a team only a mentor of its track's partner "
+                       "(every track then names its partner_id)"})
+
+
 class ProgramCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     season = fields.String(required=True, validate=validate.Length(min=1, max=40))
@@ -63,6 +71,7 @@ class ProgramCreateSchema(StrictSchema):
                                     load_default=lambda: SelectionRulesSchema().load({}))
     attendance_rules = fields.Nested(AttendanceRulesSchema,
                                      load_default=lambda: AttendanceRulesSchema().load({}))
+    assignment_rules = fields.Nested(AssignmentRulesSchema, load_default=lambda: AssignmentRulesSchema().load({}))
     credit_rules = fields.Dict(keys=fields.String(validate=SLUG),
                                values=fields.Integer(validate=validate.Range(min=-10_000, max=10_000)),
                                load_default=dict,
@@ -78,6 +87,9 @@ class ProgramCreateSchema(StrictSchema):
         lock = data.get("team_lock_date")
         if lock and not data["starts_on"] <= lock <= data["ends_on"]:
             raise ValidationError("must lie between starts_on and ends_on", "team_lock_date")
+        if data["assignment_rules"]["mentor_from_track_partner"] and not all(t["partner_id"] for t in data["tracks"]):
+            raise ValidationError("every track names its partner_id when mentors come from the track's partner",
+                                  "tracks")
 
 
 class ProgramSchema(ProgramCreateSchema):

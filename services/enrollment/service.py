@@ -684,7 +684,7 @@ class EnrollmentService(PraxisService):
         assigned = []
         for _ in range(5):
             staff = self.store.list_staff(caller["school_id"], program["id"], kind)
-            pairs, _left = domain.plan_assignments(teams, staff)
+            pairs, _left = domain.plan_for_programme(teams, staff, program, kind)
             by_id = {s["id"]: s for s in staff}
             teams_by_id = {t["id"]: t for t in teams}
             missed = []
@@ -725,6 +725,9 @@ class EnrollmentService(PraxisService):
         staff = self._staff(caller, staff_id, kind)
         if staff["program_id"] != team["program_id"]:
             raise InvalidInput(f"{kind} {staff_id} works on another programme", {f"{kind}_id": ["another programme"]})
+        wrong_partner = domain.mentor_partner_error(program, team, staff) if kind == "mentor" else None
+        if wrong_partner:
+            raise InvalidInput(wrong_partner, {"mentor_id": [wrong_partner]})
         if team[f"{kind}_id"] == staff_id:
             return self._team_view(team, program)
         if not staff["active"]:

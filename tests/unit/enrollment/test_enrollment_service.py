@@ -486,3 +486,30 @@ def test_a_retried_team_formation_forms_one_team(service, admitted):
     body = {"name": "Falcons", "track": "undergraduate", "members": ["u0", "u1"]}
     assert service.form_team(caller, admitted, body)["id"] == service.form_team(caller, admitted, body)["id"] == "op-team"
     assert len(events(service, TEAM_FORMED)) == 1
+
+
+def test_teams_get_a_mentor_of_their_tracks_partner_when_the_programme_asks_for_it(service):
+    tracks = [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "partner_id": "xmall", "capacity": 4},
+              {"key": "vocational", "name": "Voc", "platform": "Our Mall", "partner_id": "ourmall", "capacity": 4}]
+    pid = programme(service, tracks=tracks, assignment_rules={"mentor_from_track_partner": True})
+    for i in range(4):
+        apply(service, pid, f"u{i}", score=90 - i)
+        apply(service, pid, f"v{i}", track="vocational", score=90 - i)
+    service.run_selection(ADMIN, pid, {})
+    teams = [form(service, pid, ["u0", "u1"]), form(service, pid, ["u2", "u3"], name="Hawks"),
+             form(service, pid, ["v0", "v1"], name="Owls", track="vocational")]
+    # the least-loaded mentor overall is Our Mall's: without the rule it would take an undergraduate team
+    ours = service.register_staff(ADMIN, pid, "mentor", {"name": "Our", "partner_id": "ourmall", "max_load": 5})
+    xmall = service.register_staff(ADMIN, pid, "mentor", {"name": "X", "partner_id": "xmall", "max_load": 1})
+    result = service.assign_staff(ADMIN, pid)
+    mentor_of = {t["id"]: service.get_team(ADMIN, t["id"])["mentor_id"] for t in teams}
+    assert mentor_of == {teams[0]["id"]: xmall["id"], teams[1]["id"]: None, teams[2]["id"]: ours["id"]}
+    assert result["without_mentor"] == [teams[1]["id"]]  # X-Mall's only mentor is full: nobody else may take it
+    with pytest.raises(InvalidInput):
+        service.assign_by_hand(ADMIN, teams[1]["id"], "mentor", ours["id"])
+
+
+def test_a_programme_that_takes_mentors_from_track_partners_names_each_tracks_partner(service):
+    with pytest.raises(InvalidInput) as refused:
+        programme(service, assignment_rules={"mentor_from_track_partner": True})
+    assert "tracks" in refused.value.errors
