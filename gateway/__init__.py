@@ -41,7 +41,7 @@ class PraxisApi(Api):
     def document(self):
         """The finished OpenAPI document (gateway.openapi), built once."""
         if getattr(self, "_document", None) is None:
-            self._document = openapi.finish(self.spec.to_dict())
+            self._document = openapi.finish(self.spec.to_dict(), self._app)
         return self._document
 
     def _openapi_json(self):

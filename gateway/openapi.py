@@ -58,9 +58,11 @@ ERRORS = {
 }
 RETRY_AFTER = (409, 429, 503)
 
-# conflicts that GET routes answer (writes are assumed to have them)
+# what the route facts do not show: conflicts of reads (writes are assumed to have
+# them), and resources named in the body rather than the path
 DECLARED = {
     ("get", "/api/v1/sessions/{session_id}/checkin-code"): {409: "No check-in window is open for the session"},
+    ("post", "/api/v1/materials"): {404: "No programme program_id in the caller's school"},
 }
 
 # request examples a reader recognises (others are generated from the schema)
@@ -76,9 +78,12 @@ _PATTERNS = {r"^[a-z0-9][a-z0-9_-]{0,39}$": "undergraduate", r"^\d{6}$": "492817
              r"^[a-z_]+(\.[a-z_]+)+\.v\d+$": "student.admitted.v1"}
 
 
-def finish(spec):
-    """Return the finished document (``spec`` is flask-smorest's, left as it is)."""
+def finish(spec, app=None):
+    """Return the finished document (``spec`` is flask-smorest's, left as it is);
+    with the Flask ``app``, each operation's id is its view's name (clients
+    generated from the document call ``create_program``, not a path)."""
     spec = copy.deepcopy(spec)
+    ids = operation_ids(app) if app is not None else {}
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("Error", None)
@@ -104,7 +109,23 @@ def finish(spec):
         for method in METHODS:
             if method in item:
                 _operation(spec, path, method, item[method], item.get("parameters", []))
+                if (method, path) in ids:
+                    item[method]["operationId"] = ids[(method, path)]
     return spec
+
+
+def operation_ids(app):
+    """(method, OpenAPI path) -> the view's name, qualified by its blueprint only
+    where two views share a name."""
+    found = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found[(method.lower(), path)] = rule.endpoint
+    names = [e.rsplit(".", 1)[-1] for e in found.values()]
+    return {key: (endpoint.rsplit(".", 1)[-1] if names.count(endpoint.rsplit(".", 1)[-1]) == 1
+                  else endpoint.replace(".", "_"))
+            for key, endpoint in found.items()}
 
 
 def _name(code):

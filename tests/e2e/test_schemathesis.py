@@ -97,7 +97,7 @@ def _run(operation, seeded, base_url):
             headers = {"Authorization": f"Bearer {seeded['keys'][role]}"}
             try:
                 case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
-            except Exception as exc:  # a check failed: keep the reproducing call, go on
+            except (Exception, BaseExceptionGroup) as exc:  # a check failed: keep the call, go on
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 if (operation.label, first) not in seen:
                     seen.add((operation.label, first))

@@ -124,3 +124,9 @@ def test_every_list_answers_one_page_shape_with_a_bounded_limit(spec):
             assert set(schemas[name]["required"]) == {"items", "limit", "offset", "has_more"}, where
             query = {p["name"]: p for p in operation["parameters"] if p.get("in") == "query"}
             assert query["limit"]["schema"]["maximum"] <= 500 and "offset" in query, where
+
+
+def test_every_operation_has_a_unique_id_named_after_its_view(spec):
+    ids = [op["operationId"] for _, _, op, _ in operations(spec)]
+    assert len(ids) == len(set(ids))
+    assert spec["paths"]["/api/v1/programs"]["post"]["operationId"] == "create_program"
