@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_headers_conformance,
                                  response_schema_conformance, status_code_conformance)
 
@@ -73,21 +74,22 @@ def test_every_operation_answers_as_documented(system, seeded):
     """Each operation in turn (a Hypothesis strategy from its schema), with each
     role it admits; every failure is collected and printed with its curl."""
     schema = schemathesis.openapi.from_url(f"{system.base_url}/api/v1/openapi.json")
-    failures, operations = [], 0
+    failures, operations, calls = [], 0, [0]
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
-        failures += _run(operation, seeded, system.base_url)
-    assert operations > 50
+        failures += _run(operation, seeded, system.base_url, calls)
+    print(f"schemathesis: {calls[0]} calls over {operations} operations")
+    assert operations > 50 and calls[0] > operations * EXAMPLES
     assert not failures, f"{len(failures)} failing calls:\n\n" + "\n\n".join(failures[:40])
 
 
-def _run(operation, seeded, base_url):
+def _run(operation, seeded, base_url, calls):
     found, seen = [], set()
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
     def run(case):
         rng = random.Random(repr(case.path_parameters) + repr(case.body)[:200])
         for name in list(case.path_parameters or {}):
@@ -95,6 +97,7 @@ def _run(operation, seeded, base_url):
                 case.path_parameters[name] = seeded["ids"][name]
         for role in operation.definition.raw.get("x-roles", []):
             headers = {"Authorization": f"Bearer {seeded['keys'][role]}"}
+            calls[0] += 1
             try:
                 case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
             except (Exception, BaseExceptionGroup) as exc:  # a check failed: keep the call, go on
