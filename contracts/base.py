@@ -39,6 +39,26 @@ class EnvelopeSchema(StrictSchema):
     payload = fields.Dict(required=True)
 
 
+def rule(text):
+    """Name the cross-field rule a ``@validates_schema`` method checks: the OpenAPI
+    document lists it in the schema's description (gateway.openapi)."""
+    def mark(method):
+        method.praxis_rule = text
+        return method
+    return mark
+
+
+def rules_of(schema_cls):
+    """The documented rules of a schema and of the schemas it extends."""
+    found = []
+    for klass in reversed(schema_cls.__mro__):
+        for value in vars(klass).values():
+            text = getattr(value, "praxis_rule", None)
+            if text and text not in found:
+                found.append(text)
+    return found
+
+
 class PageQuerySchema(StrictSchema):
     """``limit`` and ``offset`` of a list route (each list documents its order)."""
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -3,7 +3,7 @@
 questions and answers, feedback and demand polls, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, StrictSchema, rule
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -80,6 +80,8 @@ class SessionCreateSchema(_SessionFields):
                                metadata={"description": "School staff only: the partner running it"})
 
     @validates_schema
+    @rule("ends_at is after starts_at; a live_online session needs stream_url; an on-site form "
+          "(offline_lecture, tour_lecture, corporate_training, workshop) needs a place")
     def _consistent(self, data, **kwargs):
         check_session(data)
 
@@ -88,6 +90,7 @@ class SessionUpdateSchema(_SessionFields):
     """A change (e.g. a reschedule): only the fields sent change."""
 
     @validates_schema
+    @rule("at least one field; form never changes; the session after the change keeps the rules of a new one")
     def _not_empty(self, data, **kwargs):
         if not data:
             raise ValidationError("send at least one field to change")
@@ -100,6 +103,7 @@ class SessionReviewSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -148,6 +152,7 @@ class _MaterialContent(StrictSchema):
     body = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100_000))
 
     @validates_schema
+    @rule("url or body (or both)")
     def _url_or_body(self, data, **kwargs):
         if not data.get("url") and not data.get("body"):
             raise ValidationError("send a url or a body", "url")
@@ -170,6 +175,7 @@ class MaterialReviewSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -223,6 +229,7 @@ class CheckinWindowSchema(StrictSchema):
                                    metadata={"description": "The previous code is accepted this long after a change"})
 
     @validates_schema
+    @rule("grace_seconds is shorter than period_seconds")
     def _grace_below_period(self, data, **kwargs):
         if data["grace_seconds"] >= data["period_seconds"]:
             raise ValidationError("must be shorter than period_seconds", "grace_seconds")

@@ -3,7 +3,7 @@ with waitlists, teams, mentors and tutors, the roster; and the events it
 publishes (consumed by content, incentives, assessment and supervision)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, StrictSchema, rule
 from contracts.events import define
 
 SOURCE = "enrollment"
@@ -30,6 +30,7 @@ class TeamSizeSchema(StrictSchema):
     max = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
 
     @validates_schema
+    @rule("min must not exceed max")
     def _min_le_max(self, data, **kwargs):
         if data["min"] > data["max"]:
             raise ValidationError("min must not exceed max", "min")
@@ -78,6 +79,9 @@ class ProgramCreateSchema(StrictSchema):
                                metadata={"description": "Points per rule, e.g. {'attendance': 2, 'idle_penalty': -5}"})
 
     @validates_schema
+    @rule("ends_on is not before starts_on (and not in the past: a programme already over is refused); "
+          "track keys are unique; team_lock_date lies between starts_on and ends_on; with "
+          "assignment_rules.mentor_from_track_partner every track names its partner_id")
     def _consistent(self, data, **kwargs):
         if data["ends_on"] < data["starts_on"]:
             raise ValidationError("must not be before starts_on", "ends_on")

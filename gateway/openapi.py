@@ -68,6 +68,11 @@ DECLARED = {
 # request examples a reader recognises (others are generated from the schema)
 EXAMPLES = {
     "ProgramCreate": platinum_cup("Platinum Cup 2027", starts_on=date(2027, 3, 1)),
+    "SessionCreate": {"title": "Store operations on X-Mall", "module": "store-operations", "form": "offline_lecture",
+                      "starts_at": "2027-03-08T09:00:00+08:00", "ends_at": "2027-03-08T11:00:00+08:00",
+                      "place": "Teaching building A, room 101", "instructor": {"id": "teacher-li", "kind": "teacher"},
+                      "tracks": ["undergraduate"]},
+    "SessionUpdate": {"starts_at": "2027-03-09T09:00:00+08:00", "ends_at": "2027-03-09T11:00:00+08:00"},
 }
 
 _FORMATS = {"date": "2026-03-01", "date-time": "2026-03-01T09:00:00+00:00", "email": "mentor@example.com",
@@ -105,6 +110,7 @@ def finish(spec, app=None):
                                            "the work twice (409 while the first still runs, 422 with another body)",
                             "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
     }
+    _describe_schemas(schemas)
     for path, item in spec.get("paths", {}).items():
         for method in METHODS:
             if method in item:
@@ -126,6 +132,34 @@ def operation_ids(app):
     return {key: (endpoint.rsplit(".", 1)[-1] if names.count(endpoint.rsplit(".", 1)[-1]) == 1
                   else endpoint.replace(".", "_"))
             for key, endpoint in found.items()}
+
+
+def _schema_classes():
+    from contracts.base import StrictSchema
+    found, todo = {}, [StrictSchema]
+    while todo:
+        klass = todo.pop()
+        found.setdefault(klass.__name__.removesuffix("Schema"), klass)
+        todo += klass.__subclasses__()
+    return found
+
+
+def _describe_schemas(schemas):
+    """A schema's description: its docstring and the cross-field rules it checks
+    (``contracts.base.rule``), which JSON Schema cannot say."""
+    from contracts.base import rules_of
+    classes = _schema_classes()
+    for name, schema in schemas.items():
+        klass = classes.get(name)
+        if klass is None:
+            continue
+        parts = [schema.get("description") or " ".join((klass.__doc__ or "").split())]
+        rules = rules_of(klass)
+        if rules:
+            parts.append("Rules: " + "; ".join(rules) + ".")
+        text = " ".join(p for p in parts if p)
+        if text:
+            schema["description"] = text
 
 
 def _name(code):

@@ -130,3 +130,23 @@ def test_every_operation_has_a_unique_id_named_after_its_view(spec):
     ids = [op["operationId"] for _, _, op, _ in operations(spec)]
     assert len(ids) == len(set(ids))
     assert spec["paths"]["/api/v1/programs"]["post"]["operationId"] == "create_program"
+
+
+def test_request_examples_pass_the_schemas_cross_field_rules_too(spec):
+    from gateway.openapi import _schema_classes
+    classes = _schema_classes()
+    for path, method, operation, _ in operations(spec):
+        media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if not media:
+            continue
+        name = media["schema"].get("$ref", "").rsplit("/", 1)[-1]
+        errors = classes[name]().validate(media["example"])
+        assert not errors, f"{method.upper()} {path}: {errors}"
+
+
+def test_schemas_state_the_cross_field_rules_json_schema_cannot(spec):
+    schemas = spec["components"]["schemas"]
+    assert "min must not exceed max" in schemas["TeamSize"]["description"]
+    assert "grace_seconds is shorter than period_seconds" in schemas["CheckinWindow"]["description"]
+    assert "live_online session needs stream_url" in schemas["SessionCreate"]["description"]
+    assert "a rejection needs a reason" in schemas["SessionReview"]["description"]
