@@ -241,17 +241,23 @@ class EnrollmentRepository:
         held = self._seats.find_one({"_id": key, f"seats.{application_id}": {"$exists": True}}, {"_id": 1})
         return "held" if held else "full"
 
-    def reserve_seats(self, program_id, track, application_ids, capacity):
-        """Places for all ``application_ids`` at once, or none (False: not enough
-        places left, or one of them holds one already). One guarded update."""
-        if not application_ids:
-            return True
-        guard = {"_id": f"{program_id}:{track}", "admitted": {"$lte": capacity - len(application_ids)}}
-        guard.update({f"seats.{i}": {"$exists": False} for i in application_ids})
-        taken = self._seats.find_one_and_update(
-            guard, {"$inc": {"admitted": len(application_ids)},
-                    "$set": {f"seats.{i}": 1 for i in application_ids}})
-        return taken is not None
+    def reserve_seats(self, program_id, track, application_ids, capacity, chunk=200):
+        """Places for all ``application_ids``, or none (False: not enough places
+        left, or one of them holds one already). One guarded update per ``chunk``
+        ids (nx-27017 matches no document past about a thousand conditions); a
+        chunk refused gives back the chunks taken before it."""
+        key, taken = f"{program_id}:{track}", []
+        for start in range(0, len(application_ids), chunk):
+            part = application_ids[start:start + chunk]
+            guard = {"_id": key, "admitted": {"$lte": capacity - len(part)},
+                     **{f"seats.{i}": {"$exists": False} for i in part}}
+            if self._seats.find_one_and_update(guard, {"$inc": {"admitted": len(part)},
+                                                       "$set": {f"seats.{i}": 1 for i in part}}) is None:
+                for application_id in taken:
+                    self.release_seat(program_id, track, application_id)
+                return False
+            taken += part
+        return True
 
     def release_seat(self, program_id, track, application_id):
         released = self._seats.find_one_and_update(

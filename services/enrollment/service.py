@@ -110,9 +110,9 @@ class EnrollmentService(PraxisService):
         stored, _created = self._submit(caller, program_id, load(ApplicationCreateSchema, data))
         return dump(ApplicationSchema, stored)
 
-    def _submit(self, caller, program_id, data):
+    def _submit(self, caller, program_id, data, program=None):
         """(application, created): a retried operation finds the one it stored."""
-        program = self._program(caller, program_id)
+        program = program or self._program(caller, program_id)
         self._track(program, data["track"])
         now = self._now()
         if not domain.program_open(program, now):
@@ -292,7 +292,8 @@ class EnrollmentService(PraxisService):
         same operation id (Idempotency-Key) finds the job it started."""
         data = load(SelectionRunSchema, data)
         program = self._program(caller, program_id)
-        [self._track(program, k) for k in data["tracks"]]
+        for key in data["tracks"]:
+            self._track(program, key)  # an unknown track is refused now, not in the job
         job, created = self.jobs.create(caller, "selection", SelectionRunSchema().dump(data),
                                         program_id=program_id, lock=f"selection:{program_id}")
         if created:
@@ -330,6 +331,7 @@ class EnrollmentService(PraxisService):
 
     def _import_job(self, job, progress):
         caller, program_id = job["caller"], job["program_id"]
+        program = self._program(caller, program_id)
         try:
             lines = list(importer.parsed_lines(job["params"]["format"], job["params"]["content"]))
         except importer.ImportAborted as exc:
@@ -339,7 +341,7 @@ class EnrollmentService(PraxisService):
         for line, data, reason in lines:
             entry = {"line": line, "student_id": (data or {}).get("student_id"), "application_id": None, "reason": reason}
             if data is not None:
-                entry.update(self._import_line(caller, program_id, data))
+                entry.update(self._import_line(caller, program_id, data, program))
             else:
                 entry["outcome"] = "rejected"
             counts[{"imported": "imported", "unchanged": "unchanged", "duplicate": "duplicates",
@@ -350,11 +352,11 @@ class EnrollmentService(PraxisService):
                 progress(**counts)
         return {"result": {k: v for k, v in counts.items() if k != "done"}, "report": report, "progress": counts}
 
-    def _import_line(self, caller, program_id, data):
+    def _import_line(self, caller, program_id, data, program):
         content = json.dumps(ApplicationCreateSchema().dump(data), sort_keys=True, default=str)
         line_caller = {**caller, "operation_id": hashlib.sha256(f"{program_id}:{content}".encode()).hexdigest()[:32]}
         try:
-            stored, created = self._submit(line_caller, program_id, data)
+            stored, created = self._submit(line_caller, program_id, data, program)
         except Conflict as exc:
             duplicate = "live application" in exc.detail
             return {"outcome": "duplicate" if duplicate else "rejected", "reason": importer.describe(exc)}

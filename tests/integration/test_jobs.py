@@ -102,3 +102,16 @@ def test_a_job_left_running_by_a_dead_service_is_run_again(enrollment):
     call(enrollment, "resume_jobs")
     done = finished(enrollment, job["_id"])
     assert done["state"] == "succeeded" and len(done["result"]["decisions"]) == len(SCORES)
+
+
+def test_seats_for_hundreds_of_admissions_are_taken_together_or_not_at_all(enrollment):
+    repository = EnrollmentRepository()
+    repository.ensure_counter("jufe", "big", "ug", 1000)
+    first = [f"x{i:04d}" for i in range(450)]  # three guarded updates of up to 200
+    assert repository.reserve_seats("big", "ug", first, 1000)
+    assert repository.seat_counter("big", "ug")["admitted"] == 450
+    # one of them holds a place already: nothing of this call is kept
+    assert not repository.reserve_seats("big", "ug", [f"y{i:04d}" for i in range(300)] + ["x0001"], 1000)
+    assert not repository.reserve_seats("big", "ug", [f"z{i:04d}" for i in range(551)], 1000)  # one too many
+    counter = repository.seat_counter("big", "ug")
+    assert counter["admitted"] == 450 and sorted(counter["holders"]) == sorted(first)
