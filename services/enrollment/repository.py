@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
 from services.common.events import owing
@@ -131,6 +131,32 @@ class EnrollmentRepository:
             raise Conflict(f"student {app['student_id']} already has a live application "
                            f"to programme {app['program_id']}")
 
+    def insert_applications(self, items):
+        """Bulk ``insert_application``: ``items`` are (application, events); returns
+        {id: "created" | "exists" (stored before: the same operation) | "duplicate"
+        (the student has another live application to the programme)}."""
+        docs = []
+        for app, events in items:
+            doc = ApplicationDoc(**app, pending_events=list(events))
+            doc.validate()  # and clean(): the events it owes mark it for the relay
+            docs.append(doc.to_mongo().to_dict())
+        ids = [d["_id"] for d in docs]
+        outcome = {d["_id"]: "exists" for d in self._apps.find({"_id": {"$in": ids}}, {"_id": 1})}
+        fresh = [d for d in docs if d["_id"] not in outcome]
+        refused = set()
+        if fresh:
+            try:
+                self._apps.insert_many(fresh, ordered=False)
+            except BulkWriteError as exc:
+                refused = {fresh[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])}
+        stored_now = {d["_id"] for d in self._apps.find({"_id": {"$in": list(refused)}}, {"_id": 1})} if refused else set()
+        for doc in fresh:
+            if doc["_id"] not in refused:
+                outcome[doc["_id"]] = "created"
+            else:
+                outcome[doc["_id"]] = "exists" if doc["_id"] in stored_now else "duplicate"
+        return outcome
+
     def get_application(self, school_id, application_id):
         return _plain(self._apps.find_one({"_id": application_id, "school_id": school_id}), ApplicationDoc)
 
@@ -208,6 +234,16 @@ class EnrollmentRepository:
             result = collection.update_one({"_id": key, "occurred_at": {"$lte": fields["occurred_at"]}},
                                            {"$set": fields})
             return result.matched_count == 1
+
+    def quiz_scores(self, keys):
+        """{key: kept score} for those of ``keys`` that have one."""
+        found = {}
+        for raw in QuizScoreDoc._get_collection().find({"_id": {"$in": list(keys)}}):
+            kept = _plain(raw)
+            kept["occurred_at"] = datetime.strptime(kept["occurred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=timezone.utc)
+            found[raw["_id"]] = kept
+        return found
 
     def quiz_score(self, key):
         kept = _plain(QuizScoreDoc._get_collection().find_one({"_id": key}))

@@ -23,7 +23,7 @@ from contracts.enrollment import (
     ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
     StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
     TeamSchema, TutorCreateSchema, WithdrawalSchema)
-from contracts.errors import Conflict, InvalidInput, NotFound, PraxisError
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.jobs import ImportStartSchema, JobSchema
 from contracts.events import make_event
 from services.common import jobs as job_views
@@ -329,7 +329,7 @@ class EnrollmentService(PraxisService):
             self.jobs.run(job, self._import_job)
         return dump(JobSchema, job_views.view(self.jobs.get(caller["school_id"], job["_id"])))
 
-    def _import_job(self, job, progress):
+    def _import_job(self, job, progress, chunk=200):
         caller, program_id = job["caller"], job["program_id"]
         program = self._program(caller, program_id)
         try:
@@ -338,31 +338,53 @@ class EnrollmentService(PraxisService):
             return {"error": str(exc)}
         counts = {"total": len(lines), "done": 0, "imported": 0, "unchanged": 0, "duplicates": 0, "rejected": 0}
         report = []
-        for line, data, reason in lines:
-            entry = {"line": line, "student_id": (data or {}).get("student_id"), "application_id": None, "reason": reason}
-            if data is not None:
-                entry.update(self._import_line(caller, program_id, data, program))
-            else:
-                entry["outcome"] = "rejected"
-            counts[{"imported": "imported", "unchanged": "unchanged", "duplicate": "duplicates",
-                    "rejected": "rejected"}[entry["outcome"]]] += 1
-            counts["done"] += 1
-            report.append(entry)
-            if counts["done"] % 50 == 0:
-                progress(**counts)
+        for start in range(0, len(lines), chunk):
+            part = lines[start:start + chunk]
+            outcomes = self._import_lines(caller, program, [(line, data) for line, data, _ in part if data is not None])
+            for line, data, reason in part:
+                entry = {"line": line, "student_id": (data or {}).get("student_id"), "application_id": None,
+                         "reason": reason, **(outcomes[line] if data is not None else {"outcome": "rejected"})}
+                counts[{"imported": "imported", "unchanged": "unchanged", "duplicate": "duplicates",
+                        "rejected": "rejected"}[entry["outcome"]]] += 1
+                report.append(entry)
+            counts["done"] += len(part)
+            progress(**counts)
         return {"result": {k: v for k, v in counts.items() if k != "done"}, "report": report, "progress": counts}
 
-    def _import_line(self, caller, program_id, data, program):
-        content = json.dumps(ApplicationCreateSchema().dump(data), sort_keys=True, default=str)
-        line_caller = {**caller, "operation_id": hashlib.sha256(f"{program_id}:{content}".encode()).hexdigest()[:32]}
-        try:
-            stored, created = self._submit(line_caller, program_id, data, program)
-        except Conflict as exc:
-            duplicate = "live application" in exc.detail
-            return {"outcome": "duplicate" if duplicate else "rejected", "reason": importer.describe(exc)}
-        except PraxisError as exc:
-            return {"outcome": "rejected", "reason": importer.describe(exc)}
-        return {"outcome": "imported" if created else "unchanged", "application_id": stored["id"]}
+    def _import_lines(self, caller, program, lines):
+        """Submit these lines' applications as ``submit_application`` would, with one
+        bulk insert: {line: outcome}. Each line's id comes from its content, so a
+        line posted again finds the application it made (unchanged)."""
+        now, outcomes, apps = self._now(), {}, []
+        if not domain.program_open(program, now):
+            return {line: {"outcome": "rejected", "reason": f"programme {program['id']} has ended"} for line, _ in lines}
+        for line, data in lines:
+            if domain.track_of(program, data["track"]) is None:
+                outcomes[line] = {"outcome": "rejected", "reason": f"track: unknown track '{data['track']}'; use one of "
+                                                                  f"{[t['key'] for t in program['tracks']]}"}
+                continue
+            content = json.dumps(ApplicationCreateSchema().dump(data), sort_keys=True, default=str)
+            app_id = hashlib.sha256(f"{program['id']}:{content}".encode()).hexdigest()[:32]
+            apps.append((line, domain.new_application(data, program, school_id=caller["school_id"],
+                                                      actor=caller["actor"], now=now, application_id=app_id)))
+        scores = self.store.quiz_scores([self._score_key(caller["school_id"], program["id"], a["student_id"])
+                                         for _, a in apps])
+        for _, app in apps:
+            quiz = scores.get(self._score_key(caller["school_id"], program["id"], app["student_id"]))
+            if quiz is not None:  # the quiz was scored before the application arrived
+                app.update(status="screened", score=quiz["score"], score_source="quiz", scored_at=quiz["occurred_at"])
+        stored = self.store.insert_applications(
+            [(app, [self._event(caller, APPLICATION_SUBMITTED, domain.application_submitted_payload(app))])
+             for _, app in apps])
+        for line, app in apps:
+            result = stored[app["id"]]
+            if result == "duplicate":
+                outcomes[line] = {"outcome": "duplicate", "reason": f"student {app['student_id']} already has a "
+                                                                    f"live application to programme {program['id']}"}
+            else:
+                outcomes[line] = {"outcome": "imported" if result == "created" else "unchanged",
+                                  "application_id": app["id"]}
+        return outcomes
 
     @timer(interval=30)
     def resume_jobs(self):

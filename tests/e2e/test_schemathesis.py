@@ -108,3 +108,27 @@ def _run(operation, seeded, base_url, calls):
                                  f"  reproduce: {case.as_curl_command(headers=headers)}")
     run()
     return found
+
+
+def test_sequences_that_follow_the_documents_links_answer_as_documented(system, seeded):
+    """Schemathesis's stateful run: it links operations (an id a creation answers
+    feeds the operations on that resource) and walks sequences of calls, each
+    with a key of a role the operation admits (admin where it may)."""
+    schema = schemathesis.openapi.from_url(f"{system.base_url}/api/v1/openapi.json")
+    keys, calls = seeded["keys"], []
+
+    class Sequences(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            calls.append(case.operation.label)
+            roles = case.operation.definition.raw.get("x-roles", ["admin"])
+            role = "admin" if "admin" in roles else roles[0]
+            return {"base_url": system.base_url, "headers": {"Authorization": f"Bearer {keys[role]}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=kwargs.get("headers"))
+
+    Sequences.run(settings=settings(max_examples=max(5, EXAMPLES), stateful_step_count=6, deadline=None,
+                                    derandomize=True, database=None, phases=[Phase.generate],
+                                    suppress_health_check=list(HealthCheck)))
+    print(f"schemathesis stateful: {len(calls)} calls, {len(set(calls))} operations")
+    assert len(set(calls)) > 5

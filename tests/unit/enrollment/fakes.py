@@ -83,6 +83,22 @@ class FakeStore:
         self.outbox.extend(owed)
         return copy.deepcopy(app)
 
+    def insert_applications(self, items):
+        outcome = {}
+        for app, events in items:
+            if app["id"] in self.apps:
+                outcome[app["id"]] = "exists"
+                continue
+            try:
+                self.insert_application(app, events)
+                outcome[app["id"]] = "created"
+            except Conflict:
+                outcome[app["id"]] = "duplicate"
+        return outcome
+
+    def quiz_scores(self, keys):
+        return {k: copy.deepcopy(self.scores[k]) for k in keys if k in self.scores}
+
     def update_applications(self, writes):
         applied = {}
         for app_id, statuses, changes, events in writes:

@@ -136,3 +136,13 @@ def test_a_csv_without_its_header_fails_the_job_with_the_reason():
     assert job["state"] == "failed" and "header" in job["error"]
     with pytest.raises(InvalidInput):
         service.start_import(ADMIN, pid, {"format": "xml", "content": "<a/>"})
+
+
+def test_two_lines_of_one_student_in_a_file_make_one_application():
+    service = make_service()
+    pid = programme(service)
+    content = ('{"student_id": "d1", "name": "Dee", "track": "undergraduate"}\n'
+               '{"student_id": "d1", "name": "Dee", "track": "vocational"}\n')
+    job = service.get_job(ADMIN, service.start_import(ADMIN, pid, {"format": "jsonl", "content": content})["id"])
+    assert [(r["line"], r["outcome"]) for r in job["report"]] == [(1, "imported"), (2, "duplicate")]
+    assert "live application" in job["report"][1]["reason"]
