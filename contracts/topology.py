@@ -9,6 +9,7 @@ from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
@@ -17,6 +18,8 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED],
 }
 
 
