@@ -25,10 +25,10 @@ from contracts.assessment import (
     ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
     SUBMISSION_GRADED, SUBMISSION_RECEIVED, SUBMISSION_RETURNED, TOTAL_RULE, AssessmentCreateSchema,
     AssessmentListQuerySchema, AssessmentReviewSchema, AssessmentSchema, AssessmentUpdateSchema,
-    CompetitionEntrySchema, CompetitionPostResultSchema, CompetitionScoresCreateSchema, GradebookQuerySchema,
+    CompetitionEntrySchema, CompetitionScoresCreateSchema, GradebookQuerySchema,
     GradebookSchema, GradeCreateSchema, OverrideCreateSchema, OverrideSchema, PaperQuerySchema, PaperSchema,
     QuestionBankCreateSchema, QuestionListQuerySchema, QuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
-    RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema, SubmissionResultSchema, SubmissionSchema)
+    RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema, SubmissionSchema)
 from contracts.base import dump, load
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
@@ -413,7 +413,7 @@ class AssessmentService(PraxisService):
         return self._submitted(caller, s, created=True)
 
     def _submitted(self, caller, s, created):
-        return dump(SubmissionResultSchema, {"created": created, "submission": self._submission_view(caller, s)})
+        return {"created": created, "submission": self._submission_view(caller, s)}  # SubmissionResultSchema
 
     @rpc
     def get_submission(self, caller, submission_id):
@@ -537,8 +537,8 @@ class AssessmentService(PraxisService):
                     errors[str(i)] = {"student_id": ["not an admitted student of the programme"]}
         if errors:
             raise InvalidInput("some results name nobody in the programme", {"results": errors})
-        return dump(CompetitionPostResultSchema, {"results": [
-            self._record_run(caller, a, result, teams) for result in data["results"]]})
+        # CompetitionPostResultSchema (the entries are dumped already)
+        return {"results": [self._record_run(caller, a, result, teams) for result in data["results"]]}
 
     def _record_run(self, caller, a, result, teams):
         entry_id = natural_id(a["id"], result["run_id"])
