@@ -185,7 +185,7 @@ class OptionSchema(StrictSchema):
     correct = fields.Boolean(load_default=False)
 
 
-class QuestionSchema(StrictSchema):
+class BankQuestionSchema(StrictSchema):
     """A question of the programme's bank.
 
     Scoring: single choice and true/false, all or nothing. Multiple choice, partial
@@ -240,7 +240,7 @@ def _duplicates(ids):
 
 
 class QuestionBankCreateSchema(StrictSchema):
-    questions = fields.List(fields.Nested(QuestionSchema), required=True, validate=validate.Length(min=1, max=500))
+    questions = fields.List(fields.Nested(BankQuestionSchema), required=True, validate=validate.Length(min=1, max=500))
 
     @validates_schema
     def _unique(self, data, **kwargs):
@@ -249,7 +249,7 @@ class QuestionBankCreateSchema(StrictSchema):
             raise ValidationError(f"duplicate question ids: {', '.join(duplicates)}", "questions")
 
 
-class QuestionOutSchema(QuestionSchema):
+class BankQuestionOutSchema(BankQuestionSchema):
     program_id = fields.String(required=True)
     created_at = fields.AwareDateTime(required=True)
 

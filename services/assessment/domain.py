@@ -159,7 +159,7 @@ def answer_error(question, given):
 
 
 def question_points(question, given):
-    """Points earned (see QuestionSchema for the rules); an unanswered question earns 0."""
+    """Points earned (see BankQuestionSchema for the rules); an unanswered question earns 0."""
     if given is None:
         return 0.0
     kind, points = question["kind"], float(question["points"])

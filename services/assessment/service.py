@@ -27,7 +27,7 @@ from contracts.assessment import (
     AssessmentListQuerySchema, AssessmentReviewSchema, AssessmentSchema, AssessmentUpdateSchema,
     CompetitionEntrySchema, CompetitionScoresCreateSchema, GradebookQuerySchema,
     GradebookSchema, GradeCreateSchema, OverrideCreateSchema, OverrideSchema, PaperQuerySchema, PaperSchema,
-    QuestionBankCreateSchema, QuestionListQuerySchema, QuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
+    QuestionBankCreateSchema, QuestionListQuerySchema, BankQuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
     RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema, SubmissionSchema)
 from contracts.base import dump, load
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
@@ -260,7 +260,7 @@ class AssessmentService(PraxisService):
 
     @staticmethod
     def _question_view(q):
-        return dump(QuestionOutSchema, {**q, "id": q["question_id"]})
+        return dump(BankQuestionOutSchema, {**q, "id": q["question_id"]})
 
     @rpc
     def list_questions(self, caller, program_id, query=None):
@@ -702,6 +702,7 @@ class AssessmentService(PraxisService):
         handed in nothing (the record's natural id makes it once, also with several
         processes scanning); then mark the assessment scanned."""
         now = _now()
+        raised = 0
         for a in self.store.past_deadline_unscanned(now):
             missed = self.missed_deadlines(a, now) if a["kind"] in ("quiz", "homework") else 0
             try:
@@ -710,6 +711,8 @@ class AssessmentService(PraxisService):
                 pass  # changed meanwhile (e.g. a new deadline): the next scan looks again
             if missed:
                 log.info("deadlines missed", extra={"assessment_id": a["id"], "count": missed})
+            raised += missed
+        return raised
 
     def missed_deadlines(self, a, now):
         caller = _system(a["school_id"], "assessment:deadline-timer")
