@@ -34,7 +34,8 @@ def get_gradebook(query, program_id):
 @roles("admin", "lms")
 @acting("staff")
 @blp.doc(responses={"200": {"description": "The gradebook as CSV: student, track, team, one column per "
-                                           "assessment (percent, or the state when there is none), total. "
+                                           "assessment (the percent, marked '(override)', '(missing)' or '(late)'; the "
+                                           "state when nothing counts yet), total. "
                                            + TOTAL_RULE,
                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def get_gradebook_csv(program_id):
@@ -61,12 +62,17 @@ def get_gradebook_csv(program_id):
         "Content-Disposition": f'attachment; filename="gradebook-{program_id}.csv"'})
 
 
+SUFFIX = {"overridden": " (override)", "missing": " (missing)", "late": " (late)"}
+
+
 def _grade_cell(item):
+    """The percent that counts, marked when it is an override, missing work or late
+    work; the state alone when nothing counts yet; empty when not for the track."""
     if item is None:
-        return ""  # not for the student's track
+        return ""
     if item["percent"] is None:
         return item["state"]
-    return f"{item['percent']:g}" + (" (override)" if item["state"] == "overridden" else "")
+    return f"{item['percent']:g}{SUFFIX.get(item['state'], '')}"
 
 
 @blp.route("/programs/<program_id>/grade-overrides", methods=["POST"])
