@@ -7,6 +7,7 @@ from kombu import Exchange, Queue
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
 from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
@@ -19,7 +20,8 @@ SUBSCRIPTIONS = {
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
     "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
-                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED],
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
+                   SESSION_SCHEDULED, SESSION_CHANGED],
 }
 
 

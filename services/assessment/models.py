@@ -44,6 +44,13 @@ class TeamProjection(me.Document):
     meta = _meta("teams", "program_id")
 
 
+class TeachingProjection(me.Document):
+    """_id: f"{program_id}:{partner_id}:{module}": a partner runs a scheduled session of
+    the module (content's session.scheduled/changed), so it may propose assessments for it."""
+    id = me.StringField(primary_key=True)
+    meta = _meta("teaching")
+
+
 # --- the assessment service's own records ---------------------------------------------
 
 class QuestionDoc(me.Document):
@@ -96,4 +103,5 @@ class OverrideDoc(OutboxDocument):
 
 
 OUTBOX_DOCUMENTS = [AssessmentDoc, SubmissionDoc, MissedDoc, CompetitionEntryDoc, OverrideDoc]
-DOCUMENTS = [ProgramProjection, StudentProjection, TeamProjection, QuestionDoc, *OUTBOX_DOCUMENTS]
+DOCUMENTS = [ProgramProjection, StudentProjection, TeamProjection, TeachingProjection, QuestionDoc,
+             *OUTBOX_DOCUMENTS]

@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.assessment.models import (AssessmentDoc, CompetitionEntryDoc, MissedDoc, OverrideDoc,
                                         ProgramProjection, QuestionDoc, StudentProjection, SubmissionDoc,
-                                        TeamProjection)
+                                        TeachingProjection, TeamProjection)
 from services.common.records import Records, apply_fact, doc_out
 
 
@@ -74,6 +74,18 @@ class AssessmentRepository:
         # a programme has tens of teams: filter here rather than trust an array match
         return [doc_out(t) for t in TeamProjection._get_collection().find({"program_id": program_id})
                 if not t.get("disbanded")]
+
+    def keep_teaching(self, school_id, program_id, partner_id, module):
+        try:
+            TeachingProjection._get_collection().insert_one({
+                "_id": f"{program_id}:{partner_id}:{module}", "school_id": school_id, "program_id": program_id,
+                "partner_id": partner_id, "module": module})
+        except DuplicateKeyError:
+            pass  # known already (a redelivery, another session of the module)
+
+    def teaches(self, school_id, program_id, partner_id, module):
+        return TeachingProjection._get_collection().find_one(
+            {"_id": f"{program_id}:{partner_id}:{module}", "school_id": school_id}) is not None
 
     # --- the question bank ----------------------------------------------------------
 

@@ -30,6 +30,7 @@ from contracts.assessment import (
     QuestionBankCreateSchema, QuestionListQuerySchema, BankQuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
     RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema, SubmissionSchema)
 from contracts.base import dump, load
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
                                   TEAM_FORMED, TUTOR_ASSIGNED)
@@ -241,6 +242,19 @@ class AssessmentService(PraxisService):
         p = event.payload
         self.store.keep_tutor(p["team_id"], event.school_id, p["program_id"], p["tutor_id"], event.occurred_at)
 
+    def _keep_teaching(self, event):
+        p = event.payload
+        if p["partner_id"]:
+            self.store.keep_teaching(event.school_id, p["program_id"], p["partner_id"], p["module"])
+
+    @on_event(SESSION_SCHEDULED)
+    def on_session_scheduled(self, event):
+        self._keep_teaching(event)  # the partner teaches the module: it may propose assessments for it
+
+    @on_event(SESSION_CHANGED)
+    def on_session_changed(self, event):
+        self._keep_teaching(event)
+
     # --- the question bank -----------------------------------------------------------------
 
     @rpc
@@ -275,7 +289,8 @@ class AssessmentService(PraxisService):
 
     @rpc
     def create_assessment(self, caller, program_id, data):
-        """School staff create (published at once); a partner proposes (the school reviews)."""
+        """School staff create (published at once); a partner proposes one for a module it
+        teaches (a scheduled session of it is the partner's) and the school reviews it."""
         if caller["role"] != "partner":
             self._require_school_staff(caller, program_id)
         program = self._program(caller, program_id)
@@ -283,6 +298,9 @@ class AssessmentService(PraxisService):
         if caller["role"] == "partner":
             if data["partner_id"] not in (None, caller["partner_id"]):
                 raise InvalidInput("a partner proposes for itself", {"partner_id": ["must be your own or absent"]})
+            if not self.store.teaches(caller["school_id"], program["id"], caller["partner_id"], data["module"]):
+                raise InvalidInput("a partner proposes assessments for a module it teaches",
+                                   {"module": ["the partner runs no scheduled session of this module"]})
             partner_id, status = caller["partner_id"], "proposed"
         else:
             partner_id, status = data["partner_id"], "published"

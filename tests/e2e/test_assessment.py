@@ -228,8 +228,18 @@ def test_the_gradebook_as_json_and_csv_with_an_override(school):
 
 
 def test_competition_runs_from_the_partner(school):
-    proposed = create(school, client=school.partner, kind="competition", title="Sales sprint", quiz=None,
-                      max_score=1000)
+    competition = dict(kind="competition", title="Sales sprint", module="sales", quiz=None, max_score=1000)
+    refused = create(school, client=school.partner, expect=422, **competition)
+    assert "module" in refused["errors"]  # the partner teaches no session of it yet
+    start = now() + timedelta(days=1)
+    ok(school.admin.post(f"{API}/programs/{school.program_id}/sessions", json={
+        "title": "Sales on X-Mall", "module": "sales", "form": "corporate_training", "place": "X-Mall campus",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "instructor": {"id": school.mentors[0], "kind": "mentor"}, "partner_id": "xmall"}), 201)
+    proposed = eventually(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        school.partner.post(f"{API}/programs/{school.program_id}/assessments", json={
+            **competition, "opens_at": now().isoformat(), "deadline": (now() + timedelta(days=9)).isoformat()})),
+        timeout=30, interval=0.3)
     assert proposed["status"] == "proposed" and proposed["partner_id"] == "xmall"
     assert school.lms.get(f"{API}/assessments/{proposed['id']}", headers=student("ana")).status_code == 404
     ok(school.admin.post(f"{API}/assessments/{proposed['id']}/review", json={"decision": "approve"}))

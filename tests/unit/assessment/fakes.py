@@ -8,6 +8,7 @@ class FakeAssessmentRepository:
         self.assessments, self.submissions, self.missed = FakeRecords(), FakeRecords(), FakeRecords()
         self.entries, self.overrides = FakeRecords(), FakeRecords()
         self.programs, self.students, self.team_docs, self.questions = {}, {}, {}, {}
+        self.teaching = set()
 
     # projections
     def keep_program(self, program):
@@ -45,6 +46,12 @@ class FakeAssessmentRepository:
 
     def teams(self, program_id):
         return [dict(t) for t in self.team_docs.values() if t["program_id"] == program_id and not t["disbanded"]]
+
+    def keep_teaching(self, school_id, program_id, partner_id, module):
+        self.teaching.add((school_id, program_id, partner_id, module))
+
+    def teaches(self, school_id, program_id, partner_id, module):
+        return (school_id, program_id, partner_id, module) in self.teaching
 
     # the bank
     def add_questions(self, questions):

@@ -10,6 +10,7 @@ from nameko.testing.services import worker_factory
 from contracts.assessment import (ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED,
                                   GRADE_OVERRIDDEN, QUIZ_SCORED, SUBMISSION_GRADED, SUBMISSION_RECEIVED,
                                   SUBMISSION_RETURNED)
+from contracts.content import SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
                                   TEAM_FORMED, TUTOR_ASSIGNED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -73,6 +74,10 @@ def service(clock):
                                                        "partner_id": "xmall"}))
     svc.on_tutor_assigned(event(TUTOR_ASSIGNED, {"team_id": "t2", "program_id": "p1", "tutor_id": "tut"}))
     svc.add_questions(ADMIN, "p1", {"questions": QUESTIONS})
+    svc.on_session_scheduled(event(SESSION_SCHEDULED, {  # xmall teaches the module "ops"
+        "session_id": "s1", "program_id": "p1", "title": "Ops", "module": "ops", "form": "corporate_training",
+        "starts_at": NOW.isoformat(), "ends_at": (NOW + timedelta(hours=2)).isoformat(), "instructor_id": "m1",
+        "tracks": [], "partner_id": "xmall"}))
     return svc
 
 
@@ -115,7 +120,10 @@ def test_the_schools_assessment_is_published_at_once_with_its_event(service):
     assert published["payload"]["assessment_id"] == a["id"] and published["payload"]["assessment_kind"] == "quiz"
 
 
-def test_a_partner_proposes_and_the_school_approves(service):
+def test_a_partner_proposes_for_a_module_it_teaches_and_the_school_approves(service):
+    with pytest.raises(InvalidInput) as refused:
+        create(service, OTHER_PARTNER, kind="homework")
+    assert "module" in refused.value.errors
     proposal = create(service, PARTNER, kind="homework")
     assert proposal["status"] == "proposed" and proposal["partner_id"] == "xmall"
     assert events(service.store.assessments) == []
