@@ -11,6 +11,8 @@ import mongoengine as me
 from services.common.events import OutboxDocument
 
 ALIAS = "assessment"
+# class names are unique across the services: mongoengine keeps one registry by class
+# name, and disconnect() resets only the registered class's cached collection
 _META = {"db_alias": ALIAS, "strict": False}
 
 
@@ -20,14 +22,14 @@ def _meta(collection, *indexes):
 
 # --- projections of enrollment's events ---------------------------------------------
 
-class ProgramProjection(me.Document):
+class AssessmentProgramProjection(me.Document):
     """_id: program id. Its school and track keys, from program.created."""
     id = me.StringField(primary_key=True)
     school_id = me.StringField()
     meta = _meta("programs")
 
 
-class StudentProjection(me.Document):
+class AssessmentStudentProjection(me.Document):
     """_id: f"{program_id}:{student_id}". applied (an open application), admitted,
     rejected or withdrawn, with the track."""
     id = me.StringField(primary_key=True)
@@ -36,7 +38,7 @@ class StudentProjection(me.Document):
     meta = _meta("students", ("program_id", "status"))
 
 
-class TeamProjection(me.Document):
+class AssessmentTeamProjection(me.Document):
     """_id: team id. Members, mentor (and its partner) and tutor: who grades whom."""
     id = me.StringField(primary_key=True)
     program_id = me.StringField()
@@ -44,7 +46,7 @@ class TeamProjection(me.Document):
     meta = _meta("teams", "program_id")
 
 
-class TeachingProjection(me.Document):
+class AssessmentTeachingProjection(me.Document):
     """_id: f"{program_id}:{partner_id}:{module}": a partner runs a scheduled session of
     the module (content's session.scheduled/changed), so it may propose assessments for it."""
     id = me.StringField(primary_key=True)
@@ -53,7 +55,7 @@ class TeachingProjection(me.Document):
 
 # --- the assessment service's own records ---------------------------------------------
 
-class QuestionDoc(me.Document):
+class BankQuestionDoc(me.Document):
     """_id: f"{program_id}:{question id}": the programme's question bank (insert-only)."""
     id = me.StringField(primary_key=True)
     school_id = me.StringField()
@@ -71,7 +73,7 @@ class AssessmentDoc(OutboxDocument):
     meta = _meta("assessments", ("school_id", "program_id"), ("status", "missed_scanned", "deadline_ts"))
 
 
-class SubmissionDoc(OutboxDocument):
+class AssessmentSubmissionDoc(OutboxDocument):
     id = me.StringField(primary_key=True)
     assessment_id = me.StringField()
     program_id = me.StringField()
@@ -80,7 +82,7 @@ class SubmissionDoc(OutboxDocument):
     meta = _meta("submissions", ("assessment_id", "student_id"), ("program_id", "status"))
 
 
-class MissedDoc(OutboxDocument):
+class MissedDeadlineDoc(OutboxDocument):
     """_id: sha256(assessment:student): deadline.missed once per student and assessment."""
     id = me.StringField(primary_key=True)
     assessment_id = me.StringField()
@@ -95,13 +97,13 @@ class CompetitionEntryDoc(OutboxDocument):
     meta = _meta("competition_entries", "assessment_id", "program_id")
 
 
-class OverrideDoc(OutboxDocument):
+class GradeOverrideDoc(OutboxDocument):
     """_id: sha256(assessment:student): the current override, earlier ones in its history."""
     id = me.StringField(primary_key=True)
     program_id = me.StringField()
     meta = _meta("overrides", "program_id")
 
 
-OUTBOX_DOCUMENTS = [AssessmentDoc, SubmissionDoc, MissedDoc, CompetitionEntryDoc, OverrideDoc]
-DOCUMENTS = [ProgramProjection, StudentProjection, TeamProjection, TeachingProjection, QuestionDoc,
+OUTBOX_DOCUMENTS = [AssessmentDoc, AssessmentSubmissionDoc, MissedDeadlineDoc, CompetitionEntryDoc, GradeOverrideDoc]
+DOCUMENTS = [AssessmentProgramProjection, AssessmentStudentProjection, AssessmentTeamProjection, AssessmentTeachingProjection, BankQuestionDoc,
              *OUTBOX_DOCUMENTS]

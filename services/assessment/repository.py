@@ -6,9 +6,9 @@ import hashlib
 
 from pymongo.errors import DuplicateKeyError
 
-from services.assessment.models import (AssessmentDoc, CompetitionEntryDoc, MissedDoc, OverrideDoc,
-                                        ProgramProjection, QuestionDoc, StudentProjection, SubmissionDoc,
-                                        TeachingProjection, TeamProjection)
+from services.assessment.models import (AssessmentDoc, CompetitionEntryDoc, MissedDeadlineDoc, GradeOverrideDoc,
+                                        AssessmentProgramProjection, BankQuestionDoc, AssessmentStudentProjection, AssessmentSubmissionDoc,
+                                        AssessmentTeachingProjection, AssessmentTeamProjection)
 from services.common.records import Records, apply_fact, doc_out
 
 
@@ -21,44 +21,44 @@ class AssessmentRepository:
 
     def __init__(self):
         self.assessments = Records(AssessmentDoc)
-        self.submissions = Records(SubmissionDoc)
-        self.missed = Records(MissedDoc)
+        self.submissions = Records(AssessmentSubmissionDoc)
+        self.missed = Records(MissedDeadlineDoc)
         self.entries = Records(CompetitionEntryDoc)
-        self.overrides = Records(OverrideDoc)
+        self.overrides = Records(GradeOverrideDoc)
 
     # --- projections of enrollment's events --------------------------------
 
     def keep_program(self, program):
         try:
-            ProgramProjection._get_collection().insert_one(
+            AssessmentProgramProjection._get_collection().insert_one(
                 {**{k: v for k, v in program.items() if k != "id"}, "_id": program["id"]})
         except DuplicateKeyError:
             pass  # a redelivered program.created: the programme is known
 
     def get_program(self, school_id, program_id):
-        return doc_out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        return doc_out(AssessmentProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
 
     def keep_student(self, student, at):
         """``student``: school_id, program_id, student_id, track, status."""
-        apply_fact(StudentProjection._get_collection(), f"{student['program_id']}:{student['student_id']}",
+        apply_fact(AssessmentStudentProjection._get_collection(), f"{student['program_id']}:{student['student_id']}",
                    "last_event_at", at, student)
 
     def get_student(self, school_id, program_id, student_id):
-        return doc_out(StudentProjection._get_collection().find_one(
+        return doc_out(AssessmentStudentProjection._get_collection().find_one(
             {"_id": f"{program_id}:{student_id}", "school_id": school_id}))
 
     def admitted_students(self, program_id):
-        return [doc_out(d) for d in StudentProjection._get_collection().find(
+        return [doc_out(d) for d in AssessmentStudentProjection._get_collection().find(
             {"program_id": program_id, "status": "admitted"}).sort([("_id", 1)])]
 
     def keep_team(self, team, at):
         """``team``: school_id, program_id, track, name, members, disbanded."""
         team = dict(team)
-        apply_fact(TeamProjection._get_collection(), team.pop("id"), "members_at", at, team,
+        apply_fact(AssessmentTeamProjection._get_collection(), team.pop("id"), "members_at", at, team,
                    on_insert={"mentor_id": None, "mentor_partner_id": None, "tutor_id": None})
 
     def _keep_staff(self, team_id, school_id, program_id, stamp, at, fields):
-        apply_fact(TeamProjection._get_collection(), team_id, stamp, at, fields,
+        apply_fact(AssessmentTeamProjection._get_collection(), team_id, stamp, at, fields,
                    on_insert={"school_id": school_id, "program_id": program_id, "members": [],
                               "disbanded": False, "mentor_id": None, "mentor_partner_id": None,
                               "tutor_id": None})
@@ -72,26 +72,26 @@ class AssessmentRepository:
 
     def teams(self, program_id):
         # a programme has tens of teams: filter here rather than trust an array match
-        return [doc_out(t) for t in TeamProjection._get_collection().find({"program_id": program_id})
+        return [doc_out(t) for t in AssessmentTeamProjection._get_collection().find({"program_id": program_id})
                 if not t.get("disbanded")]
 
     def keep_teaching(self, school_id, program_id, partner_id, module):
         try:
-            TeachingProjection._get_collection().insert_one({
+            AssessmentTeachingProjection._get_collection().insert_one({
                 "_id": f"{program_id}:{partner_id}:{module}", "school_id": school_id, "program_id": program_id,
                 "partner_id": partner_id, "module": module})
         except DuplicateKeyError:
             pass  # known already (a redelivery, another session of the module)
 
     def teaches(self, school_id, program_id, partner_id, module):
-        return TeachingProjection._get_collection().find_one(
+        return AssessmentTeachingProjection._get_collection().find_one(
             {"_id": f"{program_id}:{partner_id}:{module}", "school_id": school_id}) is not None
 
     # --- the question bank ----------------------------------------------------------
 
     def add_questions(self, questions):
         """Insert every question or none: return the ids already in the bank."""
-        collection = QuestionDoc._get_collection()
+        collection = BankQuestionDoc._get_collection()
         ids = [q["id"] for q in questions]
         taken = [doc_out(d)["question_id"] for d in collection.find({"_id": {"$in": ids}}, {"question_id": 1})]
         if taken:
@@ -110,7 +110,7 @@ class AssessmentRepository:
         query = {"school_id": school_id, "program_id": program_id}
         if module:
             query["module"] = module
-        cursor = QuestionDoc._get_collection().find(query).sort([("_id", 1)])
+        cursor = BankQuestionDoc._get_collection().find(query).sort([("_id", 1)])
         if offset:
             cursor = cursor.skip(offset)
         if limit:
