@@ -134,7 +134,8 @@ QUIZ_SCORED = define(
 ASSESSMENT_PUBLISHED = define(
     SOURCE, "assessment.published", 1, AssessmentPublishedPayload,
     "An assessment became visible to students (created by the school, or a partner's proposal "
-    "approved). Key: assessment_id. For supervision (what is due when) and incentives (weights).")
+    "approved), or a published one changed (published again with the new times, weight...). "
+    "Key: assessment_id; the latest counts. For supervision (what is due when) and incentives (weights).")
 SUBMISSION_RECEIVED = define(
     SOURCE, "submission.received", 1, SubmissionReceivedPayload,
     "A student handed in an attempt (a quiz attempt or homework), on time or late. Key: submission_id. "
