@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.enrollment_helpers import applications, apply, create_programme, score
+from tests.e2e.enrollment_helpers import EventTap, applications, apply, create_programme, score
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -312,3 +312,24 @@ def test_the_rules_quiz_changes_selection(client_for):
     decided = {d["student_id"]: d["decision"] for d in ok(admin.post(f"{API}/programs/{pid}/selection",
                                                                       json={}))["decisions"]}
     assert decided == {"bo": "admitted", "ana": "waitlisted", "cai": "rejected"}
+
+
+def test_a_passed_deadline_raises_deadline_missed_once_per_student_without_work(school, system):
+    tap = EventTap(system.env["AMQP_URI"], source="assessment")
+    try:
+        quiz = create(school, title="Missed", deadline=(now() + timedelta(seconds=3)).isoformat())
+        ok(school.lms.post(f"{API}/assessments/{quiz['id']}/submissions", headers=student("ana"),
+                           json={"answers": RIGHT}), 201)
+
+        def missed():
+            found = [e["payload"]["student_id"] for e in tap.read("deadline.missed.v1")
+                     if e["payload"]["assessment_id"] == quiz["id"]]
+            return found if len(found) >= 3 else None
+        assert sorted(eventually(missed, timeout=30, interval=0.5)) == ["bo", "cai", "dan"]
+        time.sleep(3)  # more scans pass: none raises it again
+        assert sorted(e["payload"]["student_id"] for e in tap.read("deadline.missed.v1")
+                      if e["payload"]["assessment_id"] == quiz["id"]) == ["bo", "cai", "dan"]
+        falcons = next(e for e in tap.read("deadline.missed.v1") if e["payload"]["student_id"] == "bo")
+        assert falcons["payload"]["team_id"] == school.teams["Falcons"]["id"]
+    finally:
+        tap.close()
