@@ -40,9 +40,8 @@ def rubric_max(rubric):
 
 
 def max_score(data, questions):
-    """Quizzes: the points of one paper (every paper of a draw has as many
-    questions, so the maximum is that of the cheapest draw only when points are
-    equal: papers are scored in percent of their own maximum)."""
+    """The assessment's points. A quiz that draws from a pool says the richest paper's;
+    each student's paper is scored against its own maximum (and counts in percent)."""
     if data["kind"] in QUIZ_KINDS:
         points = sorted((q["points"] for q in questions), reverse=True)
         return float(sum(points[:data["quiz"]["draw"] or len(points)]))
@@ -256,7 +255,8 @@ def counted(submissions, scoring):
         return None
     if scoring == "last":
         return max(graded, key=lambda s: s["attempt"])
-    return max(graded, key=lambda s: (s["score"], -s["attempt"]))
+    # by percent: papers drawn from a pool may differ in their points
+    return max(graded, key=lambda s: (s["percent"], -s["attempt"]))
 
 
 def new_submission(assessment, student, team_id, attempt, data, *, submission_id, caller, now):

@@ -100,8 +100,12 @@ def test_best_or_last_attempt_counts():
     assert domain.counted(attempts, "best")["attempt"] == 1
     assert domain.counted(attempts, "last")["attempt"] == 2  # the last *graded* one
     assert domain.counted(attempts[2:], "best") is None
-    tie = [{"attempt": 1, "status": "graded", "score": 5.0}, {"attempt": 2, "status": "graded", "score": 5.0}]
+    tie = [{"attempt": 1, "status": "graded", "score": 5.0, "percent": 50.0},
+           {"attempt": 2, "status": "graded", "score": 5.0, "percent": 50.0}]
     assert domain.counted(tie, "best")["attempt"] == 1
+    unequal_papers = [{"attempt": 1, "status": "graded", "score": 6.0, "percent": 60.0},
+                      {"attempt": 2, "status": "graded", "score": 5.0, "percent": 100.0}]
+    assert domain.counted(unequal_papers, "best")["attempt"] == 2  # the better share, not more points
 
 
 RUBRIC = {"criteria": [
