@@ -333,3 +333,33 @@ def test_a_passed_deadline_raises_deadline_missed_once_per_student_without_work(
         assert falcons["payload"]["team_id"] == school.teams["Falcons"]["id"]
     finally:
         tap.close()
+
+
+def test_another_schools_keys_get_404_from_every_assessment_route(school, client_for):
+    quiz = create(school, title="Private")
+    sub = ok(school.lms.post(f"{API}/assessments/{quiz['id']}/submissions", headers=student("dan"),
+                             json={"answers": RIGHT}), 201)["submission"]
+    pid = school.program_id
+    other_admin = school.other
+    other_lms = client_for(f"{school.name}-other", "lms")
+    other_partner = client_for(f"{school.name}-other", "partner", "xmall")
+    calls = [
+        (other_admin, "GET", f"{API}/programs/{pid}/assessments", None, None),
+        (other_admin, "GET", f"{API}/programs/{pid}/question-bank", None, None),
+        (other_admin, "GET", f"{API}/programs/{pid}/gradebook", None, None),
+        (other_admin, "GET", f"{API}/programs/{pid}/gradebook.csv", None, None),
+        (other_admin, "GET", f"{API}/programs/{pid}/grading-queue", None, None),
+        (other_admin, "GET", f"{API}/assessments/{quiz['id']}/submissions", None, None),
+        (other_admin, "PATCH", f"{API}/assessments/{quiz['id']}", {"title": "Mine"}, None),
+        (other_admin, "POST", f"{API}/programs/{pid}/grade-overrides",
+         {"student_id": "dan", "assessment_id": quiz["id"], "percent": 1, "reason": "x"}, None),
+        (other_admin, "POST", f"{API}/submissions/{sub['id']}/grade", {"levels": {"listing": "weak"}}, None),
+        (other_lms, "GET", f"{API}/assessments/{quiz['id']}/paper", None, student("dan")),
+        (other_lms, "POST", f"{API}/assessments/{quiz['id']}/submissions", {"answers": {}}, student("dan")),
+        (other_lms, "GET", f"{API}/submissions/{sub['id']}", None, student("dan")),
+        (other_partner, "GET", f"{API}/assessments/{quiz['id']}/competition-scores", None, None),
+    ]
+    for client, method, path, body, headers in calls:
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
+    assert ok(school.admin.get(f"{API}/assessments/{quiz['id']}"))["title"] == "Private"
