@@ -96,7 +96,9 @@ class AssessmentService(PraxisService):
             return True
         own = caller["role"] == "partner" and a["partner_id"] == caller.get("partner_id")
         if a["status"] != "published":
-            return own
+            # a proposal: its partner and the school's staff (who review it)
+            return own or (caller["role"] == "lms" and named_staff(caller) is not None
+                           and self._scope(caller, a["program_id"]) is ALL)
         student_id = acting_student(caller)
         if student_id is not None:
             student = self.store.get_student(caller["school_id"], a["program_id"], student_id)
