@@ -1,5 +1,6 @@
 """/programs/{id}/question-bank: the programme's quiz questions with their keys
-(school staff only; students see questions only on their papers)."""
+(school staff; a partner adds and sees its own for the quizzes it proposes; students
+see questions only on their papers)."""
 from flask_smorest import Blueprint
 
 from contracts.assessment import BankQuestionOutSchema, QuestionBankCreateSchema, QuestionListQuerySchema
@@ -11,7 +12,7 @@ blp = Blueprint("question_bank", __name__, description="The question bank of a p
 
 
 @blp.route("/programs/<program_id>/question-bank", methods=["POST"])
-@roles("admin", "lms")
+@roles("admin", "lms", "partner")
 @acting("staff")
 @idempotent
 @blp.arguments(QuestionBankCreateSchema)
@@ -24,10 +25,10 @@ def add_questions(data, program_id):
 
 
 @blp.route("/programs/<program_id>/question-bank", methods=["GET"])
-@roles("admin", "lms")
+@roles("admin", "lms", "partner")
 @acting("staff")
 @blp.arguments(QuestionListQuerySchema, location="query")
 @blp.response(200, BankQuestionOutSchema(many=True))
 def list_questions(query, program_id):
-    """The bank's questions with their keys, by id."""
+    """The bank's questions with their keys, by id (a partner: those it added)."""
     return reply(call("assessment", "list_questions", program_id, query))

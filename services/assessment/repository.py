@@ -106,10 +106,12 @@ class AssessmentRepository:
                 return [question["question_id"]]
         return []
 
-    def bank(self, school_id, program_id, module=None, limit=0, offset=0):
+    def bank(self, school_id, program_id, module=None, limit=0, offset=0, partner_id=None):
         query = {"school_id": school_id, "program_id": program_id}
         if module:
             query["module"] = module
+        if partner_id:
+            query["partner_id"] = partner_id
         cursor = BankQuestionDoc._get_collection().find(query).sort([("_id", 1)])
         if offset:
             cursor = cursor.skip(offset)

@@ -261,13 +261,16 @@ class AssessmentService(PraxisService):
 
     @rpc
     def add_questions(self, caller, program_id, data):
-        """Add questions to the programme's bank (all or none; ids are unique per programme)."""
-        self._require_school_staff(caller, program_id)
+        """Add questions to the programme's bank (all or none; ids are unique per programme).
+        School staff, and partners for the quizzes they propose."""
         program = self._program(caller, program_id)
+        if caller["role"] != "partner":
+            self._require_school_staff(caller, program["id"])
         data = load(QuestionBankCreateSchema, data)
         now = _now()
         records = [{**q, "id": f"{program['id']}:{q['id']}", "question_id": q["id"], "school_id": caller["school_id"],
-                    "program_id": program["id"], "created_at": now} for q in data["questions"]]
+                    "program_id": program["id"], "partner_id": caller.get("partner_id"), "created_at": now}
+                   for q in data["questions"]]
         taken = self.store.add_questions(records)
         if taken:
             raise InvalidInput("question ids already in the bank",
@@ -280,12 +283,14 @@ class AssessmentService(PraxisService):
 
     @rpc
     def list_questions(self, caller, program_id, query=None):
-        self._require_school_staff(caller, program_id)
-        query = load(QuestionListQuerySchema, query)
+        """The bank with its keys: school staff all of it, a partner the questions it added."""
         program = self._program(caller, program_id)
+        if caller["role"] != "partner":
+            self._require_school_staff(caller, program["id"])
+        query = load(QuestionListQuerySchema, query)
         return [self._question_view(q) for q in self.store.bank(
             caller["school_id"], program["id"], module=query.get("module"), limit=query["limit"],
-            offset=query["offset"])]
+            offset=query["offset"], partner_id=caller.get("partner_id") if caller["role"] == "partner" else None)]
 
     # --- assessments ---------------------------------------------------------------------------
 

@@ -61,10 +61,11 @@ class FakeAssessmentRepository:
         self.questions.update({q["id"]: dict(q) for q in questions})
         return []
 
-    def bank(self, school_id, program_id, module=None, limit=0, offset=0):
+    def bank(self, school_id, program_id, module=None, limit=0, offset=0, partner_id=None):
         found = sorted((dict(q) for q in self.questions.values()
                         if q["school_id"] == school_id and q["program_id"] == program_id
-                        and (not module or q.get("module") == module)), key=lambda q: q["id"])
+                        and (not module or q.get("module") == module)
+                        and (not partner_id or q.get("partner_id") == partner_id)), key=lambda q: q["id"])
         return found[offset:offset + limit] if limit else found[offset:]
 
     # assessments and submissions

@@ -151,6 +151,17 @@ def test_a_quiz_naming_questions_outside_the_bank_is_refused(service):
     assert "q3" in taken.value.errors["questions"][0]
 
 
+def test_a_partner_adds_questions_for_its_quizzes_and_sees_only_its_own(service):
+    service.add_questions(PARTNER, "p1", {"questions": [
+        {"id": "xm1", "kind": "true_false", "text": "Ship in 48 h?", "answer": True, "module": "ops"}]})
+    assert [q["id"] for q in service.list_questions(PARTNER, "p1")] == ["xm1"]
+    assert len(service.list_questions(ADMIN, "p1")) == len(QUESTIONS) + 1
+    proposal = create(service, PARTNER, quiz={"question_ids": ["xm1", "q3"]})
+    assert proposal["status"] == "proposed" and proposal["max_score"] == 2.0
+    with pytest.raises(Forbidden):
+        service.list_questions(lms("staff", "m1"), "p1")  # a mentor is not the school's staff
+
+
 def test_another_schools_anything_answers_404(service):
     a = create(service)
     for call in (lambda: service.get_assessment(OTHER_SCHOOL, a["id"]),
