@@ -546,7 +546,7 @@ class AssessmentService(PraxisService):
         if a["kind"] != "competition" or a["status"] != "published":
             raise Conflict("scores are posted to a published competition")
         if caller["role"] == "partner":
-            if a["partner_id"] not in (None, caller["partner_id"]):
+            if a["partner_id"] != caller["partner_id"]:  # the competition's own partner only
                 raise NotFound(f"no assessment {assessment_id}")
         else:
             self._require_school_staff(caller, a["program_id"])

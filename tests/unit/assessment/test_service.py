@@ -337,6 +337,9 @@ def test_competition_runs_are_deduplicated_and_corrections_keep_history(service)
     assert recorded[0]["payload"]["student_ids"] == ["ann", "bob"]
     with pytest.raises(InvalidInput):
         service.post_competition_scores(PARTNER, a["id"], {"results": [{"run_id": "r9", "team_id": "zz", "score": 1}]})
+    with pytest.raises(NotFound):  # another partner posts nothing to it
+        service.post_competition_scores(OTHER_PARTNER, a["id"], {"results": [
+            {"run_id": "r9", "team_id": "t1", "score": 1}]})
     assert service.list_competition_scores(OTHER_PARTNER, a["id"]) == []
     assert len(service.list_competition_scores(PARTNER, a["id"])) == 2
     assert [e["run_id"] for e in service.list_competition_scores(lms("student", "bob"), a["id"])] == ["r1"]
