@@ -19,7 +19,7 @@ REVIEW_STATUSES = ("pending", "approved", "rejected")
 ATTENDANCE_STATUSES = ("present", "late", "absent", "excused", "watched_replay")
 ATTENDING = ("present", "late", "watched_replay")  # may give feedback, count for response rates
 REFUSAL_REASONS = ("no_window", "window_not_open", "window_closed", "wrong_code", "expired_code",
-                   "not_admitted", "not_for_track", "session_not_scheduled")
+                   "not_admitted", "not_for_track", "session_not_scheduled", "session_ended")
 
 # http/https only; the server stores URLs and never fetches them
 WEB_URL = dict(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
@@ -132,7 +132,8 @@ class SessionSchema(StrictSchema):
     tracks = fields.List(fields.String(), required=True)
     partner_id = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(SESSION_STATUSES))
-    proposed_by = fields.String(required=True)
+    proposed_by = fields.String(required=True, metadata={"description": "The key that created it (<role>:<key id>) or the system step"})
+    proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     review_reason = fields.String(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
     poll_id = fields.String(allow_none=True, metadata={"description": "The demand poll a follow-up came from"})
@@ -190,9 +191,11 @@ class MaterialVersionSchema(StrictSchema):
     note = fields.String(load_default="")
     status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES))
     reason = fields.String(allow_none=True)
-    submitted_by = fields.String(required=True)
+    submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     submitted_at = fields.AwareDateTime(required=True)
-    reviewed_by = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "The key (<role>:<key id>)"})
+    reviewed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     reviewed_at = fields.AwareDateTime(allow_none=True)
 
 
@@ -255,7 +258,8 @@ class SignInSchema(StrictSchema):
 
 class HistoryEntrySchema(StrictSchema):
     at = fields.AwareDateTime(required=True)
-    by = fields.String(required=True)
+    by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     previous = fields.String(allow_none=True)
     status = fields.String(required=True)
     reason = fields.String(required=True)
@@ -426,8 +430,11 @@ class FollowupSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     module = fields.String(required=True, validate=validate.Length(min=1, max=120))
     form = fields.String(load_default="offline_lecture", validate=validate.OneOf(FORMS))
-    tracks = fields.List(fields.String(validate=SLUG), load_default=list)
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20))
     instructor = fields.Nested(InstructorSchema, required=True)
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300),
+                          metadata={"description": "Default: the place of the session the poll follows"})
+    stream_url = _optional_url(metadata={"description": "Default: the stream of the session the poll follows"})
 
 
 class PollCreateSchema(StrictSchema):
@@ -436,7 +443,8 @@ class PollCreateSchema(StrictSchema):
                              metadata={"description": "Share of the votes cast that must be yes"})
     quorum = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=1),
                           metadata={"description": "Share of admitted students that must have voted"})
-    closes_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    closes_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "When the poll closes and decides on its final tally (default: in 7 days)"})
     session_id = fields.String(load_default=None, allow_none=True, **ID,
                                metadata={"description": "The session the poll follows, if any"})
     followup = fields.Nested(FollowupSchema, required=True)
@@ -465,11 +473,15 @@ class PollSchema(StrictSchema):
     yes = fields.Integer(required=True)
     no = fields.Integer(required=True)
     eligible = fields.Integer(required=True, metadata={"description": "Admitted students now"})
-    reached = fields.Boolean(required=True)
+    state = fields.String(validate=validate.OneOf(["open", "decided"]), metadata={
+        "description": "open: votes count and may change; decided: the final tally was taken at closes_at"})
+    decided_at = fields.AwareDateTime(allow_none=True)
+    reached = fields.Boolean(required=True, metadata={"description": "The final tally crossed threshold and quorum"})
     reached_at = fields.AwareDateTime(allow_none=True)
     followup_session_id = fields.String(allow_none=True)
     opened_by = fields.String(allow_none=True, metadata={
-        "description": "Who opened it: staff, or 'content:after-session' (the system, when a session ended)"})
+        "description": "The key that opened it (<role>:<key id>), or 'content:after-session' (the system, when a session ended)"})
+    opened_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     created_at = fields.AwareDateTime(required=True)
 
 

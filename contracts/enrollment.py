@@ -47,6 +47,8 @@ class AttendanceRulesSchema(StrictSchema):
     replay_threshold = fields.Float(load_default=0.8, validate=validate.Range(min=0, max=1))
     late_after_minutes = fields.Integer(load_default=10, validate=validate.Range(min=0, max=600))
     question_sla_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 30))
+    checkin_lead_minutes = fields.Integer(load_default=30, validate=validate.Range(min=0, max=24 * 60), metadata={
+        "description": "How long before a session starts its check-in window may open (it closes at the end)"})
 
 
 class ProgramCreateSchema(StrictSchema):
@@ -84,7 +86,8 @@ class ProgramSchema(ProgramCreateSchema):
     """A programme as services return it (server-owned fields included)."""
     id = fields.String(required=True)
     school_id = fields.String(required=True)
-    created_by = fields.String(required=True)
+    created_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    created_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     created_at = fields.AwareDateTime(required=True)
 
 
@@ -261,7 +264,8 @@ class ApplicationSchema(ApplicationCreateSchema):
     submitted_at = fields.AwareDateTime(required=True)
     decided_at = fields.AwareDateTime(allow_none=True)
     withdrawn_at = fields.AwareDateTime(allow_none=True)
-    submitted_by = fields.String(required=True)
+    submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class ApplicationListQuerySchema(StrictSchema):
