@@ -60,6 +60,7 @@ def withdraw(data, application_id):
 
 @blp.route("/applications/<application_id>/screening-score", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(ScreeningScoreSchema)
 @blp.response(200, ApplicationSchema)
 def record_screening_score(data, application_id):

@@ -28,6 +28,7 @@ def open_checkin(data, session_id):
 @blp.route("/sessions/<session_id>/checkin-window/close", methods=["POST"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@idempotent
 @blp.response(200, CheckinWindowOutSchema)
 def close_checkin(session_id):
     """Close the open check-in window now."""
@@ -46,6 +47,7 @@ def checkin_code(session_id):
 @blp.route("/sessions/<session_id>/sign-ins", methods=["POST"])
 @roles("lms")
 @acting("student")
+@idempotent
 @blp.arguments(SignInSchema)
 @blp.response(201, AttendanceSchema)
 @blp.alt_response(200, schema=AttendanceSchema, description="Signed in already: the existing record")
@@ -84,6 +86,7 @@ def list_attendance(session_id):
 @blp.route("/sessions/<session_id>/roll-call", methods=["POST"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(RollCallSchema)
 @blp.response(200, RollCallResultSchema)
 def roll_call(data, session_id):
@@ -93,6 +96,7 @@ def roll_call(data, session_id):
 
 @blp.route("/sessions/<session_id>/attendance/<student_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(CorrectionSchema)
 @blp.response(200, AttendanceSchema)
 def correct_attendance(data, session_id, student_id):
@@ -103,6 +107,7 @@ def correct_attendance(data, session_id, student_id):
 @blp.route("/sessions/<session_id>/presence", methods=["POST"])
 @roles("lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(PresenceSchema)
 @blp.response(200, AttendanceSchema)
 def record_presence(data, session_id):
@@ -113,6 +118,7 @@ def record_presence(data, session_id):
 @blp.route("/sessions/<session_id>/replay-progress", methods=["POST"])
 @roles("lms")
 @acting("student")
+@idempotent
 @blp.arguments(ReplayProgressSchema)
 @blp.response(200, ReplayProgressOutSchema)
 def replay_progress(data, session_id):

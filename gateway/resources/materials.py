@@ -44,6 +44,7 @@ def get_material(material_id):
 
 @blp.route("/materials/<material_id>/versions", methods=["POST"])
 @roles("partner", "admin")
+@idempotent
 @blp.arguments(MaterialVersionCreateSchema)
 @blp.response(201, MaterialSchema)
 def add_material_version(data, material_id):
@@ -53,6 +54,7 @@ def add_material_version(data, material_id):
 
 @blp.route("/materials/<material_id>/review", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(MaterialReviewSchema)
 @blp.response(200, MaterialSchema)
 def review_material(data, material_id):

@@ -42,6 +42,7 @@ def get_poll(poll_id):
 @blp.route("/polls/<poll_id>/votes", methods=["POST"])
 @roles("lms")
 @acting("student")
+@idempotent
 @blp.arguments(VoteSchema)
 @blp.response(201, VoteOutSchema)
 def vote(data, poll_id):

@@ -35,6 +35,7 @@ def list_questions(session_id):
 @blp.route("/questions/<question_id>/answers", methods=["POST"])
 @roles("lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(AnswerCreateSchema)
 @blp.response(200, QuestionSchema)
 def answer_question(data, question_id):
@@ -45,6 +46,7 @@ def answer_question(data, question_id):
 @blp.route("/questions/<question_id>/resolve", methods=["POST"])
 @roles("lms")
 @acting("student")
+@idempotent
 @blp.arguments(ResolveSchema)
 @blp.response(200, QuestionSchema)
 def resolve_question(data, question_id):

@@ -57,6 +57,7 @@ def get_session(session_id):
 
 @blp.route("/sessions/<session_id>", methods=["PATCH"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionUpdateSchema)
 @blp.response(200, SessionSchema)
 def update_session(data, session_id):
@@ -66,6 +67,7 @@ def update_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/review", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(SessionReviewSchema)
 @blp.response(200, SessionSchema)
 def review_session(data, session_id):
@@ -75,6 +77,7 @@ def review_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/cancel", methods=["POST"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionCancelSchema)
 @blp.response(200, SessionSchema)
 def cancel_session(data, session_id):

@@ -46,6 +46,7 @@ def get_team(team_id):
 
 @blp.route("/teams/<team_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, TeamSchema)
 def disband_team(team_id):
     """Disband a team (until the programme's team lock date)."""
@@ -66,6 +67,7 @@ def join_team(data, team_id):
 @blp.route("/teams/<team_id>/members/<student_id>", methods=["DELETE"])
 @roles("admin", "lms")
 @acting("student", "staff")
+@idempotent
 @blp.response(200, TeamSchema)
 def leave_team(team_id, student_id):
     """A student leaves the team (until the programme's team lock date)."""
@@ -74,6 +76,7 @@ def leave_team(team_id, student_id):
 
 @blp.route("/teams/<team_id>/mentor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(MentorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_mentor(data, team_id):
@@ -83,6 +86,7 @@ def assign_mentor(data, team_id):
 
 @blp.route("/teams/<team_id>/tutor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(TutorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_tutor(data, team_id):
