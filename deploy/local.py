@@ -112,7 +112,9 @@ def start_service(name, env, log_dir):
 def start_gateway(env, port, log_dir, workers=2):
     return subprocess.Popen(
         [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "gateway:create_app()"],
+         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+         # above the app's own limits (gateway/hardening.py), so the app answers 414/431 as problem+json
+         "--limit-request-line", "8190", "--limit-request-field_size", "16380", "gateway:create_app()"],
         cwd=ROOT, env=env, stdout=open(log_dir / "gateway.log", "ab"),
         stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from flask import Response, g, make_response, request
+from flask_smorest import Blueprint
 from pymongo.errors import DuplicateKeyError
 
 from gateway.db import get_db
@@ -22,6 +23,10 @@ HEADER = "Idempotency-Key"
 # a request never runs this long (RPC deadlines are seconds): a record still
 # running after it belongs to a gateway that died, and a retry may take it over
 ABANDONED_AFTER = timedelta(minutes=2)
+HEADER_DOC = {"in": "header", "name": HEADER, "required": False, "schema": {"type": "string", "minLength": 1,
+                                                                           "maxLength": 255},
+              "description": "A retry with the same key returns the first answer instead of doing the work "
+                             "again (409 while the first is still running, 422 with another body)."}
 
 
 def _request_hash():
@@ -37,7 +42,8 @@ def idempotent(view):
         if not 1 <= len(key) <= 255:
             return problem(422, "Unprocessable entity", f"{HEADER} must be 1-255 characters",
                            {HEADER: ["must be 1-255 characters"]})
-        record_id = f"{g.caller['key_id']}:{key}"
+        # per key and acting person: two students of one LMS never share an answer
+        record_id = f"{g.caller['actor']}:{key}"
         g.caller["operation_id"] = hashlib.sha256(record_id.encode()).hexdigest()[:32]
         store = get_db().idempotency
         fingerprint = _request_hash()
@@ -60,7 +66,7 @@ def idempotent(view):
                 "state": "done", "status": response.status_code, "body": response.get_data(as_text=True),
                 "mimetype": response.mimetype, "location": response.headers.get("Location")}})
         return response
-    return wrapper
+    return Blueprint.doc(parameters=[HEADER_DOC])(wrapper)  # documented on each operation
 
 
 def _running(record_id, fingerprint, attempt):

@@ -21,7 +21,8 @@ from contracts.errors import Conflict
 from services.common.events import owing
 
 # datetime field -> the epoch-seconds field kept beside it for range queries
-STAMPS = {"due_at": "due_ts", "ends_at": "ends_ts", "deadline": "deadline_ts", "submitted_at": "submitted_ts"}
+STAMPS = {"due_at": "due_ts", "ends_at": "ends_ts", "closes_at": "closes_ts", "deadline": "deadline_ts",
+          "submitted_at": "submitted_ts"}
 
 
 def doc_out(doc):

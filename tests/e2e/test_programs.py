@@ -101,7 +101,7 @@ def test_an_idempotency_key_reused_with_another_body_is_refused(admin):
 
 
 def test_an_lms_key_may_read_but_not_create_programmes(admin, client_for):
-    lms = client_for("jufe", "lms")
+    lms = client_for("jufe", "lms", acting="staff:registrar")
     assert lms.post("/api/v1/programs", json=platinum_cup()).status_code == 403
     program = admin.post("/api/v1/programs", json=platinum_cup()).json()
     assert lms.get(f"/api/v1/programs/{program['id']}").status_code == 200
