@@ -412,6 +412,7 @@ class AssessmentSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(ASSESSMENT_STATUSES))
     partner_id = fields.String(allow_none=True)
     proposed_by = fields.String(required=True)
+    proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     review_reason = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
@@ -519,8 +520,10 @@ class SubmissionSchema(StrictSchema):
     comments = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     comment = fields.String(allow_none=True)
     graded_by = fields.String(allow_none=True)
+    graded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     graded_at = fields.AwareDateTime(allow_none=True)
     returned_by = fields.String(allow_none=True)
+    returned_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     returned_at = fields.AwareDateTime(allow_none=True)
     return_comment = fields.String(allow_none=True)
     results = fields.List(fields.Nested(QuestionResultSchema), allow_none=True,
@@ -566,6 +569,7 @@ class ScoreHistorySchema(StrictSchema):
     score = fields.Float(required=True)
     recorded_at = fields.AwareDateTime(required=True)
     recorded_by = fields.String(required=True)
+    recorded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class CompetitionEntrySchema(StrictSchema):
@@ -583,6 +587,7 @@ class CompetitionEntrySchema(StrictSchema):
                           metadata={"description": "Earlier scores of this run, oldest first"})
     partner_id = fields.String(allow_none=True)
     recorded_by = fields.String(required=True)
+    recorded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     recorded_at = fields.AwareDateTime(required=True)
 
 
@@ -652,6 +657,7 @@ class OverrideHistorySchema(StrictSchema):
     percent = fields.Float(required=True)
     reason = fields.String(required=True)
     overridden_by = fields.String(required=True)
+    overridden_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     overridden_at = fields.AwareDateTime(required=True)
 
 
@@ -664,6 +670,7 @@ class OverrideSchema(StrictSchema):
     computed_percent = fields.Float(allow_none=True)
     reason = fields.String(required=True)
     overridden_by = fields.String(required=True)
+    overridden_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     overridden_at = fields.AwareDateTime(required=True)
     history = fields.List(fields.Nested(OverrideHistorySchema), required=True,
                           metadata={"description": "Earlier overrides, oldest first"})

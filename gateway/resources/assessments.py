@@ -52,6 +52,7 @@ def get_assessment(assessment_id):
 @blp.route("/assessments/<assessment_id>", methods=["PATCH"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(AssessmentUpdateSchema)
 @blp.response(200, AssessmentSchema)
 def update_assessment(data, assessment_id):
@@ -63,6 +64,7 @@ def update_assessment(data, assessment_id):
 @blp.route("/assessments/<assessment_id>", methods=["DELETE"])
 @roles("admin", "lms")
 @acting("staff")
+@idempotent
 @blp.response(200, AssessmentSchema)
 def cancel_assessment(assessment_id):
     """Cancel an assessment (school staff): it leaves the lists and the gradebook."""
@@ -72,6 +74,7 @@ def cancel_assessment(assessment_id):
 @blp.route("/assessments/<assessment_id>/review", methods=["POST"])
 @roles("admin", "lms")
 @acting("staff")
+@idempotent
 @blp.arguments(AssessmentReviewSchema)
 @blp.response(200, AssessmentSchema)
 def review_assessment(data, assessment_id):

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from contracts.assessment import GradeCreateSchema, QueueItemSchema, ReturnCreateSchema, SubmissionSchema
 from gateway.auth import acting, roles
+from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
 blp = Blueprint("grading", __name__, description="Rubric grading, returns for revision and the grading queue")
@@ -15,6 +16,7 @@ blp = Blueprint("grading", __name__, description="Rubric grading, returns for re
 @blp.route("/submissions/<submission_id>/grade", methods=["POST"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(GradeCreateSchema)
 @blp.response(200, SubmissionSchema)
 def grade(data, submission_id):
@@ -26,6 +28,7 @@ def grade(data, submission_id):
 @blp.route("/submissions/<submission_id>/return", methods=["POST"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@idempotent
 @blp.arguments(ReturnCreateSchema)
 @blp.response(200, SubmissionSchema)
 def return_submission(data, submission_id):

@@ -65,6 +65,7 @@ def get_submission(submission_id):
 @blp.route("/submissions/<submission_id>/revision", methods=["POST"])
 @roles("lms")
 @acting("student")
+@idempotent
 @blp.arguments(RevisionSchema)
 @blp.response(200, SubmissionSchema)
 def revise(data, submission_id):

@@ -10,6 +10,7 @@ import random
 import re
 
 from contracts.errors import Conflict, InvalidInput
+from services.common.acting import stamp
 
 DAY = 86400.0
 QUIZ_KINDS = ("quiz", "rules_quiz")
@@ -60,7 +61,7 @@ def new_assessment(data, *, program, caller, assessment_id, questions, now, part
         "scoring": data["scoring"], "tracks": data["tracks"], "weight": data["weight"],
         "quiz": data["quiz"], "questions": questions, "rubric": data["rubric"],
         "max_score": max_score(data, questions), "status": status, "partner_id": partner_id,
-        "proposed_by": caller["actor"], "review_reason": None, "missed_scanned": False,
+        **stamp(caller, "proposed_by"), "review_reason": None, "missed_scanned": False,
         "created_at": now, "updated_at": now,
     }
 
@@ -270,17 +271,22 @@ def new_submission(assessment, student, team_id, attempt, data, *, submission_id
         "text": data.get("text") or None, "links": data.get("links") or [], "answers": data.get("answers") or {},
         "revision": 1, "max_score": assessment["max_score"], "raw_score": None, "score": None,
         "percent": None, "levels": None, "comments": None, "comment": None, "graded_by": None,
-        "graded_at": None, "returned_by": None, "returned_at": None, "return_comment": None,
-        "results": None, "submitted_by": caller["actor"], "deadline": assessment["deadline"],
+        "graded_by_person": None, "graded_at": None, "returned_by": None, "returned_by_person": None,
+        "returned_at": None, "return_comment": None,
+        "results": None, **stamp(caller, "submitted_by"), "deadline": assessment["deadline"],
     }
 
 
+AUTO = {"graded_by": "auto", "graded_by_person": None}  # scored by the server
+
+
 def graded(submission, raw, *, by, now, **fields):
-    """The submission with its score: the late penalty taken off the raw points."""
+    """The submission with its score: the late penalty taken off the raw points.
+    ``by``: the audit fields of the grader (``stamp(caller, "graded_by")``, or AUTO)."""
     graded = {**submission, **fields}
     score = after_penalty(raw, graded["late_penalty"])
     return {**graded, "status": "graded", "raw_score": raw, "score": score,
-            "percent": percent(score, graded["max_score"]), "graded_by": by, "graded_at": now}
+            "percent": percent(score, graded["max_score"]), **by, "graded_at": now}
 
 
 # --- rubrics ---------------------------------------------------------------------------------
@@ -330,6 +336,7 @@ def graded_payload(s, counted_percent):
 # --- competition scores -------------------------------------------------------------------------
 
 def record_run(existing, result, *, assessment, entry_id, subject, by, partner_id, now):
+    """``by``: the audit fields of who posts (``stamp(caller, "recorded_by")``)."""
     """(outcome, entry): a new run is recorded; the same run with the same score
     changes nothing; the same run with another score is a correction (history kept)."""
     if existing is None:
@@ -338,18 +345,17 @@ def record_run(existing, result, *, assessment, entry_id, subject, by, partner_i
             "assessment_id": assessment["id"], "run_id": result["run_id"], **subject,
             "score": result["score"], "max_score": assessment["max_score"],
             "percent": percent(result["score"], assessment["max_score"]), "revision": 1, "history": [],
-            "partner_id": partner_id, "recorded_by": by, "recorded_at": now}
+            "partner_id": partner_id, **by, "recorded_at": now}
     if (existing.get("team_id"), existing.get("student_id")) != (subject.get("team_id"), subject.get("student_id")):
         raise InvalidInput(f"run {result['run_id']} was recorded for another team or student",
                            {"results": [f"run {result['run_id']}: another subject"]})
     if existing["score"] == result["score"]:
         return "unchanged", existing
-    history = existing["history"] + [{"score": existing["score"], "recorded_at": existing["recorded_at"],
-                                      "recorded_by": existing["recorded_by"]}]
+    history = existing["history"] + [{k: existing.get(k) for k in
+                                      ("score", "recorded_at", "recorded_by", "recorded_by_person")}]
     return "corrected", {**existing, "score": result["score"],
                          "percent": percent(result["score"], existing["max_score"]),
-                         "revision": existing["revision"] + 1, "history": history,
-                         "recorded_by": by, "recorded_at": now}
+                         "revision": existing["revision"] + 1, "history": history, **by, "recorded_at": now}
 
 
 def counted_run(entries, scoring):

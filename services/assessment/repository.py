@@ -87,6 +87,17 @@ class AssessmentRepository:
         return AssessmentTeachingProjection._get_collection().find_one(
             {"_id": f"{program_id}:{partner_id}:{module}", "school_id": school_id}) is not None
 
+    def partner_in_program(self, school_id, program_id, partner_id):
+        """The partner teaches a module of the programme, mentors one of its teams, or runs
+        one of its assessments (otherwise the programme is none of its business)."""
+        if AssessmentTeachingProjection._get_collection().find_one(
+                {"school_id": school_id, "program_id": program_id, "partner_id": partner_id}, {"_id": 1}):
+            return True
+        if any(t.get("mentor_partner_id") == partner_id for t in self.teams(program_id)):
+            return True
+        return bool(self.assessments.collection.find_one(
+            {"school_id": school_id, "program_id": program_id, "partner_id": partner_id}, {"_id": 1}))
+
     # --- the question bank ----------------------------------------------------------
 
     def add_questions(self, questions):

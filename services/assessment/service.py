@@ -39,7 +39,7 @@ from contracts.events import make_event
 from services.assessment import domain
 from services.assessment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.assessment.repository import AssessmentRepository, natural_id
-from services.common.acting import acting_student, named_staff
+from services.common.acting import acting_student, key_of, named_staff, stamp
 from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
@@ -78,10 +78,16 @@ class AssessmentService(PraxisService):
                           actor=caller["actor"], correlation_id=caller.get("correlation_id"))
 
     def _program(self, caller, program_id):
+        """The programme, if it is the caller's business: its school's, or a partner's that
+        teaches, mentors or runs an assessment there."""
         program = self.store.get_program(caller["school_id"], program_id)
-        if program is None:
+        if program is None or not self._partner_may_see(caller, program_id):
             raise NotFound(f"no programme {program_id}")
         return program
+
+    def _partner_may_see(self, caller, program_id):
+        return caller["role"] != "partner" or self.store.partner_in_program(
+            caller["school_id"], program_id, caller["partner_id"])
 
     def _assessment(self, caller, assessment_id):
         """The assessment as this caller may see it: the LMS and mentors published
@@ -99,6 +105,8 @@ class AssessmentService(PraxisService):
             # a proposal: its partner and the school's staff (who review it)
             return own or (caller["role"] == "lms" and named_staff(caller) is not None
                            and self._scope(caller, a["program_id"]) is ALL)
+        if caller["role"] == "partner":
+            return own or self._partner_may_see(caller, a["program_id"])
         student_id = acting_student(caller)
         if student_id is not None:
             student = self.store.get_student(caller["school_id"], a["program_id"], student_id)
@@ -425,7 +433,7 @@ class AssessmentService(PraxisService):
         events = [self._event(caller, SUBMISSION_RECEIVED, domain.submission_payload(s))]
         if a["kind"] in domain.QUIZ_KINDS:
             raw, maximum, results = domain.score_quiz(domain.paper(a, student_id, attempt), data["answers"])
-            s = domain.graded(s, raw, by="auto", now=now, results=results, max_score=maximum)
+            s = domain.graded(s, raw, by=domain.AUTO, now=now, results=results, max_score=maximum)
             counted = self._counted_percent(s, a["scoring"])
             events.append(self._event(caller, SUBMISSION_GRADED, domain.graded_payload(s, counted)))
             events.append(self._event(caller, QUIZ_SCORED, {
@@ -479,7 +487,7 @@ class AssessmentService(PraxisService):
             raise InvalidInput("comments on unknown criteria", {"comments": [f"not criteria: {', '.join(unknown)}"]})
         raw = domain.rubric_total(a["rubric"], data["levels"])
         now = _now()
-        graded = domain.graded(s, raw, by=caller["actor"], now=now, levels=data["levels"],
+        graded = domain.graded(s, raw, by=stamp(caller, "graded_by"), now=now, levels=data["levels"],
                                comments=data["comments"], comment=data["comment"] or None)
         event = self._event(caller, SUBMISSION_GRADED,
                             domain.graded_payload(graded, self._counted_percent(graded, a["scoring"])))
@@ -494,10 +502,10 @@ class AssessmentService(PraxisService):
         if refusal:
             raise Conflict(refusal)
         now = _now()
-        returned = {**s, "status": "returned", "returned_by": caller["actor"], "returned_at": now,
+        returned = {**s, "status": "returned", **stamp(caller, "returned_by"), "returned_at": now,
                     "return_comment": data["comment"]}
         event = self._event(caller, SUBMISSION_RETURNED, domain.submission_payload(
-            returned, returned_at=now, returned_by=caller["actor"], comment=data["comment"]))
+            returned, returned_at=now, returned_by=key_of(caller), comment=data["comment"]))
         return self._submission_view(caller, self.store.submissions.save(returned, [event]), now)
 
     @rpc
@@ -572,7 +580,8 @@ class AssessmentService(PraxisService):
         for _ in range(5):
             existing = self.store.entries.get(entry_id)
             outcome, entry = domain.record_run(existing, result, assessment=a, entry_id=entry_id, subject=subject,
-                                               by=caller["actor"], partner_id=caller.get("partner_id"), now=now)
+                                               by=stamp(caller, "recorded_by"), partner_id=caller.get("partner_id"),
+                                               now=now)
             if outcome == "unchanged":
                 return {"run_id": result["run_id"], "outcome": outcome, "entry": dump(CompetitionEntrySchema, entry)}
             team = teams.get(entry["team_id"])
@@ -696,12 +705,12 @@ class AssessmentService(PraxisService):
         computed = row["items"][0]["computed_percent"]
         override_id = natural_id(a["id"], student["student_id"])
         fields = {"percent": data["percent"], "computed_percent": computed, "reason": data["reason"],
-                  "overridden_by": caller["actor"], "overridden_at": now}
+                  **stamp(caller, "overridden_by"), "overridden_at": now}
         event = self._event(caller, GRADE_OVERRIDDEN, {
             "program_id": program["id"], "assessment_id": a["id"], "assessment_kind": a["kind"],
             "module": a["module"], "student_id": student["student_id"], "team_id": row["team_id"],
             "track": student.get("track"), "computed_percent": computed, "override_percent": data["percent"],
-            "reason": data["reason"], "overridden_by": caller["actor"], "overridden_at": now})
+            "reason": data["reason"], "overridden_by": key_of(caller), "overridden_at": now})
         for _ in range(5):
             existing = self.store.overrides.get(override_id)
             try:
@@ -711,8 +720,8 @@ class AssessmentService(PraxisService):
                     if self.store.overrides.insert(record, [event]):
                         return dump(OverrideSchema, record)
                     continue
-                history = existing["history"] + [{k: existing[k] for k in
-                                                  ("percent", "reason", "overridden_by", "overridden_at")}]
+                history = existing["history"] + [{k: existing.get(k) for k in ("percent", "reason", "overridden_by",
+                                                                               "overridden_by_person", "overridden_at")}]
                 return dump(OverrideSchema, self.store.overrides.save(
                     {**existing, **fields, "history": history}, [event]))
             except Conflict:

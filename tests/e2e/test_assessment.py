@@ -62,7 +62,8 @@ def ok(response, status=200):
 def school(client_for):
     """A programme with admitted students in two teams, each with a mentor of the partner xmall."""
     name = f"assess-{uuid.uuid4().hex[:8]}"
-    s = SimpleNamespace(name=name, admin=client_for(name, "admin"), lms=client_for(name, "lms"),
+    s = SimpleNamespace(name=name, admin=client_for(name, "admin"),
+                        lms=client_for(name, "lms", acting="staff:registrar"),
                         partner=client_for(name, "partner", "xmall"), other=client_for(f"{name}-other", "admin"))
     s.program_id = pid = create_programme(s.admin, capacity_ug=10, capacity_voc=5)
     for sid in ("ana", "bo", "cai", "dan"):
@@ -282,7 +283,7 @@ def test_the_rules_quiz_changes_selection(client_for):
     """Two places' worth of applicants for one place: the quiz decides, a retake counts
     (best attempt), and a score below the programme's minimum is rejected."""
     name = f"rules-{uuid.uuid4().hex[:8]}"
-    admin, lms = client_for(name, "admin"), client_for(name, "lms")
+    admin, lms = client_for(name, "admin"), client_for(name, "lms", acting="staff:registrar")
     pid = create_programme(admin, capacity_ug=1, capacity_voc=1)
     for sid in ("ana", "bo", "cai"):
         apply(lms, pid, sid)

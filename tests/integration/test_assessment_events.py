@@ -27,13 +27,14 @@ from tests.waiting import eventually
 
 SCHOOL = "jufe"
 ADMIN = {"school_id": SCHOOL, "role": "admin", "partner_id": None, "actor": "admin:k1", "correlation_id": "it-a",
+         "key_id": "k1",
          "acting": {"kind": None, "id": None}}
-PARTNER = {**ADMIN, "role": "partner", "partner_id": "xmall", "actor": "partner:k3"}
+PARTNER = {**ADMIN, "role": "partner", "partner_id": "xmall", "actor": "partner:k3", "key_id": "k3"}
 TRACKS = [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40}]
 
 
 def student_caller(student_id):
-    return {**ADMIN, "role": "lms", "actor": f"lms:k2/student:{student_id}",
+    return {**ADMIN, "role": "lms", "actor": f"lms:k2/student:{student_id}", "key_id": "k2",
             "acting": {"kind": "student", "id": student_id}}
 
 

@@ -53,6 +53,12 @@ class FakeAssessmentRepository:
     def teaches(self, school_id, program_id, partner_id, module):
         return (school_id, program_id, partner_id, module) in self.teaching
 
+    def partner_in_program(self, school_id, program_id, partner_id):
+        return (any(t[:3] == (school_id, program_id, partner_id) for t in self.teaching)
+                or any(t.get("mentor_partner_id") == partner_id for t in self.teams(program_id))
+                or bool(self.assessments.find({"school_id": school_id, "program_id": program_id,
+                                               "partner_id": partner_id})))
+
     # the bank
     def add_questions(self, questions):
         taken = [q["question_id"] for q in questions if q["id"] in self.questions]

@@ -124,7 +124,7 @@ def test_a_rubric_total_is_computed_from_the_levels_picked():
 
 def test_a_late_homework_grade_loses_its_penalty():
     s = {"late_penalty": 20.0, "max_score": 10.0, "status": "submitted"}
-    graded = domain.graded(s, 8.0, by="t", now=T0)
+    graded = domain.graded(s, 8.0, by={"graded_by": "lms:k2", "graded_by_person": "staff:t"}, now=T0)
     assert (graded["raw_score"], graded["score"], graded["percent"], graded["status"]) == (8.0, 6.4, 64.0, "graded")
 
 
@@ -165,8 +165,8 @@ def test_a_paper_is_the_same_on_every_reload_and_differs_between_students_and_at
 
 def test_competition_runs_record_once_and_corrections_keep_history():
     a = {"id": "c1", "school_id": "jufe", "program_id": "p1", "max_score": 200.0}
-    kw = dict(assessment=a, entry_id="e1", subject={"team_id": "t1", "student_id": None}, by="partner:k",
-              partner_id="xmall")
+    kw = dict(assessment=a, entry_id="e1", subject={"team_id": "t1", "student_id": None},
+              by={"recorded_by": "partner:k", "recorded_by_person": None}, partner_id="xmall")
     outcome, entry = domain.record_run(None, {"run_id": "r1", "score": 150.0}, now=T0, **kw)
     assert (outcome, entry["percent"], entry["revision"]) == ("recorded", 75.0, 1)
     assert domain.record_run(entry, {"run_id": "r1", "score": 150.0}, now=T0, **kw)[0] == "unchanged"

@@ -21,14 +21,16 @@ from tests.unit.assessment.fakes import FakeAssessmentRepository
 
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
 ADMIN = {"school_id": "jufe", "role": "admin", "partner_id": None, "actor": "admin:k1", "correlation_id": "c1",
+         "key_id": "k1",
          "acting": {"kind": None, "id": None}}
 OTHER_SCHOOL = {**ADMIN, "school_id": "elsewhere"}
-PARTNER = {**ADMIN, "role": "partner", "partner_id": "xmall", "actor": "partner:k3"}
+PARTNER = {**ADMIN, "role": "partner", "partner_id": "xmall", "actor": "partner:k3", "key_id": "k3"}
 OTHER_PARTNER = {**PARTNER, "partner_id": "ourmall"}
 
 
 def lms(kind, person):
-    return {**ADMIN, "role": "lms", "actor": f"lms:k2/{kind}:{person}", "acting": {"kind": kind, "id": person}}
+    return {**ADMIN, "role": "lms", "actor": f"lms:k2/{kind}:{person}", "key_id": "k2",
+            "acting": {"kind": kind, "id": person}}
 
 
 def mentor(person, partner=PARTNER):
@@ -121,9 +123,11 @@ def test_the_schools_assessment_is_published_at_once_with_its_event(service):
 
 
 def test_a_partner_proposes_for_a_module_it_teaches_and_the_school_approves(service):
-    with pytest.raises(InvalidInput) as refused:
-        create(service, OTHER_PARTNER, kind="homework")
+    with pytest.raises(InvalidInput) as refused:  # xmall works here, but teaches no "sales"
+        create(service, PARTNER, kind="homework", module="sales")
     assert "module" in refused.value.errors
+    with pytest.raises(NotFound):  # ourmall does nothing in this programme
+        create(service, OTHER_PARTNER, kind="homework")
     proposal = create(service, PARTNER, kind="homework")
     assert proposal["status"] == "proposed" and proposal["partner_id"] == "xmall"
     assert events(service.store.assessments) == []
@@ -263,6 +267,7 @@ def test_homework_is_graded_by_its_teams_mentor_with_the_rubric(service, clock):
                                                    "comments": {"pricing": "too cheap"}})
     assert (graded["status"], graded["score"], graded["percent"]) == ("graded", 7.0, 70.0)
     assert graded["comments"] == {"pricing": "too cheap"}
+    assert (graded["graded_by"], graded["graded_by_person"]) == ("partner:k3", "staff:m1")
     [event_] = events(service.store.submissions, SUBMISSION_GRADED)
     assert event_["payload"]["counted_percent"] == 70.0 and event_["payload"]["on_time"] is True
 
@@ -340,7 +345,8 @@ def test_competition_runs_are_deduplicated_and_corrections_keep_history(service)
     with pytest.raises(NotFound):  # another partner posts nothing to it
         service.post_competition_scores(OTHER_PARTNER, a["id"], {"results": [
             {"run_id": "r9", "team_id": "t1", "score": 1}]})
-    assert service.list_competition_scores(OTHER_PARTNER, a["id"]) == []
+    with pytest.raises(NotFound):  # a partner with no part in the programme
+        service.list_competition_scores(OTHER_PARTNER, a["id"])
     assert len(service.list_competition_scores(PARTNER, a["id"])) == 2
     assert [e["run_id"] for e in service.list_competition_scores(lms("student", "bob"), a["id"])] == ["r1"]
     book = {r["student_id"]: r for r in service.gradebook(ADMIN, "p1")["rows"]}
