@@ -105,5 +105,6 @@ class GradeOverrideDoc(OutboxDocument):
 
 
 OUTBOX_DOCUMENTS = [AssessmentDoc, AssessmentSubmissionDoc, MissedDeadlineDoc, CompetitionEntryDoc, GradeOverrideDoc]
-DOCUMENTS = [AssessmentProgramProjection, AssessmentStudentProjection, AssessmentTeamProjection, AssessmentTeachingProjection, BankQuestionDoc,
+DOCUMENTS = [AssessmentProgramProjection, AssessmentStudentProjection, AssessmentTeamProjection,
+             AssessmentTeachingProjection, BankQuestionDoc,
              *OUTBOX_DOCUMENTS]

@@ -6,9 +6,10 @@ import hashlib
 
 from pymongo.errors import DuplicateKeyError
 
-from services.assessment.models import (AssessmentDoc, CompetitionEntryDoc, MissedDeadlineDoc, GradeOverrideDoc,
-                                        AssessmentProgramProjection, BankQuestionDoc, AssessmentStudentProjection, AssessmentSubmissionDoc,
-                                        AssessmentTeachingProjection, AssessmentTeamProjection)
+from services.assessment.models import (AssessmentDoc, AssessmentProgramProjection, AssessmentStudentProjection,
+                                        AssessmentSubmissionDoc, AssessmentTeachingProjection,
+                                        AssessmentTeamProjection, BankQuestionDoc, CompetitionEntryDoc,
+                                        GradeOverrideDoc, MissedDeadlineDoc)
 from services.common.records import Records, apply_fact, doc_out
 
 
@@ -36,7 +37,8 @@ class AssessmentRepository:
             pass  # a redelivered program.created: the programme is known
 
     def get_program(self, school_id, program_id):
-        return doc_out(AssessmentProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        return doc_out(AssessmentProgramProjection._get_collection().find_one(
+            {"_id": program_id, "school_id": school_id}))
 
     def keep_student(self, student, at):
         """``student``: school_id, program_id, student_id, track, status."""

@@ -7,12 +7,8 @@ partner's competition scores; missing work after deadlines; the gradebook with
 overrides. Who is admitted, who is in which team and who mentors or tutors it come
 from enrollment's events, kept here as a local projection.
 
-Who sees what: a student (the LMS acting ``student:<id>``) only their own work;
-a mentor or tutor (the LMS acting ``staff:<id>`` for a team's tutor or mentor, or a
-partner key naming its mentor ``staff:<id>``) only their teams'; school staff (an
-admin key, or the LMS acting for staff who mentor or tutor no team) everything of
-their school; a partner its own proposals and the competition scores it posted.
-Another school's anything answers 404.
+Who sees what is decided in services.assessment.access; the gradebook's rows are built in
+services.assessment.gradebook; the rules are plain functions in services.assessment.domain.
 """
 import logging
 import os
@@ -24,11 +20,11 @@ from nameko.timer import timer
 from contracts.assessment import (
     ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
     SUBMISSION_GRADED, SUBMISSION_RECEIVED, SUBMISSION_RETURNED, TOTAL_RULE, AssessmentCreateSchema,
-    AssessmentListQuerySchema, AssessmentReviewSchema, AssessmentSchema, AssessmentUpdateSchema,
+    AssessmentListQuerySchema, AssessmentReviewSchema, AssessmentUpdateSchema,
     CompetitionEntrySchema, CompetitionScoresCreateSchema, GradebookQuerySchema,
     GradebookSchema, GradeCreateSchema, OverrideCreateSchema, OverrideSchema, PaperQuerySchema, PaperSchema,
     QuestionBankCreateSchema, QuestionListQuerySchema, BankQuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
-    RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema, SubmissionSchema)
+    RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema)
 from contracts.base import dump, load
 from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
@@ -36,7 +32,8 @@ from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR
                                   TEAM_FORMED, TUTOR_ASSIGNED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
-from services.assessment import domain
+from services.assessment import access, domain, gradebook
+from services.assessment.access import ALL
 from services.assessment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.assessment.repository import AssessmentRepository, natural_id
 from services.common.acting import acting_student, key_of, named_staff, stamp
@@ -49,7 +46,6 @@ log = logging.getLogger("praxis.assessment")
 
 # how often the deadline timer looks for assessments whose deadline passed
 DEADLINE_SCAN_SECONDS = float(os.environ.get("PRAXIS_DEADLINE_SCAN_SECONDS", "30"))
-ALL = None  # a grader scope that covers every team (school staff)
 
 
 def _now():
@@ -76,112 +72,6 @@ class AssessmentService(PraxisService):
     def _event(self, caller, event_type, payload, school_id=None):
         return make_event(event_type, payload, school_id=school_id or caller["school_id"],
                           actor=caller["actor"], correlation_id=caller.get("correlation_id"))
-
-    def _program(self, caller, program_id):
-        """The programme, if it is the caller's business: its school's, or a partner's that
-        teaches, mentors or runs an assessment there."""
-        program = self.store.get_program(caller["school_id"], program_id)
-        if program is None or not self._partner_may_see(caller, program_id):
-            raise NotFound(f"no programme {program_id}")
-        return program
-
-    def _partner_may_see(self, caller, program_id):
-        return caller["role"] != "partner" or self.store.partner_in_program(
-            caller["school_id"], program_id, caller["partner_id"])
-
-    def _assessment(self, caller, assessment_id):
-        """The assessment as this caller may see it: the LMS and mentors published
-        ones (a student only for their track), a partner also its own proposals."""
-        a = self.store.assessments.get(assessment_id, school_id=caller["school_id"])
-        if a is None or not self._may_see(caller, a):
-            raise NotFound(f"no assessment {assessment_id}")
-        return a
-
-    def _may_see(self, caller, a):
-        if caller["role"] == "admin":
-            return True
-        own = caller["role"] == "partner" and a["partner_id"] == caller.get("partner_id")
-        if a["status"] != "published":
-            # a proposal: its partner and the school's staff (who review it)
-            return own or (caller["role"] == "lms" and named_staff(caller) is not None
-                           and self._scope(caller, a["program_id"]) is ALL)
-        if caller["role"] == "partner":
-            return own or self._partner_may_see(caller, a["program_id"])
-        student_id = acting_student(caller)
-        if student_id is not None:
-            student = self.store.get_student(caller["school_id"], a["program_id"], student_id)
-            return student is not None and domain.is_for(a, student.get("track"))
-        return True
-
-    def _view(self, caller, a):
-        shown = dict(a)
-        if caller["role"] == "lms" or (caller["role"] == "partner" and a["partner_id"] != caller.get("partner_id")):
-            shown["quiz"] = None  # the pool stays with staff and its partner; students get papers
-        return dump(AssessmentSchema, shown)
-
-    def _student(self, caller, a):
-        """The acting student, eligible for this assessment (admitted; for the rules
-        quiz also while the application is open) and of one of its tracks."""
-        student_id = acting_student(caller)
-        if student_id is None:
-            raise Forbidden("only a student (the LMS acting for one) hands in work")
-        student = self.store.get_student(caller["school_id"], a["program_id"], student_id)
-        allowed = ("applied", "admitted") if a["kind"] == "rules_quiz" else ("admitted",)
-        if student is None or student["status"] not in allowed:
-            raise Forbidden("the student may not take this assessment",
-                            {"student_id": ["not admitted" if a["kind"] != "rules_quiz"
-                                            else "no open application or admission"]})
-        if not domain.is_for(a, student.get("track")):
-            raise NotFound(f"no assessment {a['id']}")
-        return student
-
-    def _team_of(self, program_id, student_id, teams=None):
-        for team in teams if teams is not None else self.store.teams(program_id):
-            if student_id in (team.get("members") or []):
-                return team
-        return None
-
-    def _scope(self, caller, program_id):
-        """The teams whose work this caller may grade and see: ALL (school staff) or a set of team ids."""
-        if caller["role"] == "admin":
-            return ALL
-        person = named_staff(caller)
-        if caller["role"] == "partner":
-            if person is None:
-                return set()
-            return {t["id"] for t in self.store.teams(program_id)
-                    if t.get("mentor_id") == person and t.get("mentor_partner_id") == caller.get("partner_id")}
-        if person is None:  # the LMS acting for a student
-            return set()
-        mine = {t["id"] for t in self.store.teams(program_id)
-                if person in (t.get("mentor_id"), t.get("tutor_id"))}
-        return mine or ALL  # staff who mentor or tutor no team are the school's staff
-
-    def _require_school_staff(self, caller, program_id):
-        if acting_student(caller) is not None or caller["role"] == "partner" \
-                or self._scope(caller, program_id) is not ALL:
-            raise Forbidden("only school staff may do this")
-
-    def _may_see_work(self, caller, submission, scope=False):
-        student_id = acting_student(caller)
-        if student_id is not None:
-            return submission["student_id"] == student_id
-        scope = self._scope(caller, submission["program_id"]) if scope is False else scope
-        return scope is ALL or submission.get("team_id") in scope
-
-    def _submission(self, caller, submission_id):
-        s = self.store.submissions.get(submission_id, school_id=caller["school_id"])
-        if s is None or not self._may_see_work(caller, s):
-            raise NotFound(f"no submission {submission_id}")
-        return s
-
-    def _submission_view(self, caller, s, now=None):
-        shown = dict(s)
-        if acting_student(caller) is not None and shown.get("results") is not None:
-            deadline = self.store.assessments.get(s["assessment_id"])["deadline"]  # as it is now
-            if (now or _now()) <= deadline:
-                shown["results"] = None  # no answer keys before the deadline
-        return dump(SubmissionSchema, shown)
 
     def _counted_percent(self, submission, scoring):
         attempts = [submission if s["id"] == submission["id"] else s
@@ -271,9 +161,9 @@ class AssessmentService(PraxisService):
     def add_questions(self, caller, program_id, data):
         """Add questions to the programme's bank (all or none; ids are unique per programme).
         School staff, and partners for the quizzes they propose."""
-        program = self._program(caller, program_id)
+        program = access.program(self.store, caller, program_id)
         if caller["role"] != "partner":
-            self._require_school_staff(caller, program["id"])
+            access.require_school_staff(self.store, caller, program["id"])
         data = load(QuestionBankCreateSchema, data)
         now = _now()
         records = [{**q, "id": f"{program['id']}:{q['id']}", "question_id": q["id"], "school_id": caller["school_id"],
@@ -292,9 +182,9 @@ class AssessmentService(PraxisService):
     @rpc
     def list_questions(self, caller, program_id, query=None):
         """The bank with its keys: school staff all of it, a partner the questions it added."""
-        program = self._program(caller, program_id)
+        program = access.program(self.store, caller, program_id)
         if caller["role"] != "partner":
-            self._require_school_staff(caller, program["id"])
+            access.require_school_staff(self.store, caller, program["id"])
         query = load(QuestionListQuerySchema, query)
         return [self._question_view(q) for q in self.store.bank(
             caller["school_id"], program["id"], module=query.get("module"), limit=query["limit"],
@@ -307,8 +197,8 @@ class AssessmentService(PraxisService):
         """School staff create (published at once); a partner proposes one for a module it
         teaches (a scheduled session of it is the partner's) and the school reviews it."""
         if caller["role"] != "partner":
-            self._require_school_staff(caller, program_id)
-        program = self._program(caller, program_id)
+            access.require_school_staff(self.store, caller, program_id)
+        program = access.program(self.store, caller, program_id)
         data = load(AssessmentCreateSchema, data)
         if caller["role"] == "partner":
             if data["partner_id"] not in (None, caller["partner_id"]):
@@ -326,59 +216,61 @@ class AssessmentService(PraxisService):
                          | {"id": q["question_id"]} for q in domain.quiz_questions(data["quiz"], bank)]
         a = domain.new_assessment(data, program=program, caller=caller, assessment_id=_new_id(caller),
                                   questions=questions, now=_now(), partner_id=partner_id, status=status)
-        events = [self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(a))] if status == "published" else []
+        events = ([self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(a))]
+                  if status == "published" else [])
         if not self.store.assessments.insert(a, events):
             a = self.store.assessments.get(a["id"], school_id=caller["school_id"])  # a retry
-        return self._view(caller, a)
+        return access.view(caller, a)
 
     @rpc
     def list_assessments(self, caller, program_id, query=None):
         query = load(AssessmentListQuerySchema, query)
-        program = self._program(caller, program_id)
+        program = access.program(self.store, caller, program_id)
         found = self.store.list_assessments(caller["school_id"], program["id"], status=query.get("status"),
                                             kind=query.get("kind"), module=query.get("module"))
-        visible = [a for a in found if self._may_see(caller, a)]
-        return [self._view(caller, a) for a in visible[query["offset"]:query["offset"] + query["limit"]]]
+        visible = [a for a in found if access.may_see(self.store, caller, a)]
+        return [access.view(caller, a) for a in visible[query["offset"]:query["offset"] + query["limit"]]]
 
     @rpc
     def get_assessment(self, caller, assessment_id):
-        return self._view(caller, self._assessment(caller, assessment_id))
+        return access.view(caller, access.assessment(self.store, caller, assessment_id))
 
     @rpc
     def update_assessment(self, caller, assessment_id, data):
         """Change an assessment (school staff; a partner its own proposal). A published
         one announces itself again (assessment.published with the new values)."""
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         if caller["role"] == "partner":
             if a["partner_id"] != caller["partner_id"] or a["status"] != "proposed":
                 raise Forbidden("a partner changes only its own proposals before review")
         else:
-            self._require_school_staff(caller, a["program_id"])
+            access.require_school_staff(self.store, caller, a["program_id"])
         changes = load(AssessmentUpdateSchema, data)
-        changed = domain.change_assessment(a, changes, program=self._program(caller, a["program_id"]), now=_now())
+        program = access.program(self.store, caller, a["program_id"])
+        changed = domain.change_assessment(a, changes, program=program, now=_now())
         events = ([self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(changed))]
                   if changed["status"] == "published" else [])
-        return self._view(caller, self.store.assessments.save(changed, events))
+        return access.view(caller, self.store.assessments.save(changed, events))
 
     @rpc
     def cancel_assessment(self, caller, assessment_id):
         """Withdraw an assessment (school staff): it leaves the students' lists and the gradebook."""
-        a = self._assessment(caller, assessment_id)
-        self._require_school_staff(caller, a["program_id"])
+        a = access.assessment(self.store, caller, assessment_id)
+        access.require_school_staff(self.store, caller, a["program_id"])
         if a["status"] == "cancelled":
-            return self._view(caller, a)
-        return self._view(caller, self.store.assessments.save({**a, "status": "cancelled", "updated_at": _now()}))
+            return access.view(caller, a)
+        return access.view(caller, self.store.assessments.save({**a, "status": "cancelled", "updated_at": _now()}))
 
     @rpc
     def review_assessment(self, caller, assessment_id, data):
         """Approve (publish) or reject a partner's proposal (school staff)."""
-        a = self._assessment(caller, assessment_id)
-        self._require_school_staff(caller, a["program_id"])
+        a = access.assessment(self.store, caller, assessment_id)
+        access.require_school_staff(self.store, caller, a["program_id"])
         data = load(AssessmentReviewSchema, data)
         reviewed = domain.review(a, data["decision"], data["reason"], now=_now())
         events = ([self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(reviewed))]
                   if reviewed["status"] == "published" else [])
-        return self._view(caller, self.store.assessments.save(reviewed, events))
+        return access.view(caller, self.store.assessments.save(reviewed, events))
 
     # --- papers and submissions -------------------------------------------------------------
 
@@ -387,10 +279,10 @@ class AssessmentService(PraxisService):
         """The student's paper for an attempt: the same questions and option order on
         every reload, no answer keys."""
         query = load(PaperQuerySchema, query)
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         if a["kind"] not in domain.QUIZ_KINDS:
             raise NotFound(f"assessment {assessment_id} is not a quiz")
-        student = self._student(caller, a)
+        student = access.student(self.store, caller, a)
         now = _now()
         attempts = self.store.attempts(a["id"], student["student_id"])
         attempt = query.get("attempt") or domain.next_attempt(attempts)
@@ -408,10 +300,10 @@ class AssessmentService(PraxisService):
         """Hand in an attempt. A quiz is scored at once; homework waits for its grader.
         The same attempt sent again (a double click, two tabs, a retry) is stored once."""
         data = load(SubmissionCreateSchema, data)
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         if a["kind"] not in domain.STUDENT_WORK:
             raise Conflict("competition scores come from the partner, not from students")
-        student = self._student(caller, a)
+        student = access.student(self.store, caller, a)
         student_id = student["student_id"]
         attempts = self.store.attempts(a["id"], student_id)
         attempt = data["attempt"] or domain.next_attempt(attempts)
@@ -427,7 +319,7 @@ class AssessmentService(PraxisService):
             raise InvalidInput("hand in text or links", {"text": ["send the text or at least one link"]})
         if a["kind"] != "homework" and (data["text"] or data["links"]):
             raise InvalidInput("a quiz takes answers", {"text": ["quizzes take answers only"]})
-        team = self._team_of(a["program_id"], student_id)
+        team = access.team_of(self.store, a["program_id"], student_id)
         s = domain.new_submission(a, student, team["id"] if team else None, attempt, data,
                                   submission_id=submission_id, caller=caller, now=now)
         events = [self._event(caller, SUBMISSION_RECEIVED, domain.submission_payload(s))]
@@ -446,29 +338,31 @@ class AssessmentService(PraxisService):
         return self._submitted(caller, s, created=True)
 
     def _submitted(self, caller, s, created):
-        return {"created": created, "submission": self._submission_view(caller, s)}  # SubmissionResultSchema
+        # SubmissionResultSchema (the submission is dumped already)
+        return {"created": created, "submission": access.submission_view(self.store, caller, s, _now())}
 
     @rpc
     def get_submission(self, caller, submission_id):
-        return self._submission_view(caller, self._submission(caller, submission_id))
+        return access.submission_view(self.store, caller, access.submission(self.store, caller, submission_id), _now())
 
     @rpc
     def list_submissions(self, caller, assessment_id, query=None):
         """An assessment's submissions: a student their own, a mentor or tutor their teams'."""
         query = load(SubmissionListQuerySchema, query)
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         own = acting_student(caller)
-        scope = ALL if own is not None else self._scope(caller, a["program_id"])
+        scope = ALL if own is not None else access.scope(self.store, caller, a["program_id"])
         found = self.store.assessment_submissions(a["id"], student_id=own or query.get("student_id"),
                                                   status=query.get("status"))
-        visible = [s for s in found if self._may_see_work(caller, s, scope)]
+        visible = [s for s in found if access.may_see_work(self.store, caller, s, teams=scope)]
         now = _now()
-        return [self._submission_view(caller, s, now) for s in visible[query["offset"]:query["offset"] + query["limit"]]]
+        page = visible[query["offset"]:query["offset"] + query["limit"]]
+        return [access.submission_view(self.store, caller, s, now) for s in page]
 
     def _gradable(self, caller, submission_id):
         if acting_student(caller) is not None:
             raise Forbidden("a student does not grade")
-        s = self._submission(caller, submission_id)
+        s = access.submission(self.store, caller, submission_id)
         a = self.store.assessments.get(s["assessment_id"])
         if a["kind"] != "homework":
             raise Conflict("quizzes are scored by the server")
@@ -491,7 +385,7 @@ class AssessmentService(PraxisService):
                                comments=data["comments"], comment=data["comment"] or None)
         event = self._event(caller, SUBMISSION_GRADED,
                             domain.graded_payload(graded, self._counted_percent(graded, a["scoring"])))
-        return self._submission_view(caller, self.store.submissions.save(graded, [event]), now)
+        return access.submission_view(self.store, caller, self.store.submissions.save(graded, [event]), now)
 
     @rpc
     def return_submission(self, caller, submission_id, data):
@@ -506,7 +400,7 @@ class AssessmentService(PraxisService):
                     "return_comment": data["comment"]}
         event = self._event(caller, SUBMISSION_RETURNED, domain.submission_payload(
             returned, returned_at=now, returned_by=key_of(caller), comment=data["comment"]))
-        return self._submission_view(caller, self.store.submissions.save(returned, [event]), now)
+        return access.submission_view(self.store, caller, self.store.submissions.save(returned, [event]), now)
 
     @rpc
     def revise(self, caller, submission_id, data):
@@ -515,23 +409,23 @@ class AssessmentService(PraxisService):
         student_id = acting_student(caller)
         if student_id is None:
             raise Forbidden("only the student revises their work")
-        s = self._submission(caller, submission_id)
+        s = access.submission(self.store, caller, submission_id)
         data = load(RevisionSchema, data)
         if s["status"] != "returned":
             raise Conflict("only a returned submission is revised")
         now = _now()
         revised = {**s, "status": "submitted", "text": data["text"] or None, "links": data["links"],
                    "revision": s["revision"] + 1, "resubmitted_at": now}
-        return self._submission_view(caller, self.store.submissions.save(revised), now)
+        return access.submission_view(self.store, caller, self.store.submissions.save(revised), now)
 
     @rpc
     def grading_queue(self, caller, program_id):
         """Ungraded homework of the grader's own teams (staff: every team), oldest first,
         with how long each has waited."""
-        program = self._program(caller, program_id)
+        program = access.program(self.store, caller, program_id)
         if acting_student(caller) is not None:
             raise Forbidden("a student has no grading queue")
-        scope = self._scope(caller, program["id"])
+        scope = access.scope(self.store, caller, program["id"])
         titles = {a["id"]: a["title"] for a in self.store.list_assessments(caller["school_id"], program["id"],
                                                                           kind="homework")}
         now = _now()
@@ -550,14 +444,14 @@ class AssessmentService(PraxisService):
     def post_competition_scores(self, caller, assessment_id, data):
         """The partner posts the platform's results. The same run again changes nothing;
         the same run with another score is a correction (the old score kept in history)."""
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         if a["kind"] != "competition" or a["status"] != "published":
             raise Conflict("scores are posted to a published competition")
         if caller["role"] == "partner":
             if a["partner_id"] != caller["partner_id"]:  # the competition's own partner only
                 raise NotFound(f"no assessment {assessment_id}")
         else:
-            self._require_school_staff(caller, a["program_id"])
+            access.require_school_staff(self.store, caller, a["program_id"])
         data = load(CompetitionScoresCreateSchema, data)
         teams = {t["id"]: t for t in self.store.teams(a["program_id"])}
         errors = {}
@@ -609,16 +503,16 @@ class AssessmentService(PraxisService):
     def list_competition_scores(self, caller, assessment_id):
         """A partner sees the scores it posted; a student their own and their team's;
         a mentor or tutor their teams'; school staff all."""
-        a = self._assessment(caller, assessment_id)
+        a = access.assessment(self.store, caller, assessment_id)
         entries = self.store.competition_entries(assessment_id=a["id"])
         student_id = acting_student(caller)
         if caller["role"] == "partner" and named_staff(caller) is None:
             entries = [e for e in entries if e["partner_id"] == caller["partner_id"]]
         elif student_id is not None:
-            team = self._team_of(a["program_id"], student_id)
+            team = access.team_of(self.store, a["program_id"], student_id)
             entries = [e for e in entries if e["student_id"] == student_id or (team and e["team_id"] == team["id"])]
         else:
-            scope = self._scope(caller, a["program_id"])
+            scope = access.scope(self.store, caller, a["program_id"])
             if scope is not ALL:
                 teams = self.store.teams(a["program_id"])
                 members = {m for t in teams if t["id"] in scope for m in t.get("members") or []}
@@ -627,44 +521,13 @@ class AssessmentService(PraxisService):
 
     # --- the gradebook -------------------------------------------------------------------------------
 
-    def _columns(self, caller, program_id):
-        """Every published assessment except the rules quiz (a selection tool, not a grade)."""
-        return [a for a in self.store.list_assessments(caller["school_id"], program_id, status="published")
-                if a["kind"] != "rules_quiz"]
-
-    def _rows(self, caller, program_id, students, columns, now):
-        teams = self.store.teams(program_id)
-        by_work, overrides, runs = {}, {}, {}
-        for s in self.store.program_submissions(program_id):
-            by_work.setdefault((s["assessment_id"], s["student_id"]), []).append(s)
-        for o in self.store.program_overrides(program_id):
-            overrides[(o["assessment_id"], o["student_id"])] = o
-        for e in self.store.competition_entries(program_id=program_id):
-            runs.setdefault((e["assessment_id"], e["team_id"] or e["student_id"]), []).append(e)
-        rows = []
-        for student in students:
-            sid = student["student_id"]
-            team = self._team_of(program_id, sid, teams)
-            items = []
-            for a in columns:
-                if not domain.is_for(a, student.get("track")):
-                    continue
-                run = domain.counted_run(runs.get((a["id"], sid)), a["scoring"]) or \
-                    (domain.counted_run(runs.get((a["id"], team["id"])), a["scoring"]) if team else None)
-                items.append(domain.grade_item(a, by_work.get((a["id"], sid), []), overrides.get((a["id"], sid)),
-                                               run["percent"] if run else None, now))
-            rows.append({"student_id": sid, "track": student.get("track"), "team_id": team["id"] if team else None,
-                         "items": items, "total": domain.weighted_total(
-                             [{"assessment_id": a["id"], "weight": a["weight"]} for a in columns], items)})
-        return rows
-
     @rpc
     def gradebook(self, caller, program_id, query=None):
         """One row per admitted student (by student id) with each assessment's state and
         percent and the weighted total; a student sees their own row, a mentor or tutor
         their teams' students."""
         query = load(GradebookQuerySchema, query)
-        program = self._program(caller, program_id)
+        program = access.program(self.store, caller, program_id)
         students = self.store.admitted_students(program["id"])
         if query.get("track"):
             students = [s for s in students if s.get("track") == query["track"]]
@@ -672,26 +535,26 @@ class AssessmentService(PraxisService):
         if own is not None:
             students = [s for s in students if s["student_id"] == own]
         else:
-            scope = self._scope(caller, program["id"])
+            scope = access.scope(self.store, caller, program["id"])
             if scope is not ALL:
                 members = {m for t in self.store.teams(program["id"]) if t["id"] in scope
                            for m in t.get("members") or []}
                 students = [s for s in students if s["student_id"] in members]
-        columns = self._columns(caller, program["id"])
+        columns = gradebook.columns(self.store, caller["school_id"], program["id"])
         page = students[query["offset"]:query["offset"] + query["limit"]]
         return dump(GradebookSchema, {
             "program_id": program["id"], "total_rows": len(students), "limit": query["limit"],
             "offset": query["offset"], "total_rule": TOTAL_RULE,
             "columns": [{"assessment_id": a["id"], "title": a["title"], "kind": a["kind"], "module": a["module"],
                          "weight": a["weight"], "deadline": a["deadline"]} for a in columns],
-            "rows": self._rows(caller, program["id"], page, columns, _now())})
+            "rows": gradebook.rows(self.store, program["id"], page, columns, _now())})
 
     @rpc
     def override_grade(self, caller, program_id, data):
         """School staff override a student's percent for an assessment, with a reason;
         the computed percent stays beside it and earlier overrides stay in the history."""
-        program = self._program(caller, program_id)
-        self._require_school_staff(caller, program["id"])
+        program = access.program(self.store, caller, program_id)
+        access.require_school_staff(self.store, caller, program["id"])
         data = load(OverrideCreateSchema, data)
         a = self.store.assessments.get(data["assessment_id"], school_id=caller["school_id"])
         if a is None or a["program_id"] != program["id"] or a["status"] != "published":
@@ -701,7 +564,7 @@ class AssessmentService(PraxisService):
         if student is None or student["status"] != "admitted" or not domain.is_for(a, student.get("track")):
             raise InvalidInput("the student does not take this assessment", {"student_id": ["not admitted for it"]})
         now = _now()
-        row = self._rows(caller, program["id"], [student], [a], now)[0]
+        row = gradebook.rows(self.store, program["id"], [student], [a], now)[0]
         computed = row["items"][0]["computed_percent"]
         override_id = natural_id(a["id"], student["student_id"])
         fields = {"percent": data["percent"], "computed_percent": computed, "reason": data["reason"],
@@ -720,8 +583,8 @@ class AssessmentService(PraxisService):
                     if self.store.overrides.insert(record, [event]):
                         return dump(OverrideSchema, record)
                     continue
-                history = existing["history"] + [{k: existing.get(k) for k in ("percent", "reason", "overridden_by",
-                                                                               "overridden_by_person", "overridden_at")}]
+                kept = ("percent", "reason", "overridden_by", "overridden_by_person", "overridden_at")
+                history = existing["history"] + [{k: existing.get(k) for k in kept}]
                 return dump(OverrideSchema, self.store.overrides.save(
                     {**existing, **fields, "history": history}, [event]))
             except Conflict:
@@ -757,7 +620,7 @@ class AssessmentService(PraxisService):
             sid = student["student_id"]
             if sid in handed_in or not domain.is_for(a, student.get("track")):
                 continue
-            team = self._team_of(a["program_id"], sid, teams)
+            team = access.team_of(self.store, a["program_id"], sid, teams)
             event = self._event(caller, DEADLINE_MISSED, {
                 "program_id": a["program_id"], "assessment_id": a["id"], "assessment_kind": a["kind"],
                 "module": a["module"], "student_id": sid, "team_id": team["id"] if team else None,
