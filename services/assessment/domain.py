@@ -137,7 +137,13 @@ def _normal_text(text):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite number a float holds (a JSON integer may be far larger)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def answer_error(question, given):
@@ -151,7 +157,7 @@ def answer_error(question, given):
         return "must be a list of distinct option ids of the question"
     if kind == "true_false" and not isinstance(given, bool):
         return "must be true or false"
-    if kind == "numeric" and not (_is_number(given) and math.isfinite(given)):
+    if kind == "numeric" and not _is_number(given):
         return "must be a number"
     if kind == "short_text" and not (isinstance(given, str) and len(given) <= 1000):
         return "must be text (at most 1000 characters)"

@@ -62,6 +62,9 @@ def test_a_quiz_is_scored_with_per_question_results_and_refuses_misshapen_answer
     assert set(refused.value.errors["answers"]) == {"s", "n", "zz"}
     with pytest.raises(InvalidInput):
         domain.score_quiz([TRUE_FALSE], {"b": 1})  # 1 is not true
+    for huge in (10 ** 400, float("inf"), True):
+        with pytest.raises(InvalidInput):
+            domain.score_quiz([NUMERIC], {"n": huge})
 
 
 @pytest.mark.parametrize("late_by, days", [
