@@ -24,6 +24,9 @@ from services.content.service import ContentService
 SCHOOL = "jufe"
 ADMIN = {"school_id": SCHOOL, "role": "admin", "partner_id": None, "actor": "admin:k1", "correlation_id": "it-c"}
 LMS = {**ADMIN, "role": "lms", "actor": "lms:k2"}
+# the mentor's company, naming its mentor (mentors answer through their partner's key)
+MENTOR_7 = {**ADMIN, "role": "partner", "partner_id": "xmall", "actor": "partner:k3/staff:mentor-7",
+            "acting": {"kind": "staff", "id": "mentor-7"}}
 TRACKS = [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40},
           {"key": "vocational", "name": "Voc", "platform": "Our Mall", "capacity": 30}]
 
@@ -178,7 +181,7 @@ def test_a_question_goes_to_the_mentor_of_the_askers_team(content, program, rabb
     session = open_session(content, program)
     question = call(content, "ask_question", LMS, session["id"], {"student_id": "stu3", "text": "How?"})
     assert (question["team_id"], question["mentor_id"]) == ("team-a", "mentor-7")
-    answered = call(content, "answer_question", LMS, question["id"], {"author_id": "mentor-7", "text": "Like so"})
+    answered = call(content, "answer_question", MENTOR_7, question["id"], {"author_id": "mentor-7", "text": "Like so"})
     assert answered["status"] == "answered" and answered["answers"][0]["role"] == "mentor"
 
 
