@@ -7,7 +7,12 @@ and then pulls them off the document by ``_id``. A crash between publishing and
 pulling publishes again; consumers dedupe. The relay runs right after every worker
 and every few seconds (a full sweep at start and every 30 s), so a service that
 died mid-flow catches up when it restarts. At start-up the relay declares every
-consumer queue of contracts.topology, so nothing is published into nothing.
+consumer queue of contracts.topology, so nothing is published into nothing; and
+it publishes every event that has consumers as *mandatory*: when the broker lost
+its definitions (a node rebuilt, a vhost recreated) while a consumer was down, the
+broker returns the event instead of confirming it, and the relay declares the
+topology again and publishes once more. An event is pulled off its document only
+once the broker has routed it to every consumer queue it has.
 
 Consuming: ``@on_event(EVENT_TYPE)`` validates the envelope and payload
 (invalid -> kept in ``dead_letters`` with the reason, acknowledged, the consumer
@@ -31,7 +36,9 @@ import eventlet
 import mongoengine
 from kombu import Connection
 from mongoengine.connection import get_db
-from nameko.amqp.publish import Publisher
+from amqp.exceptions import ChannelError as AmqpChannelError
+from kombu.exceptions import ChannelError
+from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
@@ -170,10 +177,20 @@ class Outbox(DependencyProvider):
 
     def publish(self, event):
         exchange = topology.event_exchange(event["source"])
-        self.publisher.publish(
-            event, exchange=exchange, declare=[exchange],  # kombu declares once per channel
+        # an event with consumers must reach a queue: the broker returns it otherwise
+        mandatory = (event["source"], event["type"]) in topology.subscribed_types()
+        send = partial(
+            self.publisher.publish, event, exchange=exchange,
+            declare=[exchange],  # kombu declares once per connection (and forgets a loss)
             routing_key=event["type"], message_id=event["event_id"],
-            correlation_id=event["correlation_id"])
+            correlation_id=event["correlation_id"], mandatory=mandatory)
+        try:
+            send()
+        except (UndeliverableMessage, ChannelError, AmqpChannelError) as exc:  # no queue, or no exchange (404)
+            log.warning("the broker lost its definitions; declaring the topology again", extra={
+                "event_id": event["event_id"], "event_type": event["type"], "error": repr(exc)})
+            declare_topology(self.container.config["AMQP_URI"])
+            send()  # raises again if still unroutable: the event stays in the outbox
         log.info("event published", extra={
             "event_id": event["event_id"], "event_type": event["type"],
             "correlation_id": event["correlation_id"], "school_id": event["school_id"]})

@@ -222,3 +222,30 @@ def test_an_event_nobody_subscribes_to_yet_does_not_stall_the_relay(container_fa
     container_factory(EnrollmentService, rabbit_config).start()
     eventually(lambda: count_of("p-heard") == 1)
     assert eventually(lambda: ProgramDoc._get_collection().find_one({"_id": "p-two"})["pending_events"] == [])
+
+
+def lose_definitions(amqp_uri, exchanges=True):
+    """What a rebuilt node or a recreated vhost does: every queue (and exchange) gone."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in topology.all_queues():
+            queue.bind(channel).delete()
+        for source in {queue.exchange.name for queue in topology.all_queues()} if exchanges else ():
+            channel.exchange_delete(source)
+        channel.close()
+
+
+@pytest.mark.parametrize("exchanges", [True, False], ids=["queues-and-exchanges", "queues-only"])
+def test_events_published_after_the_definitions_vanished_reach_a_consumer_that_was_down(
+        container_factory, rabbit_config, exchanges):
+    enrollment = container_factory(EnrollmentService, rabbit_config)
+    enrollment.start()
+    with entrypoint_hook(enrollment, "create_program") as create_program:
+        create_program(CALLER, {**PROGRAM, "name": "Before"})  # the relay's connection is open
+    lose_definitions(rabbit_config["AMQP_URI"], exchanges)  # while supervision is down
+    with entrypoint_hook(enrollment, "create_program") as create_program:
+        ids = [create_program(CALLER, {**PROGRAM, "name": f"After {i}"})["id"] for i in range(5)]
+    eventually(lambda: all(ProgramDoc.objects.get(id=i).pending_events == [] for i in ids))
+    supervision = container_factory(SupervisionService, rabbit_config)
+    supervision.start()
+    assert eventually(lambda: ProgramFunnelDoc.objects(id__in=ids).count() == 5)
