@@ -7,32 +7,16 @@ import pytest
 from flask import jsonify
 from nameko.exceptions import RemoteError
 
-from deploy import local
 from gateway import create_app, db as gateway_db, idempotency
 from gateway.auth import _cache as key_cache, create_key
 from gateway.idempotency import idempotent
+from tests.processes import PrivateDatabase
 from tests.waiting import eventually
-
-
-class Database:
-    """A private nx-27017 this test may kill and start again on its files."""
-
-    def __init__(self, var):
-        self.var, self.port = var, local.free_port()
-        self.uri = f"mongodb://127.0.0.1:{self.port}/"
-        self.start()
-
-    def start(self):
-        self.process = local.start_database(self.var / "db", self.port, self.var)
-
-    def kill(self):
-        self.process.kill()
-        self.process.wait()
 
 
 @pytest.fixture
 def database(isolated_environment, tmp_path, monkeypatch):
-    database = Database(tmp_path)
+    database = PrivateDatabase(tmp_path)
     monkeypatch.setenv("MONGO_URI", database.uri)
     monkeypatch.setenv("PRAXIS_JSON_LOGS", "0")
     monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1.0, raising=False)
@@ -41,7 +25,7 @@ def database(isolated_environment, tmp_path, monkeypatch):
     yield database
     gateway_db.reset()
     key_cache.clear()
-    local.stop([database.process])
+    database.close()
 
 
 @pytest.fixture
