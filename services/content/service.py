@@ -254,8 +254,8 @@ class ContentService(PraxisService):
         review = load(SessionReviewSchema, data)
 
         def step():
-            session = domain.review_session(self._session(caller, session_id), review["decision"],
-                                            review["reason"], now=_now())
+            session = {**domain.review_session(self._session(caller, session_id), review["decision"],
+                                               review["reason"], now=_now()), **stamp(caller, "reviewed_by")}
             events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
                       if session["status"] == "scheduled" else [])
             return self.store.sessions.save(session, events)

@@ -152,7 +152,7 @@ def test_a_retry_takes_over_a_key_left_running_by_a_gateway_that_died(client_for
     key_id = admin.session.headers["Authorization"].split("_")[1]
     body = platinum_cup("Crashed gateway cup")
     first = admin.post("/api/v1/programs", json=body, headers={"Idempotency-Key": "left-running"})
-    record = gateway_db.idempotency.find_one({"_id": f"{key_id}:left-running"})
+    record = gateway_db.idempotency.find_one({"_id": f"admin:{key_id}:left-running"})  # per key and person
     # the gateway died mid-request: the record says running, long ago
     gateway_db.idempotency.replace_one({"_id": record["_id"]}, {
         **{k: v for k, v in record.items() if k not in ("status", "body", "mimetype", "location")},
