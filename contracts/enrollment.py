@@ -293,7 +293,7 @@ class WithdrawalSchema(StrictSchema):
 
 
 class SelectionRunSchema(StrictSchema):
-    tracks = fields.List(fields.String(validate=SLUG), load_default=list,
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20),
                          metadata={"description": "Only these tracks (default: all)"})
 
 
