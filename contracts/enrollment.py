@@ -336,6 +336,9 @@ class TeamSchema(StrictSchema):
     mentor_id = fields.String(allow_none=True)
     tutor_id = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
+    created_by = fields.String(metadata={"description": "The key (<role>:<key id>)"})
+    created_by_person = fields.String(allow_none=True, metadata={
+        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class TeamListQuerySchema(StrictSchema):
