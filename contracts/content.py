@@ -135,6 +135,9 @@ class SessionSchema(StrictSchema):
     proposed_by = fields.String(required=True, metadata={"description": "The key that created it (<role>:<key id>) or the system step"})
     proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     review_reason = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "The key that reviewed it (<role>:<key id>)"})
+    reviewed_by_person = fields.String(allow_none=True, metadata={
+        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     cancel_reason = fields.String(allow_none=True)
     poll_id = fields.String(allow_none=True, metadata={"description": "The demand poll a follow-up came from"})
     checkin_open = fields.Boolean(required=True)

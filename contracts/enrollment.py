@@ -293,7 +293,7 @@ class WithdrawalSchema(StrictSchema):
 
 
 class SelectionRunSchema(StrictSchema):
-    tracks = fields.List(fields.String(validate=SLUG), load_default=list,
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20),
                          metadata={"description": "Only these tracks (default: all)"})
 
 
@@ -336,6 +336,9 @@ class TeamSchema(StrictSchema):
     mentor_id = fields.String(allow_none=True)
     tutor_id = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
+    created_by = fields.String(metadata={"description": "The key (<role>:<key id>)"})
+    created_by_person = fields.String(allow_none=True, metadata={
+        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class TeamListQuerySchema(StrictSchema):

@@ -350,7 +350,7 @@ POLL_OPEN_FOR = timedelta(days=7)  # a poll staff open without a closing time cl
 
 
 def poll_closed(poll, now):
-    return now >= poll["closes_at"]
+    return poll.get("closes_at") is not None and now >= poll["closes_at"]  # (polls from before closing times: open)
 
 
 def poll_decided(poll):

@@ -29,7 +29,7 @@ from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CR
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
-from services.common.acting import (acting_student, ensure_not_student, ensure_self, is_student,
+from services.common.acting import (acting_student, ensure_not_student, ensure_self,
                                     named_staff, redact_for, stamp)
 from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
@@ -254,8 +254,8 @@ class ContentService(PraxisService):
         review = load(SessionReviewSchema, data)
 
         def step():
-            session = domain.review_session(self._session(caller, session_id), review["decision"],
-                                            review["reason"], now=_now())
+            session = {**domain.review_session(self._session(caller, session_id), review["decision"],
+                                               review["reason"], now=_now()), **stamp(caller, "reviewed_by")}
             events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
                       if session["status"] == "scheduled" else [])
             return self.store.sessions.save(session, events)

@@ -119,6 +119,9 @@ def test_audit_fields_record_the_key_and_the_person_separately(school):
     proposed = create_session(school, trainer, form="workshop", instructor={"id": "xmall-trainer", "kind": "mentor"})
     assert (proposed["proposed_by"], proposed["proposed_by_person"]) == (
         f"partner:{key_id(school.partner)}", "staff:xmall-trainer")
+    reviewed = school.admin.acting("staff:dean").post(f"{API}/sessions/{proposed['id']}/review",
+                                                      json={"decision": "approve"}).json()
+    assert (reviewed["reviewed_by"], reviewed["reviewed_by_person"]) == (f"admin:{key_id(school.admin)}", "staff:dean")
     material = {"program_id": school.program_id, "module": "m", "title": "Checklist", "kind": "document", "body": "1."}
     # a partner names only its own people that the programme knows (here: its session's instructor)
     assert school.partner.acting("staff:teacher-li").post(f"{API}/materials", json=material).status_code == 403

@@ -1,4 +1,6 @@
 """Programmes through the gateway: gateway -> RPC -> database -> event -> supervision."""
+import time
+
 import pytest
 
 from tests.waiting import eventually
@@ -152,11 +154,12 @@ def test_a_retry_takes_over_a_key_left_running_by_a_gateway_that_died(client_for
     key_id = admin.session.headers["Authorization"].split("_")[1]
     body = platinum_cup("Crashed gateway cup")
     first = admin.post("/api/v1/programs", json=body, headers={"Idempotency-Key": "left-running"})
-    record = gateway_db.idempotency.find_one({"_id": f"{key_id}:left-running"})
+    record = gateway_db.idempotency.find_one({"_id": f"admin:{key_id}:left-running"})  # per key and person
     # the gateway died mid-request: the record says running, long ago
     gateway_db.idempotency.replace_one({"_id": record["_id"]}, {
         **{k: v for k, v in record.items() if k not in ("status", "body", "mimetype", "location")},
-        "state": "running", "created_at": datetime.now(timezone.utc) - timedelta(minutes=10)})
+        "state": "running", "created_at": datetime.now(timezone.utc) - timedelta(minutes=10),
+        "lease_ts": time.time() - 1})  # its heartbeat stopped: the lease ran out
     retry = admin.post("/api/v1/programs", json=body, headers={"Idempotency-Key": "left-running"})
     assert retry.status_code == 201
     assert retry.json()["id"] == first.json()["id"]  # the same operation id: still one programme

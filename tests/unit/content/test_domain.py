@@ -383,3 +383,12 @@ def test_a_sign_in_after_the_sessions_end_is_refused_even_inside_an_old_window()
     s = session(checkin=window(minutes=24 * 60))  # a window from before windows were bound to the session
     late = at(minutes=91)
     assert domain.signin_refusal(s, ADMITTED, code_at(s["checkin"], late), late) == "session_ended"
+
+
+def test_a_poll_decides_once_at_its_close_and_a_poll_from_before_closing_times_stays_open():
+    poll = {"closes_at": at(minutes=60), "state": "open", "reached": False}
+    assert not domain.poll_decision_due(poll, at(minutes=59))
+    assert domain.poll_decision_due(poll, at(minutes=60))
+    assert not domain.poll_decision_due({**poll, "state": "decided"}, at(minutes=61))
+    assert not domain.poll_decision_due({"closes_at": None, "reached": False}, at(minutes=61))
+    assert not domain.poll_decision_due({"closes_at": at(), "reached": True}, at(minutes=61))  # reached before
