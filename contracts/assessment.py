@@ -1,7 +1,7 @@
 """Contracts of the assessment service (quizzes, homework, tests, grades)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -257,8 +257,8 @@ class BankQuestionOutSchema(BankQuestionSchema):
 
 class QuestionListQuerySchema(StrictSchema):
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class LatePolicySchema(StrictSchema):
@@ -272,7 +272,7 @@ class LatePolicySchema(StrictSchema):
 class QuizSpecSchema(StrictSchema):
     question_ids = fields.List(fields.String(validate=KEY), required=True, validate=validate.Length(min=1, max=200),
                                metadata={"description": "Questions of the bank: the paper, or the pool it draws from"})
-    draw = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=200),
+    draw = Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=200),
                           metadata={"description": "Draw this many per student and attempt (seeded: a reload shows "
                                                    "the same paper); null: every question, in order"})
 
@@ -318,10 +318,10 @@ class RubricSchema(StrictSchema):
 class _AssessmentFields(StrictSchema):
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=5000))
-    opens_at = fields.AwareDateTime()
-    deadline = fields.AwareDateTime()
+    opens_at = fields.AwareDateTime(validate=within_calendar)
+    deadline = fields.AwareDateTime(validate=within_calendar)
     late_policy = fields.Nested(LatePolicySchema)
-    max_attempts = fields.Integer(validate=validate.Range(min=1, max=20))
+    max_attempts = Integer(validate=validate.Range(min=1, max=20))
     tracks = fields.List(fields.String(validate=SLUG), validate=validate.Length(max=20),
                          metadata={"description": "Track keys it is for; empty: all tracks"})
     weight = fields.Float(validate=validate.Range(min=0, max=1000), metadata={"description": "Weight in the gradebook"})
@@ -332,10 +332,10 @@ class AssessmentCreateSchema(_AssessmentFields):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     module = fields.String(required=True, validate=validate.Length(min=1, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    opens_at = fields.AwareDateTime(required=True)
-    deadline = fields.AwareDateTime(required=True)
+    opens_at = fields.AwareDateTime(required=True, validate=within_calendar)
+    deadline = fields.AwareDateTime(required=True, validate=within_calendar)
     late_policy = fields.Nested(LatePolicySchema, load_default=lambda: LatePolicySchema().load({}))
-    max_attempts = fields.Integer(load_default=1, validate=validate.Range(min=1, max=20))
+    max_attempts = Integer(load_default=1, validate=validate.Range(min=1, max=20))
     scoring = fields.String(load_default="best", validate=validate.OneOf(["best", "last"]),
                             metadata={"description": "Which attempt (or competition run) counts"})
     tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20))
@@ -386,8 +386,8 @@ class AssessmentListQuerySchema(StrictSchema):
     kind = fields.String(validate=validate.OneOf(ASSESSMENT_KINDS))
     status = fields.String(validate=validate.OneOf(ASSESSMENT_STATUSES))
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AssessmentSchema(StrictSchema):
@@ -401,7 +401,7 @@ class AssessmentSchema(StrictSchema):
     opens_at = fields.AwareDateTime(required=True)
     deadline = fields.AwareDateTime(required=True)
     late_policy = fields.Nested(LatePolicySchema, required=True)
-    max_attempts = fields.Integer(required=True)
+    max_attempts = Integer(required=True)
     scoring = fields.String(required=True)
     tracks = fields.List(fields.String(), required=True)
     weight = fields.Float(required=True)
@@ -419,7 +419,7 @@ class AssessmentSchema(StrictSchema):
 
 
 class PaperQuerySchema(StrictSchema):
-    attempt = fields.Integer(validate=validate.Range(min=1, max=20),
+    attempt = Integer(validate=validate.Range(min=1, max=20),
                              metadata={"description": "Default: the student's next attempt"})
 
 
@@ -439,8 +439,8 @@ class PaperQuestionSchema(StrictSchema):
 class PaperSchema(StrictSchema):
     assessment_id = fields.String(required=True)
     student_id = fields.String(required=True)
-    attempt = fields.Integer(required=True)
-    attempts_left = fields.Integer(required=True)
+    attempt = Integer(required=True)
+    attempts_left = Integer(required=True)
     deadline = fields.AwareDateTime(required=True)
     questions = fields.List(fields.Nested(PaperQuestionSchema), required=True)
 
@@ -451,10 +451,11 @@ _LINKS = fields.List(fields.Url(schemes={"http", "https"}, require_tld=False, va
 
 
 class SubmissionCreateSchema(StrictSchema):
-    attempt = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=20),
+    attempt = Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=20),
                              metadata={"description": "The attempt (from the paper); resending it is stored once. "
                                                       "Default: the next attempt"})
     answers = fields.Dict(keys=fields.String(validate=KEY), values=fields.Raw(allow_none=True), load_default=dict,
+                          validate=validate.Length(max=200),
                           metadata={"description": "Quizzes: question id -> option id (single choice), option ids "
                                                    "(multiple), true/false, a number, or text"})
     text = fields.String(load_default="", validate=validate.Length(max=100_000),
@@ -474,9 +475,10 @@ class RevisionSchema(StrictSchema):
 
 class GradeCreateSchema(StrictSchema):
     levels = fields.Dict(keys=fields.String(validate=KEY), values=fields.String(validate=KEY), required=True,
+                         validate=validate.Length(max=30),
                          metadata={"description": "criterion id -> the level picked (every criterion)"})
     comments = fields.Dict(keys=fields.String(validate=KEY), values=fields.String(validate=validate.Length(max=5000)),
-                           load_default=dict, metadata={"description": "criterion id -> comment"})
+                           load_default=dict, validate=validate.Length(max=30), metadata={"description": "criterion id -> comment"})
     comment = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
@@ -503,15 +505,15 @@ class SubmissionSchema(StrictSchema):
     student_id = fields.String(required=True)
     team_id = fields.String(allow_none=True)
     track = fields.String(allow_none=True)
-    attempt = fields.Integer(required=True)
+    attempt = Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATUSES))
     submitted_at = fields.AwareDateTime(required=True)
     late = fields.Boolean(required=True)
-    days_late = fields.Integer(required=True)
+    days_late = Integer(required=True)
     late_penalty = fields.Float(required=True)
     text = fields.String(allow_none=True)
     links = fields.List(fields.String(), required=True)
-    revision = fields.Integer(required=True, metadata={"description": "1; 2 after a return for revision"})
+    revision = Integer(required=True, metadata={"description": "1; 2 after a return for revision"})
     max_score = fields.Float(required=True)
     raw_score = fields.Float(allow_none=True)
     score = fields.Float(allow_none=True, metadata={"description": "After the late penalty"})
@@ -539,12 +541,12 @@ class SubmissionResultSchema(StrictSchema):
 class SubmissionListQuerySchema(StrictSchema):
     student_id = fields.String(validate=validate.Length(min=1, max=128))
     status = fields.String(validate=validate.OneOf(SUBMISSION_STATUSES))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class QueueItemSchema(SubmissionSchema):
-    waited_seconds = fields.Integer(required=True, metadata={"description": "Since it was (re)submitted"})
+    waited_seconds = Integer(required=True, metadata={"description": "Since it was (re)submitted"})
     assessment_title = fields.String(required=True)
 
 
@@ -582,7 +584,7 @@ class CompetitionEntrySchema(StrictSchema):
     score = fields.Float(required=True)
     max_score = fields.Float(required=True)
     percent = fields.Float(required=True)
-    revision = fields.Integer(required=True)
+    revision = Integer(required=True)
     history = fields.List(fields.Nested(ScoreHistorySchema), required=True,
                           metadata={"description": "Earlier scores of this run, oldest first"})
     partner_id = fields.String(allow_none=True)
@@ -603,8 +605,8 @@ class CompetitionPostResultSchema(StrictSchema):
 
 class GradebookQuerySchema(StrictSchema):
     track = fields.String(validate=SLUG)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class GradebookColumnSchema(StrictSchema):
@@ -640,9 +642,9 @@ class GradebookSchema(StrictSchema):
     program_id = fields.String(required=True)
     columns = fields.List(fields.Nested(GradebookColumnSchema), required=True)
     rows = fields.List(fields.Nested(GradebookRowSchema), required=True)
-    total_rows = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    total_rows = Integer(required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
     total_rule = fields.String(required=True)
 
 
