@@ -2,29 +2,30 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 ID = dict(validate=validate.Length(min=1, max=64))
+MAX_OFFSET = 1_000_000  # list pages start at most this far (a database skip past 2**63 fails)
+
+
+class Integer(fields.Integer):
+    """An integer that refuses 2.9 (422) instead of truncating it to 2; 3.0 is 3."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def within_calendar(value):
+    """Dates and times the system computes with: years 1970-2200 (a year 1 or 9999 would
+    overflow the arithmetic on them, e.g. a check-in lead time before a start)."""
+    if not 1970 <= value.year <= 2200:
+        raise ValidationError("must be between the years 1970 and 2200")
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error: no mass assignment of server-owned fields.
-    Integer fields refuse 2.9 instead of truncating it to 2."""
+    """Unknown fields are an error: no mass assignment of server-owned fields."""
 
     class Meta:
         unknown = RAISE
-
-    def on_bind_field(self, field_name, field_obj):
-        for field in (field_obj, getattr(field_obj, "inner", None), getattr(field_obj, "value_field", None)):
-            if isinstance(field, fields.Integer) and "_validated" not in vars(field):
-                field._validated = _whole(field._validated, field)
-
-
-def _whole(validated, field):
-    """An Integer that refuses a number with a fraction (JSON's 2.9) instead of
-    truncating it; text ("50" in a query string) still parses."""
-    def check(value):
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise field.make_error("invalid")
-        return validated(value)
-    return check
 
 
 class EnvelopeSchema(StrictSchema):
@@ -61,8 +62,8 @@ def rules_of(schema_cls):
 
 class PageQuerySchema(StrictSchema):
     """``limit`` and ``offset`` of a list route (each list documents its order)."""
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 _PAGES = {}
@@ -80,8 +81,8 @@ def _page_schema(item_schema):
     return type(f"{name}PageSchema", (StrictSchema,), {
         "__doc__": f"A page of {name} items, in the order the route documents",
         "items": fields.List(fields.Nested(item_schema), required=True),
-        "limit": fields.Integer(required=True),
-        "offset": fields.Integer(required=True),
+        "limit": Integer(required=True),
+        "offset": Integer(required=True),
         "has_more": fields.Boolean(required=True, metadata={"description": "More items follow this page"}),
     })
 

@@ -3,14 +3,14 @@ gateway answers 202 with the job at once and ``GET /jobs/{id}`` follows it
 (services.common.jobs). Consumers: the school's LMS and staff tools."""
 from marshmallow import fields, validate
 
-from contracts.base import StrictSchema
+from contracts.base import Integer, StrictSchema
 
 JOB_STATES = ("queued", "running", "succeeded", "failed")
 IMPORT_FORMATS = ("csv", "jsonl")
 
 
 class ReportLineSchema(StrictSchema):
-    line = fields.Integer(required=True, metadata={"description": "Line number in the posted file (the header is line 1)"})
+    line = Integer(required=True, metadata={"description": "Line number in the posted file (the header is line 1)"})
     outcome = fields.String(required=True, validate=validate.OneOf(("imported", "unchanged", "duplicate", "rejected")),
                             metadata={"description": "imported; unchanged (the same line was imported before); "
                                                      "duplicate (the student already has another live application); "
@@ -25,7 +25,7 @@ class JobSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(("selection", "application_import")))
     state = fields.String(required=True, validate=validate.OneOf(JOB_STATES))
     program_id = fields.String(allow_none=True)
-    progress = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+    progress = fields.Dict(keys=fields.String(), values=Integer(), required=True,
                            metadata={"description": "Counts so far, e.g. total, done, accepted, rejected"})
     result = fields.Dict(allow_none=True, metadata={
         "description": "When succeeded: the selection's decisions, or the import's counts"})

@@ -5,10 +5,13 @@ published before its consumers' queues exist, whatever the start order
 from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
+from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
@@ -17,6 +20,9 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
+                   SESSION_SCHEDULED, SESSION_CHANGED],
 }
 
 
@@ -47,3 +53,8 @@ def declare_all(connection):
             queue.bind(channel).declare()
     finally:
         channel.close()
+
+
+def subscribed_types():
+    """``{(source, type)}`` of every event type that has at least one consumer."""
+    return {(et.source, et.type) for event_types in SUBSCRIPTIONS.values() for et in event_types}

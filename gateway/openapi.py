@@ -72,6 +72,14 @@ EXAMPLES = {
                       "starts_at": "2027-03-08T09:00:00+08:00", "ends_at": "2027-03-08T11:00:00+08:00",
                       "place": "Teaching building A, room 101", "instructor": {"id": "teacher-li", "kind": "teacher"},
                       "tracks": ["undergraduate"]},
+    "AssessmentCreate": {"kind": "competition", "title": "Store operations, run 1", "module": "store-operations",
+                         "opens_at": "2027-03-08T09:00:00+08:00", "deadline": "2027-03-22T23:59:00+08:00",
+                         "max_score": 100, "tracks": ["undergraduate"]},
+    "QuestionBankCreate": {"questions": [{
+        "id": "rules-1", "kind": "single_choice", "module": "rules", "points": 1,
+        "text": "How long may a store stay without activity before the penalty?",
+        "options": [{"id": "a", "text": "3 days", "correct": True}, {"id": "b", "text": "3 weeks"}]}]},
+    "CompetitionScoresCreate": {"results": [{"run_id": "x-mall-2027-03-run-1", "team_id": "falcons", "score": 87.5}]},
     "SessionUpdate": {"starts_at": "2027-03-09T09:00:00+08:00", "ends_at": "2027-03-09T11:00:00+08:00"},
 }
 
@@ -208,6 +216,9 @@ def statuses(path, method, operation, path_parameters=()):
 
 
 def _operation(spec, path, method, operation, path_parameters):
+    parameters = operation.setdefault("parameters", [])
+    if any(p.get("name") == "Idempotency-Key" for p in parameters):  # @idempotent documents its header
+        operation["x-idempotent"] = True
     responses = operation.setdefault("responses", {})
     for code in list(responses):
         if code == "default" or (code.isdigit() and int(code) >= 400):
@@ -224,9 +235,8 @@ def _operation(spec, path, method, operation, path_parameters):
     for code in statuses(path, method, operation, path_parameters):
         responses[str(code)] = ({**_error_response(code), "description": declared[code]} if code in declared
                                 else {"$ref": f"#/components/responses/{_name(code)}"})
-    parameters = operation.setdefault("parameters", [])
     parameters.append({"$ref": "#/components/parameters/X-Request-ID"})
-    if operation.get("x-idempotent"):
+    if operation.get("x-idempotent") and not any(p.get("name") == "Idempotency-Key" for p in parameters):
         parameters.append({"$ref": "#/components/parameters/Idempotency-Key"})
     if operation.get("x-acting"):
         kinds = operation["x-acting"]

@@ -8,7 +8,7 @@ from contracts.enrollment import (ApplicationCreateSchema, ApplicationListQueryS
                                   SelectionRunSchema, WithdrawalSchema)
 from contracts.errors import InvalidInput
 from contracts.jobs import JobSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -18,6 +18,7 @@ blp = Blueprint("applications", __name__,
 
 @blp.route("/programs/<program_id>/applications", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
@@ -30,6 +31,7 @@ def submit_application(data, program_id):
 
 @blp.route("/programs/<program_id>/applications", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationPageSchema)
 def list_applications(query, program_id):
@@ -39,6 +41,7 @@ def list_applications(query, program_id):
 
 @blp.route("/applications/<application_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, ApplicationSchema)
 def get_application(application_id):
     """One application with its status, score and the reason of its decision."""
@@ -47,6 +50,7 @@ def get_application(application_id):
 
 @blp.route("/applications/<application_id>/withdrawal", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(WithdrawalSchema)
 @blp.response(200, ApplicationSchema)
@@ -58,6 +62,7 @@ def withdraw(data, application_id):
 
 @blp.route("/applications/<application_id>/screening-score", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(ScreeningScoreSchema)
 @blp.response(200, ApplicationSchema)
 def record_screening_score(data, application_id):
@@ -88,6 +93,7 @@ IMPORT_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application
 
 @blp.route("/programs/<program_id>/applications/imports", methods=["POST"])
 @roles("admin", "lms")
+@acting("staff")
 @idempotent
 @blp.doc(requestBody={"required": True, "description": (
     "The applications, one a line: CSV with a header line (columns "

@@ -8,7 +8,7 @@ from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatu
                                PresenceSchema, RefusalReportSchema, ReplayProgressOutSchema,
                                ReplayProgressSchema, RollCallResultSchema, RollCallSchema,
                                SignInSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -17,6 +17,7 @@ blp = Blueprint("attendance", __name__, description="Check-in codes, sign-ins, r
 
 @blp.route("/sessions/<session_id>/checkin-window", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @idempotent
 @blp.arguments(CheckinWindowSchema)
 @blp.response(201, CheckinWindowOutSchema)
@@ -27,6 +28,8 @@ def open_checkin(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-window/close", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.response(200, CheckinWindowOutSchema)
 def close_checkin(session_id):
     """Close the open check-in window now."""
@@ -35,6 +38,7 @@ def close_checkin(session_id):
 
 @blp.route("/sessions/<session_id>/checkin-code", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @blp.response(200, CheckinCodeSchema)
 def checkin_code(session_id):
     """The code to show now (projector or stream); it changes every period."""
@@ -43,6 +47,8 @@ def checkin_code(session_id):
 
 @blp.route("/sessions/<session_id>/sign-ins", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(SignInSchema)
 @blp.response(201, AttendanceSchema)
 @blp.alt_response(200, schema=AttendanceSchema, description="Signed in already: the existing record")
@@ -54,6 +60,7 @@ def sign_in(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-status", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @blp.response(200, CheckinStatusSchema)
 def checkin_status(session_id):
     """Live list: who has and who has not signed in, and flagged records."""
@@ -70,6 +77,7 @@ def checkin_refusals(session_id):
 
 @blp.route("/sessions/<session_id>/attendance", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_schema(AttendanceSchema))
 def list_attendance(query, session_id):
@@ -79,6 +87,8 @@ def list_attendance(query, session_id):
 
 @blp.route("/sessions/<session_id>/roll-call", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(RollCallSchema)
 @blp.response(200, RollCallResultSchema)
 def roll_call(data, session_id):
@@ -88,6 +98,7 @@ def roll_call(data, session_id):
 
 @blp.route("/sessions/<session_id>/attendance/<student_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(CorrectionSchema)
 @blp.response(200, AttendanceSchema)
 def correct_attendance(data, session_id, student_id):
@@ -97,6 +108,8 @@ def correct_attendance(data, session_id, student_id):
 
 @blp.route("/sessions/<session_id>/presence", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(PresenceSchema)
 @blp.response(200, AttendanceSchema)
 def record_presence(data, session_id):
@@ -106,6 +119,8 @@ def record_presence(data, session_id):
 
 @blp.route("/sessions/<session_id>/replay-progress", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ReplayProgressSchema)
 @blp.response(200, ReplayProgressOutSchema)
 def replay_progress(data, session_id):

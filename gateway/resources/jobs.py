@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from contracts.errors import NotFound
 from contracts.jobs import JobSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.resources import call, reply
 
 blp = Blueprint("jobs", __name__, description="Long work followed after a 202: imports and selection")
@@ -14,6 +14,7 @@ SERVICES = ("enrollment",)  # the services that run jobs
 
 @blp.route("/jobs/<job_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("staff")
 @blp.response(200, JobSchema)
 def get_job(job_id):
     """A job's state (queued, running, succeeded, failed), its progress counts and,

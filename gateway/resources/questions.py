@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from contracts.base import PageQuerySchema, page_schema
 from contracts.content import AnswerCreateSchema, QuestionCreateSchema, QuestionSchema, ResolveSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -14,6 +14,7 @@ blp = Blueprint("questions", __name__, description="Questions and answers per se
 
 @blp.route("/sessions/<session_id>/questions", methods=["POST"])
 @roles("lms")
+@acting("student")
 @idempotent
 @blp.arguments(QuestionCreateSchema)
 @blp.response(201, QuestionSchema)
@@ -25,6 +26,7 @@ def ask_question(data, session_id):
 
 @blp.route("/sessions/<session_id>/questions", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_schema(QuestionSchema))
 def list_questions(query, session_id):
@@ -34,6 +36,8 @@ def list_questions(query, session_id):
 
 @blp.route("/questions/<question_id>/answers", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(AnswerCreateSchema)
 @blp.response(200, QuestionSchema)
 def answer_question(data, question_id):
@@ -43,6 +47,8 @@ def answer_question(data, question_id):
 
 @blp.route("/questions/<question_id>/resolve", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ResolveSchema)
 @blp.response(200, QuestionSchema)
 def resolve_question(data, question_id):

@@ -7,7 +7,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from contracts.content import AttendanceMatrixSchema, StudentAttendanceSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.resources import call, reply
 from gateway.resources.roster import _cell
 from services.content.reports import csv_rows
@@ -43,6 +43,7 @@ def attendance_matrix_csv(program_id):
 
 @blp.route("/programs/<program_id>/students/<student_id>/attendance", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, StudentAttendanceSchema)
 def student_attendance(program_id, student_id):
     """One admitted student's attendance across the programme's sessions for their
