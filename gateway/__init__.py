@@ -93,4 +93,8 @@ def create_app(config=None):
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    from gateway.resources import badges, credits, exchange, leaderboards, rewards
+    for module in (credits, exchange, rewards, leaderboards, badges):
+        api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(badges.public)  # Open Badges documents are public by design
     return app

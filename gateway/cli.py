@@ -8,6 +8,8 @@
     praxis dead-letters replay SERVICE ID
     praxis import applications FILE --program ID --school SCHOOL
                                CSV of applications from the LMS, through the enrollment service
+    praxis incentives reconcile [--program ID]
+                               compare every balance with the sum of its ledger entries
 """
 import argparse
 import json
@@ -75,6 +77,18 @@ def _import_applications(args):
     sys.exit(import_main(args.file, args.program, args.school))
 
 
+def _incentives_reconcile(args):
+    """Print every balance that differs from the sum of its entries; exit 1 if any."""
+    from services.common.storage import connect
+    from services.incentives.repository import IncentivesRepository
+    connect("incentives")
+    differences = IncentivesRepository().reconcile(args.program)
+    for difference in differences:
+        print(json.dumps(difference, sort_keys=True))
+    print(f"{len(differences)} difference(s)", file=sys.stderr)
+    sys.exit(1 if differences else 0)
+
+
 def _demo(args):
     from gateway.demo import seed
     seed(args.url, args.school, args.students)
@@ -121,6 +135,12 @@ def build_parser():
     applications.add_argument("--program", required=True, help="the programme's id")
     applications.add_argument("--school", required=True, help="the school the programme belongs to")
     applications.set_defaults(func=_import_applications)
+
+    incentives = commands.add_parser("incentives", help="the credit ledger").add_subparsers(
+        dest="action", required=True)
+    reconcile = incentives.add_parser("reconcile", help="compare every balance with the sum of its entries")
+    reconcile.add_argument("--program", help="only this programme")
+    reconcile.set_defaults(func=_incentives_reconcile)
     return parser
 
 
