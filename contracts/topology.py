@@ -6,6 +6,7 @@ from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
 from contracts import incentives  # noqa: F401
+from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
 from contracts.content import FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED, SESSION_SCHEDULED
