@@ -30,7 +30,12 @@ RULE_EVENTS = {
     "enrollment:student.admitted.v1": ("track", "promoted"),
     "enrollment:student.withdrawn.v1": ("track",),
     "enrollment:team.formed.v1": ("track",),
-    "assessment:quiz.scored.v1": ("kind",),
+    "assessment:quiz.scored.v1": ("kind", "module"),
+    "assessment:submission.graded.v1": ("assessment_kind", "module", "on_time", "late"),
+    "assessment:deadline.missed.v1": ("assessment_kind", "module"),
+    "assessment:competition_score.recorded.v1": ("assessment_kind", "module"),
+    "assessment:grade.overridden.v1": ("assessment_kind", "module"),
+    "supervision:student.idle.v1": (),
 }
 LEADERBOARD_MODES = ("full", "relative", "anonymous")
 BADGE_CONDITIONS = ("all_sessions_attended", "first_answered_question", "lifetime_at_least", "top_share_of_track")
@@ -51,7 +56,8 @@ class RuleSchema(StrictSchema):
     when = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict,
                        metadata={"description": "Payload fields the event must have, e.g. {'status': 'present'}"})
     min_score = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100),
-                             metadata={"description": "For scored events: the least score that counts"})
+                             metadata={"description": "For scored events (quiz, graded submission, competition "
+                                                      "score, override): the least percent that counts"})
     amount = fields.Integer(required=True, validate=CREDITS,
                             metadata={"description": "Credits given (positive) or taken (negative)"})
     max_per_day = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),

@@ -35,7 +35,15 @@ DEFAULT_RULES = [
     {"key": "question_answered", "event": "content:question.answered.v1", "when": {}, "amount": 2},
     {"key": "quiz_passed", "event": "assessment:quiz.scored.v1", "when": {"kind": "module_test"},
      "min_score": 60, "amount": 5},
+    {"key": "homework_on_time", "event": "assessment:submission.graded.v1",
+     "when": {"assessment_kind": "homework", "on_time": True}, "amount": 10},
+    {"key": "deadline_missed", "event": "assessment:deadline.missed.v1", "when": {}, "amount": -5},
+    {"key": "idle", "event": "supervision:student.idle.v1", "when": {}, "amount": -5},
 ]
+# the percent a rule's min_score compares, per scored event
+SCORE_FIELD = {"assessment:quiz.scored.v1": "score", "assessment:submission.graded.v1": "percent",
+               "assessment:competition_score.recorded.v1": "percent",
+               "assessment:grade.overridden.v1": "override_percent"}
 RULE_DEFAULTS = {"when": {}, "min_score": None, "max_per_day": None, "max_total": None, "guard": None}
 
 
@@ -101,9 +109,20 @@ def facts_of(event):
         "enrollment:student.withdrawn.v1": lambda: f"withdrawn:{p['application_id']}",
         "enrollment:team.formed.v1": lambda: f"team:{p['team_id']}",
         "assessment:quiz.scored.v1": lambda: f"quiz:{p['quiz_id']}",
+        # a regrade or another attempt supersedes: one award per assessment and student
+        "assessment:submission.graded.v1": lambda: f"graded:{p['assessment_id']}",
+        "assessment:deadline.missed.v1": lambda: f"missed:{p['assessment_id']}",
+        # a correction (a later revision) supersedes the result it corrects
+        "assessment:competition_score.recorded.v1": lambda: f"competition:{p['entry_id']}",
+        "assessment:grade.overridden.v1": lambda: f"override:{p['assessment_id']}",
+        "supervision:student.idle.v1": lambda: f"idle:{p['spell_id']}",
     }[key]()
-    students = p["members"] if key == "enrollment:team.formed.v1" else [p["student_id"]]
+    students = {"enrollment:team.formed.v1": lambda: p["members"],
+                "assessment:competition_score.recorded.v1": lambda: p["student_ids"]}.get(
+        key, lambda: [p["student_id"]])()
     kept = {k: v for k, v in p.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    if key in SCORE_FIELD:
+        kept["score"] = p.get(SCORE_FIELD[key])
     return fact(key, event.event_id, event.occurred_at, p["program_id"], kept, students, subject)
 
 

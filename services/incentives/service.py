@@ -19,7 +19,9 @@ from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION
                                SESSION_SCHEDULED)
 from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
-from contracts.assessment import QUIZ_SCORED
+from contracts.assessment import (COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
+                                  SUBMISSION_GRADED)
+from contracts.supervision import STUDENT_IDLE
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
 from contracts.incentives import (
@@ -146,6 +148,26 @@ class IncentivesService(PraxisService):
 
     @on_event(QUIZ_SCORED)
     def on_quiz_scored(self, event):
+        self._award(event)
+
+    @on_event(SUBMISSION_GRADED)
+    def on_submission_graded(self, event):
+        self._award(event)
+
+    @on_event(DEADLINE_MISSED)
+    def on_deadline_missed(self, event):
+        self._award(event)
+
+    @on_event(COMPETITION_SCORE_RECORDED)
+    def on_competition_score_recorded(self, event):
+        self._award(event)
+
+    @on_event(GRADE_OVERRIDDEN)
+    def on_grade_overridden(self, event):
+        self._award(event)
+
+    @on_event(STUDENT_IDLE)
+    def on_student_idle(self, event):
         self._award(event)
 
     def _status(self, event, status):

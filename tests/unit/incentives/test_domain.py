@@ -250,3 +250,57 @@ def test_top_share_of_track_takes_the_best_tenth_at_least_one():
     track = [{"student_id": f"s{i:02d}", "lifetime": i} for i in range(20)]
     top = {a["student_id"] for a in track if domain.earned({"kind": "top_share_of_track", "share": 0.1}, a, [], track)}
     assert top == {"s19", "s18"}
+
+
+# --- events of assessment and supervision --------------------------------------------
+
+def _event(event_type, payload, at):
+    from contracts.events import make_event, parse_event
+    return parse_event(make_event(event_type, payload, school_id="jufe", actor="test", occurred_at=at))
+
+
+def _graded(percent, at, on_time=True, submission="sub1"):
+    from contracts.assessment import SUBMISSION_GRADED
+    return [domain.facts_of(_event(SUBMISSION_GRADED, {
+        "program_id": "p1", "assessment_id": "hw1", "assessment_kind": "homework", "module": "ops",
+        "student_id": "ann", "deadline": T0.isoformat(), "submission_id": submission, "attempt": 1,
+        "submitted_at": T0.isoformat(), "late": not on_time, "days_late": 0 if on_time else 1, "on_time": on_time,
+        "score": percent, "raw_score": percent, "max_score": 100, "percent": percent, "late_penalty": 0,
+        "graded_at": at.isoformat(), "graded_by": "t1", "counted_percent": percent}, at))]
+
+
+def test_homework_graded_on_time_gives_ten_once_however_often_it_is_regraded():
+    acct, entries = run(_graded(70, T0) + _graded(80, T0 + timedelta(hours=1), submission="sub2"))
+    assert acct["spendable"] == 10
+    assert [e["kind"] for e in entries] == ["reward", "reversal", "reward"]
+
+
+def test_late_homework_gives_nothing_by_default():
+    acct, entries = run(_graded(90, T0, on_time=False))
+    assert acct["spendable"] == 0 and entries == []
+
+
+def test_an_idle_spell_costs_five_once_and_a_missed_deadline_five():
+    from contracts.assessment import DEADLINE_MISSED
+    from contracts.supervision import STUDENT_IDLE
+    idle = [domain.facts_of(_event(STUDENT_IDLE, {"program_id": "p1", "student_id": "ann",
+                                                 "idle_since": T0.isoformat(), "spell_id": "spell-1"}, T0))]
+    missed = [domain.facts_of(_event(DEADLINE_MISSED, {
+        "program_id": "p1", "assessment_id": "hw2", "assessment_kind": "homework", "module": "ops",
+        "student_id": "ann", "deadline": T0.isoformat(), "max_score": 100, "weight": 1}, T0))]
+    acct, entries = run(idle + idle + missed, start=account(spendable=20, lifetime=20))
+    assert [e["amount"] for e in entries] == [-5, -5] and acct["spendable"] == 10
+
+
+def test_a_competition_score_reaches_every_team_member_and_a_rule_can_ask_for_a_least_percent():
+    from contracts.assessment import COMPETITION_SCORE_RECORDED
+    facts = [domain.facts_of(_event(COMPETITION_SCORE_RECORDED, {
+        "program_id": "p1", "assessment_id": "c1", "module": "final", "run_id": "r1", "entry_id": "e1",
+        "student_ids": ["ann", "bob"], "score": 70, "max_score": 100, "percent": 70, "revision": 1,
+        "corrected": False, "recorded_at": T0.isoformat()}, T0))]
+    assert facts[0]["students"] == ["ann", "bob"]
+    rs = rules({"key": "good_run", "event": "assessment:competition_score.recorded.v1", "amount": 8,
+                "min_score": 60}, {"key": "great_run", "event": "assessment:competition_score.recorded.v1",
+                                   "amount": 20, "min_score": 90})
+    acct, entries = run(facts, rs)
+    assert [e["rule"] for e in entries] == ["good_run"] and acct["spendable"] == 8
