@@ -401,13 +401,13 @@ class IncentivesService(PraxisService):
         done = self.store.redemptions.get(redemption_id, school_id=caller["school_id"])
         if done is not None:
             return dump(RedemptionSchema, done)
-        hold = f"{redemption_id}@{int(time.time())}"
-        if not self.store.hold(item["id"], hold):
-            raise Conflict(f"{item['name']} is out of stock")
-        record = {"id": redemption_id, "school_id": caller["school_id"], "program_id": item["program_id"],
-                  "item_id": item["id"], "student_id": data["student_id"], "price": item["price"], "status": "made",
-                  "entry_id": f"exchange:{redemption_id}", "refund_entry_id": None, "cancel_reason": None,
-                  "created_at": _now()}
+        # a retry of a call that died after holding a unit goes on with that unit
+        hold = next((h for h in item.get("holds", []) if h.rpartition("@")[0] == redemption_id), None)
+        if hold is None:
+            hold = f"{redemption_id}@{int(time.time())}"
+            if not self.store.hold(item["id"], hold):
+                raise Conflict(f"{item['name']} is out of stock")
+        record = _redemption(redemption_id, item, data["student_id"], _now())
 
         def check(account):
             if account.get("status") != "admitted":
@@ -490,10 +490,12 @@ class IncentivesService(PraxisService):
                 if self.store.redemptions.get(redemption_id) is not None:
                     self.store.sell(item["id"], hold)
                 elif time.time() - float(since or 0) > HOLD_TIMEOUT_S:
-                    if not self.store.get_entry(item["school_id"], f"exchange:{redemption_id}"):
+                    entry = self.store.get_entry(item["school_id"], f"exchange:{redemption_id}")
+                    if entry is None:  # never charged: the unit goes back
                         self.store.release(item["id"], hold)
-                    else:  # charged, then the process died before the record: the unit stays sold
-                        log.warning("a charged redemption lost its record", extra={"redemption_id": redemption_id})
+                    else:  # charged, then the process died before the record: keep the sale
+                        log.warning("a charged redemption had no record; made it", extra={"redemption_id": redemption_id})
+                        self.store.redemptions.insert(_redemption(redemption_id, item, entry["student_id"], entry["at"]))
                         self.store.sell(item["id"], hold)
 
     # --- enterprise rewards ---------------------------------------------------------------
@@ -693,6 +695,13 @@ class IncentivesService(PraxisService):
     @rpc
     def ob_jwks(self, school_id):
         return badges.jwks(self.store.signing_key(school_id, badges.new_key))
+
+
+def _redemption(redemption_id, item, student_id, at):
+    return {"id": redemption_id, "school_id": item["school_id"], "program_id": item["program_id"],
+            "item_id": item["id"], "student_id": student_id, "price": item["price"], "status": "made",
+            "entry_id": f"exchange:{redemption_id}", "refund_entry_id": None, "cancel_reason": None,
+            "created_at": at}
 
 
 def list_of(pair):
