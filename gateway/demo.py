@@ -4,10 +4,13 @@ the way a school, its LMS and a partner would, and print where to look.
 It creates a school admin key and an LMS key, a programme with two tracks,
 applications (with a running count), quiz scores, selection, teams, mentors and
 tutors, and a session with its check-in window, where part of the students sign
-in with the rotating code.
+in with the rotating code; the incentives side: a credit exchange catalogue, a
+badge for the first credits, the credits the sign-ins earn (the default rules), a
+redemption and the leaderboard.
 """
 import random
 import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import requests
@@ -78,6 +81,16 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
         admin.call("POST", f"/programs/{pid}/tutors", json={"name": f"Tutor {n + 1}", "max_load": 4})
     admin.call("POST", f"/programs/{pid}/assignments", json={})
 
+    catalogue = [admin.call("POST", f"/programs/{pid}/catalogue", json=item) for item in (
+        {"name": "1 academic credit hour", "description": "Recorded by the academic office", "price": 100,
+         "stock": 20, "per_student_limit": 2},
+        {"name": "Company visit to X-Mall", "description": "A day at the partner's operations centre",
+         "price": 5, "stock": 10, "per_student_limit": 1})]
+    admin.call("POST", f"/programs/{pid}/badges", json={
+        "key": "first-credits", "name": "First credits", "description": "Took part in a training session",
+        "criteria": "Earn 5 lifetime credits (e.g. attend a session)",
+        "condition": {"kind": "lifetime_at_least", "at_least": 5}})
+
     now = datetime.now(timezone.utc)
     session = admin.call("POST", f"/programs/{pid}/sessions", json={
         "title": "Store operations on X-Mall", "module": "store-operations", "form": "offline_lecture",
@@ -93,10 +106,37 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
             "device_id": f"phone-{application['student_id']}"})
         signed += 1
 
+    credits = _incentives(admin, lms, pid, admitted[0]["student_id"] if signed else None, catalogue[1]["id"])
+
     out(f"seeded programme {pid}: {students} applications, {len(admitted)} admitted, "
         f"{teams} teams, {signed} signed in to session {session['id']}")
+    if credits["badge_url"]:
+        out(f"credits: {credits['leader']} leads; a badge (Open Badges 2.0): {credits['badge_url']}")
     out(f"admin key: {admin_key}")
     out(f"LMS key:   {lms_key}")
     out(f"try: curl -s {base_url}/api/v1/programs/{pid}/funnel -H 'Authorization: Bearer {admin_key}'")
+    out(f"     curl -s {base_url}/api/v1/programs/{pid}/leaderboard -H 'Authorization: Bearer {admin_key}'")
     return {"program_id": pid, "session_id": session["id"], "admitted": len(admitted), "teams": teams,
-            "signed_in": signed, "admin_key": admin_key}
+            "signed_in": signed, "admin_key": admin_key, **credits}
+
+
+def _incentives(admin, lms, pid, student, item_id, wait_s=60):
+    """Wait for the sign-ins' credits (events reach incentives asynchronously), then the
+    first student who signed in exchanges 5 of them for the company visit."""
+    found = {"badge_url": None, "leader": None, "redemption_id": None}
+    if student is None:
+        return found
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not found["badge_url"]:
+        response = admin.session.get(f"{admin.base_url}/api/v1/students/{student}/badges", timeout=30)
+        if response.status_code == 200 and response.json():
+            found["badge_url"] = response.json()[0]["assertion_url"]
+        else:
+            time.sleep(0.5)
+    if not found["badge_url"]:
+        return found
+    found["redemption_id"] = lms.call("POST", "/redemptions", json={"item_id": item_id, "student_id": student},
+                                      headers={"X-Acting-User": f"student:{student}"})["id"]
+    rows = admin.call("GET", f"/programs/{pid}/leaderboard")["rows"]
+    found["leader"] = f"{rows[0]['name']} ({rows[0]['score']:g})" if rows else None
+    return found

@@ -15,3 +15,9 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")
     assert teams and all(t["mentor_id"] and t["tutor_id"] for t in teams)
     assert any(seeded["program_id"] in line for line in lines)
+    # the incentives side: credits from the sign-ins, a badge, a redemption, the leaderboard
+    assert seeded["badge_url"] and seeded["redemption_id"]
+    rows = admin.call("GET", f"/programs/{seeded['program_id']}/leaderboard")["rows"]
+    assert rows[0]["score"] >= 5
+    catalogue = admin.call("GET", f"/programs/{seeded['program_id']}/catalogue")
+    assert [item["sold"] for item in catalogue] == [0, 1]
