@@ -122,6 +122,9 @@ class IncentivesRepository:
             {"_id": program_id},
             {"$addToSet": {field: value}, "$setOnInsert": {"school_id": school_id}}, upsert=True)
 
+    def remove_from_program(self, program_id, field, value):
+        ProgramProjection._get_collection().update_one({"_id": program_id}, {"$pull": {field: {"$in": [value]}}})
+
     def set_leaderboard(self, program_id, settings):
         collection = ProgramProjection._get_collection()
         for _ in range(20):

@@ -16,7 +16,7 @@ from nameko.timer import timer
 
 from contracts.base import dump, load
 from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED,
-                               SESSION_SCHEDULED)
+                               SESSION_CANCELLED, SESSION_SCHEDULED)
 from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.assessment import (COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
@@ -113,6 +113,11 @@ class IncentivesService(PraxisService):
         self.store.add_to_program(event.school_id, p["program_id"], "sessions", p["session_id"])
         if p.get("partner_id"):
             self.store.add_to_program(event.school_id, p["program_id"], "partners", p["partner_id"])
+
+    @on_event(SESSION_CANCELLED)
+    def on_session_cancelled(self, event):
+        # "all sessions attended" counts the sessions that took place
+        self.store.remove_from_program(event.payload["program_id"], "sessions", event.payload["session_id"])
 
     # --- event-driven awards --------------------------------------------------------------
 

@@ -126,3 +126,17 @@ def test_a_reversal_happens_once_and_only_staff_reverse(incentives):
             reverse(ADMIN, entry["id"], {"reason": "again"})
     assert balance("eve") == (0, 0)
     assert IncentivesRepository().reconcile() == []
+
+
+def test_the_programme_keeps_its_sessions_and_partners_from_content_and_enrollment(incentives, rabbit_config):
+    from contracts.content import SESSION_CANCELLED, SESSION_SCHEDULED
+    for session in ("s1", "s2"):
+        publish(rabbit_config, make_event(SESSION_SCHEDULED, {
+            "session_id": session, "program_id": "p1", "title": "T", "module": "m", "form": "workshop",
+            "starts_at": T0.isoformat(), "ends_at": (T0 + timedelta(hours=1)).isoformat(), "instructor_id": "t1",
+            "tracks": [], "partner_id": "acme"}, school_id=SCHOOL, actor="test"))
+    eventually(lambda: sorted(IncentivesRepository().get_program(SCHOOL, "p1")["sessions"]) == ["s1", "s2"])
+    publish(rabbit_config, make_event(SESSION_CANCELLED, {"session_id": "s1", "program_id": "p1", "reason": "rain"},
+                                      school_id=SCHOOL, actor="test"))
+    eventually(lambda: IncentivesRepository().get_program(SCHOOL, "p1")["sessions"] == ["s2"])
+    assert IncentivesRepository().get_program(SCHOOL, "p1")["partners"] == ["acme"]

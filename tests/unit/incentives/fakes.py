@@ -67,6 +67,10 @@ class FakeIncentivesRepository:
         if value not in program[field]:
             program[field].append(value)
 
+    def remove_from_program(self, program_id, field, value):
+        if program_id in self.programs and value in self.programs[program_id][field]:
+            self.programs[program_id][field].remove(value)
+
     def set_leaderboard(self, program_id, settings):
         self.programs[program_id]["leaderboard"] = dict(settings)
 

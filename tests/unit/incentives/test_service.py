@@ -8,7 +8,7 @@ import jwt
 import pytest
 from nameko.testing.services import worker_factory
 
-from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import ATTENDANCE_RECORDED, SESSION_CANCELLED, SESSION_SCHEDULED
 from contracts.enrollment import MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, TEAM_FORMED
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event, parse_event
@@ -234,3 +234,20 @@ def test_top_of_track_badge_is_given_by_an_evaluation(service):
     awarded = service.evaluate_badges(ADMIN, "p1")
     assert [a["student_id"] for a in awarded] == ["bob"]
     assert service.evaluate_badges(ADMIN, "p1") == []
+
+
+def test_all_sessions_attended_counts_the_sessions_that_took_place(service):
+    service.add_badge_class(ADMIN, "p1", {"key": "every", "name": "Every session", "description": "All of them",
+                                          "criteria": "Attend every session",
+                                          "condition": {"kind": "all_sessions_attended"}})
+    for session in ("s1", "s2"):
+        service.on_session_scheduled(event(SESSION_SCHEDULED, {
+            "session_id": session, "program_id": "p1", "title": "T", "module": "m", "form": "workshop",
+            "starts_at": T0.isoformat(), "ends_at": (T0 + timedelta(hours=1)).isoformat(),
+            "instructor_id": "t1", "tracks": []}))
+    service.on_attendance_recorded(event(ATTENDANCE_RECORDED, {
+        "session_id": "s1", "program_id": "p1", "student_id": "ann", "status": "late", "source": "checkin"}, T0))
+    assert service.evaluate_badges(ADMIN, "p1") == []
+    service.on_session_cancelled(event(SESSION_CANCELLED, {"session_id": "s2", "program_id": "p1",
+                                                           "reason": "storm"}))
+    assert [a["student_id"] for a in service.evaluate_badges(ADMIN, "p1")] == ["ann"]
