@@ -7,8 +7,8 @@ gateway); the recipient is a salted SHA-256 identity hash, never the student id.
 Open Badges 3.0: an ``OpenBadgeCredential`` (a W3C Verifiable Credential) signed
 as a VC-JWT (OB 3.0 section 8.2: the credential's members are the JWT claims,
 with ``iss``, ``jti`` and ``nbf``), RS256 with the school's key; the gateway
-publishes the public key as a JWKS (``/badges/issuers/{school}/jwks.json``) and
-the JOSE header names it by ``kid`` (an RFC 7638 thumbprint).
+publishes the public key as a JWKS (``/badges/issuers/{school}/jwks.json``); the
+JOSE header names it by ``kid`` (an RFC 7638 thumbprint).
 """
 import base64
 import hashlib
@@ -54,8 +54,7 @@ def identity_hash(school_id, student_id, salt):
 
 def issuer(base, school_id):
     u = urls(base, school_id)
-    return {"@context": OB2_CONTEXT, "type": "Issuer", "id": u["issuer"], "name": school_id, "url": u["issuer"],
-            "publicKey": u["jwks"]}
+    return {"@context": OB2_CONTEXT, "type": "Issuer", "id": u["issuer"], "name": school_id, "url": u["issuer"]}
 
 
 def badge_class(base, badge):
@@ -120,6 +119,8 @@ def jwks(key):
 
 def sign_credential(cred, key, issued_at):
     claims = {**cred, "iss": cred["issuer"]["id"], "jti": cred["id"], "nbf": int(issued_at.timestamp())}
+    # the header names the key by kid, found in the school's JWKS (a whole RSA jwk in the
+    # header would pass the 512-byte header limit some JOSE libraries keep)
     return jwt.encode(claims, key["private_pem"], algorithm="RS256", headers={"kid": key["kid"], "typ": "JWT"})
 
 

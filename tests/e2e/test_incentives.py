@@ -208,6 +208,7 @@ def test_a_badge_is_served_as_open_badges_2_and_as_a_signed_open_badges_3_creden
     keys = KeySet.import_key_set(fetch(f"{base}/badges/issuers/{SCHOOL}/jwks.json").json())
     verified = jws.deserialize_compact(token, keys, algorithms=["RS256"])  # raises if the signature is bad
     claims = json.loads(verified.payload)
+    assert verified.protected["kid"] == keys.keys[0].kid and verified.protected["alg"] == "RS256"
     assert claims["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert claims["@context"][0] == "https://www.w3.org/ns/credentials/v2"
     assert "https://purl.imsglobal.org/spec/ob/v3p0/context" in claims["@context"][1]
