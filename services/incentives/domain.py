@@ -117,6 +117,8 @@ def facts_of(event):
         "assessment:grade.overridden.v1": lambda: f"override:{p['assessment_id']}",
         "supervision:student.idle.v1": lambda: f"idle:{p['spell_id']}",
     }[key]()
+    # the subject is a key of the account document: no '.' or '$' in it (ids from other services)
+    subject = subject.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
     students = {"enrollment:team.formed.v1": lambda: p["members"],
                 "assessment:competition_score.recorded.v1": lambda: p["student_ids"]}.get(
         key, lambda: [p["student_id"]])()

@@ -68,7 +68,7 @@ class EntryDoc(me.Document):
     program_id = me.StringField()
     student_id = me.StringField()
     at_ts = me.FloatField()
-    meta = _meta("entries", ("school_id", "student_id", "at_ts"), "program_id")
+    meta = _meta("entries", ("school_id", "student_id", "at_ts"), ("program_id", "student_id"))
 
 
 class AppealDoc(OutboxDocument):

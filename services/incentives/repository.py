@@ -258,44 +258,69 @@ class IncentivesRepository:
 
     def student_entries(self, school_id, student_id, program_id=None, skip=0, limit=200):
         query = {"school_id": school_id, "student_id": student_id, **({"program_id": program_id} if program_id else {})}
+        # entries still on their account first: one copied out meanwhile is then in the ledger
+        pending = [e for doc in AccountDoc._get_collection().find({**query, "entries_pending": 1}, {"pending_entries": 1})
+                   for e in doc.get("pending_entries") or []]
         cursor = EntryDoc._get_collection().find(query).sort([("at_ts", 1), ("seq", 1)]).skip(skip).limit(limit)
-        return [_out(d) for d in cursor]
+        found = [_out(d) for d in cursor]
+        if len(found) < limit and pending:
+            known = {e["id"] for e in found}
+            found += [e for e in pending if e["id"] not in known]
+            found.sort(key=lambda e: (e["at"].timestamp(), e.get("seq", 0)))
+        return found[:limit]
 
     def program_accounts(self, program_id, fields=None):
         projection = None if fields is None else {f: 1 for f in fields}
         return [_out(d) for d in AccountDoc._get_collection().find({"program_id": program_id}, projection)]
 
     def reconcile(self, program_id=None):
-        """Every account whose balances differ from the sums of its entries."""
+        """Every account whose balances differ from the sums of its entries. An entry
+        counts once, from the ledger or, not copied out yet, from its account; an
+        account that changed while it was read is checked again on its own."""
         match = {"program_id": program_id} if program_id else {}
-        sums = {}
-        # summed here rather than by $group: a compound group key is not served alike everywhere
+        accounts = list(AccountDoc._get_collection().find(match))
+        sums, seen = {}, set()
         for row in EntryDoc._get_collection().find(
                 match, {"program_id": 1, "student_id": 1, "amount": 1, "lifetime_delta": 1}):
             total = sums.setdefault((row["program_id"], row["student_id"]), [0, 0])
             total[0] += row["amount"]
             total[1] += row["lifetime_delta"]
+            seen.add(row["_id"])
         differences = []
-        for doc in AccountDoc._get_collection().find(match):
+        for doc in accounts:
             key = (doc["program_id"], doc["student_id"])
-            spendable, lifetime = sums.pop(key, [0, 0])
-            pending = doc.get("pending_entries") or []
-            if pending:
-                copied = {d["_id"] for d in EntryDoc._get_collection().find(
-                    {"_id": {"$in": [e["id"] for e in pending]}}, {"_id": 1})}
-                for entry in pending:
-                    if entry["id"] not in copied:
-                        spendable += entry["amount"]
-                        lifetime += entry["lifetime_delta"]
-            if (spendable, lifetime) != (doc.get("spendable", 0), doc.get("lifetime", 0)):
+            now = AccountDoc._get_collection().find_one({"_id": doc["_id"]}, {"rev": 1})
+            if now["rev"] != doc["rev"]:
+                doc, total = self._account_snapshot(doc["_id"])
+                sums.pop(key, None)
+            else:
+                total = _with_pending(sums.pop(key, [0, 0]), doc, seen)
+            if tuple(total) != (doc.get("spendable", 0), doc.get("lifetime", 0)):
                 differences.append({"program_id": key[0], "student_id": key[1],
-                                    "spendable": doc.get("spendable", 0), "spendable_by_entries": spendable,
-                                    "lifetime": doc.get("lifetime", 0), "lifetime_by_entries": lifetime})
+                                    "spendable": doc.get("spendable", 0), "spendable_by_entries": total[0],
+                                    "lifetime": doc.get("lifetime", 0), "lifetime_by_entries": total[1]})
         for (program, student), (spendable, lifetime) in sums.items():
             differences.append({"program_id": program, "student_id": student, "spendable": None,
                                 "spendable_by_entries": spendable, "lifetime": None,
                                 "lifetime_by_entries": lifetime})
         return differences
+
+    def _account_snapshot(self, account_id):
+        """One account and the sums of its entries, read while it did not change."""
+        collection = AccountDoc._get_collection()
+        for _ in range(100):
+            doc = collection.find_one({"_id": account_id})
+            total, seen = [0, 0], set()
+            for row in EntryDoc._get_collection().find(
+                    {"program_id": doc["program_id"], "student_id": doc["student_id"]},
+                    {"amount": 1, "lifetime_delta": 1}):
+                total[0] += row["amount"]
+                total[1] += row["lifetime_delta"]
+                seen.add(row["_id"])
+            if collection.find_one({"_id": account_id}, {"rev": 1})["rev"] == doc["rev"]:
+                return doc, _with_pending(total, doc, seen)
+            eventlet.sleep(0.01)
+        raise Conflict(f"account {account_id} keeps changing; reconcile it later")
 
     # --- the catalogue ----------------------------------------------------------------
 
@@ -337,6 +362,15 @@ class IncentivesRepository:
                 pass
             doc = collection.find_one({"_id": school_id})
         return _out(doc)
+
+
+def _with_pending(total, doc, seen):
+    total = list(total)
+    for entry in doc.get("pending_entries") or []:
+        if entry["id"] not in seen:
+            total[0] += entry["amount"]
+            total[1] += entry["lifetime_delta"]
+    return total
 
 
 def retrying(step, attempts=60):

@@ -69,7 +69,10 @@ def test_a_correction_gives_a_penalty_then_its_reversal_and_the_reward_once_each
     absent = attendance("ann", "absent")
     present = attendance("ann", "present", at=T0 + timedelta(hours=2), previous="absent")
     publish(rabbit_config, admitted("ann"))
-    for envelope in (absent, absent, present, absent, present):
+    publish(rabbit_config, absent)
+    publish(rabbit_config, absent)
+    eventually(lambda: len(entries("ann")) == 1)
+    for envelope in (present, absent, present):  # (an absent arriving after the present changes nothing)
         publish(rabbit_config, envelope)
     eventually(lambda: balance("ann") == (5, 5) and len(entries("ann")) == 2)
     # nothing to take at 0 (the floor): the penalty is recorded as not applied, so nothing to reverse
@@ -140,3 +143,20 @@ def test_the_programme_keeps_its_sessions_and_partners_from_content_and_enrollme
                                       school_id=SCHOOL, actor="test"))
     eventually(lambda: IncentivesRepository().get_program(SCHOOL, "p1")["sessions"] == ["s2"])
     assert IncentivesRepository().get_program(SCHOOL, "p1")["partners"] == ["acme"]
+
+
+def test_a_daily_cap_holds_under_concurrent_events_for_one_student(incentives, rabbit_config):
+    IncentivesRepository().add_ruleset({
+        "program_id": "p1", "version": 1, "effective_from": T0 - timedelta(days=1), "created_by": "test",
+        "rules": [{"key": "present", "event": "content:attendance.recorded.v1", "when": {"status": "present"},
+                   "amount": 5, "min_score": None, "max_per_day": 20, "max_total": None, "guard": None}],
+        "max_per_day": None, "max_total": None, "floor": 0})
+    events = [attendance("fay", "present", session=f"c{n}", at=T0 + timedelta(minutes=n)) for n in range(12)]
+    publisher = Publisher(rabbit_config["AMQP_URI"])
+    for envelope in events + events:
+        publisher.publish(envelope, exchange=topology.event_exchange("content"), routing_key=envelope["type"])
+    eventually(lambda: len((IncentivesRepository().get_account("p1", "fay") or {"subjects": {}})["subjects"]) == 12,
+               timeout=60)
+    assert balance("fay") == (20, 20)
+    assert sum(e["amount"] for e in entries("fay")) == 20 and len(entries("fay")) == 12
+    assert IncentivesRepository().reconcile("p1") == []

@@ -304,3 +304,10 @@ def test_a_competition_score_reaches_every_team_member_and_a_rule_can_ask_for_a_
                                    "amount": 20, "min_score": 90})
     acct, entries = run(facts, rs)
     assert [e["rule"] for e in entries] == ["good_run"] and acct["spendable"] == 8
+
+
+def test_a_subject_from_another_service_is_a_safe_document_key():
+    from contracts.supervision import STUDENT_IDLE
+    f = domain.facts_of(_event(STUDENT_IDLE, {"program_id": "p1", "student_id": "ann", "idle_since": T0.isoformat(),
+                                             "spell_id": "ann@2026-03-02T09:00:00.5$x"}, T0))
+    assert "." not in f["subject"] and "$" not in f["subject"]
