@@ -80,11 +80,13 @@ class AppealDoc(OutboxDocument):
 
 
 class ItemDoc(me.Document):
-    """A catalogue item: ``stock`` left, ``holds`` (redemptions reserving a unit)."""
+    """A catalogue item: ``stock`` left, ``holds`` (redemptions reserving a unit,
+    ``"<redemption id>@<epoch s>"``) and ``holding`` (how many, for the sweep)."""
     id = me.StringField(primary_key=True)
     school_id = me.StringField()
     program_id = me.StringField()
-    meta = _meta("items", ("school_id", "program_id"))
+    holding = me.IntField()
+    meta = _meta("items", ("school_id", "program_id"), "holding")
 
 
 class RedemptionDoc(OutboxDocument):

@@ -328,18 +328,20 @@ class IncentivesRepository:
         """Take one unit of stock for a redemption (never below 0); True if taken."""
         result = ItemDoc._get_collection().update_one(
             {"_id": item_id, "stock": {"$gte": 1}, "holds": {"$nin": [hold]}},
-            {"$inc": {"stock": -1}, "$addToSet": {"holds": hold}})
+            {"$inc": {"stock": -1, "holding": 1}, "$addToSet": {"holds": hold}})
         return result.modified_count == 1
 
     def release(self, item_id, hold):
         """Give a held unit back (the redemption was refused)."""
         ItemDoc._get_collection().update_one(
-            {"_id": item_id, "holds": {"$in": [hold]}}, {"$inc": {"stock": 1}, "$pull": {"holds": {"$in": [hold]}}})
+            {"_id": item_id, "holds": {"$in": [hold]}},
+            {"$inc": {"stock": 1, "holding": -1}, "$pull": {"holds": {"$in": [hold]}}})
 
     def sell(self, item_id, hold):
         """The redemption is charged: the held unit is sold."""
         ItemDoc._get_collection().update_one(
-            {"_id": item_id, "holds": {"$in": [hold]}}, {"$inc": {"sold": 1}, "$pull": {"holds": {"$in": [hold]}}})
+            {"_id": item_id, "holds": {"$in": [hold]}},
+            {"$inc": {"sold": 1, "holding": -1}, "$pull": {"holds": {"$in": [hold]}}})
 
     def restock(self, item_id, redemption_id):
         """A cancelled redemption's unit goes back (once)."""
@@ -348,7 +350,7 @@ class IncentivesRepository:
             {"$inc": {"stock": 1, "sold": -1}, "$addToSet": {"returned": redemption_id}})
 
     def items_with_holds(self):
-        return [_out(d) for d in ItemDoc._get_collection().find({"holds": {"$elemMatch": {"$exists": True}}})]
+        return [_out(d) for d in ItemDoc._get_collection().find({"holding": {"$gt": 0}})]
 
     # --- badges -----------------------------------------------------------------------
 

@@ -376,7 +376,7 @@ class IncentivesService(PraxisService):
         self._program(caller, program_id)
         data = load(CatalogueItemCreateSchema, data)
         item = {**data, "id": _new_id(caller), "school_id": caller["school_id"], "program_id": program_id,
-                "sold": 0, "holds": [], "returned": [], "created_at": _now()}
+                "sold": 0, "holds": [], "holding": 0, "returned": [], "created_at": _now()}
         self.store.items.insert(item)
         return dump(CatalogueItemSchema, self.store.items.get(item["id"]))
 
