@@ -8,7 +8,6 @@ served as Open Badges 2.0 assertions and 3.0 credentials (services.incentives.ba
 """
 import logging
 import secrets
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -37,14 +36,13 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.incentives import badges, domain
+from services.incentives import badges, domain, exchange
 from services.incentives.ledger import Ledger
 from services.incentives.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.incentives.repository import IncentivesRepository
 
 log = logging.getLogger("praxis.incentives")
 
-HOLD_TIMEOUT_S = 120  # a unit held longer by a redemption that never charged goes back
 BADGE_LIVE = ("lifetime_at_least", "first_answered_question", "all_sessions_attended")
 
 
@@ -406,40 +404,12 @@ class IncentivesService(PraxisService):
         done = self.store.redemptions.get(redemption_id, school_id=caller["school_id"])
         if done is not None:
             return dump(RedemptionSchema, done)
-        # a retry of a call that died after holding a unit goes on with that unit
-        hold = next((h for h in item.get("holds", []) if h.rpartition("@")[0] == redemption_id), None)
-        if hold is None:
-            hold = f"{redemption_id}@{int(time.time())}"
-            if not self.store.hold(item["id"], hold):
-                raise Conflict(f"{item['name']} is out of stock")
-        record = _redemption(redemption_id, item, data["student_id"], _now())
-
-        def check(account):
-            if account.get("status") != "admitted":
-                raise InvalidInput("the student is not admitted to this programme", {"student_id": ["not admitted"]})
-            if account["redeemed"].get(item["id"], 0) >= item["per_student_limit"]:
-                raise InvalidInput(f"at most {item['per_student_limit']} per student", {"item_id": ["limit reached"]})
-            if account["spendable"] < item["price"]:
-                raise InvalidInput(f"{item['price']} credits needed, {account['spendable']} spendable",
-                                   {"student_id": ["not enough credits"]})
-
-        def count(account):
-            return {**account, "redeemed": {**account["redeemed"], item["id"]: account["redeemed"].get(item["id"], 0) + 1}}
-
-        made = self._event(caller, REDEMPTION_MADE, {
+        hold = exchange.hold_unit(self.store, item, redemption_id)
+        made = exchange.record(redemption_id, item, data["student_id"], _now())
+        event = self._event(caller, REDEMPTION_MADE, {
             "redemption_id": redemption_id, "program_id": item["program_id"], "item_id": item["id"],
             "item_name": item["name"], "student_id": data["student_id"], "price": item["price"]})
-        try:
-            self._ledger(caller).add(
-                caller["school_id"], item["program_id"], data["student_id"], "exchange", -item["price"],
-                f"exchanged for {item['name']}", entry_id=record["entry_id"], at=record["created_at"], lifetime=False,
-                limit_by_floor=False, caused_by=_person(caller), request_id=redemption_id, check=check, update=count,
-                extra_events=lambda account, entries: [made])
-        except Exception:
-            self.store.release(item["id"], hold)
-            raise
-        self.store.redemptions.insert(record)
-        self.store.sell(item["id"], hold)
+        exchange.charge(self.store, self._ledger(caller), item, made, hold, event, _person(caller))
         return dump(RedemptionSchema, self.store.redemptions.get(redemption_id))
 
     @rpc
@@ -469,14 +439,10 @@ class IncentivesService(PraxisService):
             "item_name": item["name"], "student_id": record["student_id"], "price": record["price"],
             "reason": record["cancel_reason"]}, event_id=f"cancel{redemption_id}"[:64])
 
-        def uncount(account):
-            left = max(0, account["redeemed"].get(item["id"], 0) - 1)
-            return {**account, "redeemed": {**account["redeemed"], item["id"]: left}}
-
         self._ledger(caller).add(
             caller["school_id"], record["program_id"], record["student_id"], "refund", record["price"],
             f"redemption of {item['name']} cancelled: {record['cancel_reason']}", entry_id=record["refund_entry_id"],
-            at=_now(), lifetime=False, caused_by=_person(caller), request_id=redemption_id, update=uncount,
+            at=_now(), lifetime=False, caused_by=_person(caller), request_id=redemption_id, update=exchange.counted(item, -1),
             extra_events=lambda account, entries: [cancelled])
         self.store.restock(item["id"], redemption_id)
         if already:
@@ -489,19 +455,7 @@ class IncentivesService(PraxisService):
         units held by redemptions that were never charged (or never sold)."""
         for account_id in self.store.accounts_with_pending_entries():
             self.store.flush(account_id)
-        for item in self.store.items_with_holds():
-            for hold in item.get("holds", []):
-                redemption_id, _, since = hold.rpartition("@")
-                if self.store.redemptions.get(redemption_id) is not None:
-                    self.store.sell(item["id"], hold)
-                elif time.time() - float(since or 0) > HOLD_TIMEOUT_S:
-                    entry = self.store.get_entry(item["school_id"], f"exchange:{redemption_id}")
-                    if entry is None:  # never charged: the unit goes back
-                        self.store.release(item["id"], hold)
-                    else:  # charged, then the process died before the record: keep the sale
-                        log.warning("a charged redemption had no record; made it", extra={"redemption_id": redemption_id})
-                        self.store.redemptions.insert(_redemption(redemption_id, item, entry["student_id"], entry["at"]))
-                        self.store.sell(item["id"], hold)
+        exchange.sweep_holds(self.store)
 
     # --- enterprise rewards ---------------------------------------------------------------
 
@@ -700,13 +654,6 @@ class IncentivesService(PraxisService):
     @rpc
     def ob_jwks(self, school_id):
         return badges.jwks(self.store.signing_key(school_id, badges.new_key))
-
-
-def _redemption(redemption_id, item, student_id, at):
-    return {"id": redemption_id, "school_id": item["school_id"], "program_id": item["program_id"],
-            "item_id": item["id"], "student_id": student_id, "price": item["price"], "status": "made",
-            "entry_id": f"exchange:{redemption_id}", "refund_entry_id": None, "cancel_reason": None,
-            "created_at": at}
 
 
 def list_of(pair):

@@ -163,13 +163,13 @@ def test_a_daily_cap_holds_under_concurrent_events_for_one_student(incentives, r
 
 
 def test_the_sweep_gives_back_a_unit_held_by_a_redemption_that_died_before_charging(incentives):
-    from services.incentives import service as incentives_service
+    from services.incentives import exchange
     with entrypoint_hook(incentives, "add_item") as add_item:
         item = add_item({**ADMIN, "operation_id": "item-1"}, "p1",
                         {"name": "Visit", "price": 5, "stock": 3, "per_student_limit": 1})
     repo = IncentivesRepository()
-    stale = f"dead@{int(incentives_service.time.time()) - incentives_service.HOLD_TIMEOUT_S - 5}"
-    fresh = f"running@{int(incentives_service.time.time())}"
+    stale = f"dead@{int(exchange.time.time()) - exchange.HOLD_TIMEOUT_S - 5}"
+    fresh = f"running@{int(exchange.time.time())}"
     assert repo.hold(item["id"], stale) and repo.hold(item["id"], fresh)
     assert not repo.hold(item["id"], stale), "a hold is taken once"
     with entrypoint_hook(incentives, "sweep") as sweep:
