@@ -305,6 +305,25 @@ class IncentivesRepository:
                                 "lifetime_by_entries": lifetime})
         return differences
 
+    def rebuild(self, account_id):
+        """Set an account's balances to the sums of its entries (a guarded write:
+        a change meanwhile makes it read again)."""
+        collection = AccountDoc._get_collection()
+        for _ in range(100):
+            doc, (spendable, lifetime) = self._account_snapshot(account_id)
+            by_rules = sum(e["amount"] for e in self._entries_of(doc) if e.get("by_rules"))
+            fixed = {**doc, "spendable": spendable, "lifetime": lifetime, "by_rules": by_rules, "rev": doc["rev"] + 1}
+            if collection.replace_one({"_id": account_id, "rev": doc["rev"]}, fixed).matched_count:
+                return {"spendable": spendable, "lifetime": lifetime}
+        raise Conflict(f"account {account_id} keeps changing; rebuild it later")
+
+    def _entries_of(self, doc):
+        found = {d["_id"]: d for d in EntryDoc._get_collection().find(
+            {"program_id": doc["program_id"], "student_id": doc["student_id"]}, {"amount": 1, "by_rules": 1})}
+        for entry in doc.get("pending_entries") or []:
+            found.setdefault(entry["id"], entry)
+        return list(found.values())
+
     def _account_snapshot(self, account_id):
         """One account and the sums of its entries, read while it did not change."""
         collection = AccountDoc._get_collection()

@@ -176,3 +176,24 @@ def test_the_sweep_gives_back_a_unit_held_by_a_redemption_that_died_before_charg
         sweep()
     stored = repo.items.get(item["id"])
     assert stored["holds"] == [fresh] and stored["stock"] == 2 and stored["sold"] == 0
+
+
+def test_reconcile_prints_every_difference_and_rebuild_makes_the_balances_the_entries_sums(incentives, capsys):
+    from gateway import cli
+    from mongoengine.connection import get_db
+    with entrypoint_hook(incentives, "adjust") as adjust:
+        adjust({**ADMIN, "operation_id": "op-r1"}, {"program_id": "p1", "student_id": "gus", "amount": 7, "reason": "x"})
+        adjust({**ADMIN, "operation_id": "op-r2"}, {"program_id": "p1", "student_id": "hal", "amount": 2, "reason": "y"})
+    with pytest.raises(SystemExit) as done:
+        cli.main(["incentives", "reconcile", "--program", "p1"])
+    assert done.value.code == 0 and "0 difference(s)" in capsys.readouterr().err
+    get_db("incentives").accounts.update_one({"_id": "p1:gus"}, {"$inc": {"spendable": 100}})  # a broken projection
+    with pytest.raises(SystemExit) as done:
+        cli.main(["incentives", "reconcile"])
+    out = capsys.readouterr()
+    assert done.value.code == 1 and "1 difference(s)" in out.err
+    assert '"spendable": 107' in out.out and '"spendable_by_entries": 7' in out.out and "hal" not in out.out
+    with pytest.raises(SystemExit) as done:
+        cli.main(["incentives", "reconcile", "--rebuild"])
+    assert done.value.code == 0 and "after rebuilding: 0 difference(s)" in capsys.readouterr().err
+    assert balance("gus") == (7, 7)
