@@ -96,6 +96,15 @@ def set_rules(data, program_id):
     return reply(call("incentives", "set_rules", program_id, RuleSetCreateSchema().dump(data)), 201)
 
 
+@blp.route("/programs/<program_id>/credit-rules/preview", methods=["POST"])
+@roles("admin")
+@blp.arguments(RuleSetCreateSchema)
+@blp.response(200, RecomputeSchema)
+def preview_rules(data, program_id):
+    """What each balance would be had these rules applied from the start (nothing is stored)."""
+    return reply(call("incentives", "preview_rules", program_id, RuleSetCreateSchema().dump(data)))
+
+
 @blp.route("/programs/<program_id>/credit-rules/recompute-preview", methods=["GET"])
 @roles("admin")
 @blp.response(200, RecomputeSchema)

@@ -294,15 +294,29 @@ class IncentivesService(PraxisService):
         return dump(RuleSetSchema, ruleset)
 
     @rpc
+    def preview_rules(self, caller, program_id, data):
+        """What each balance would be had these (not yet stored) rules applied from the start."""
+        _staff_only(caller)
+        self._program(caller, program_id)
+        candidate = domain.new_ruleset(program_id, {**load(RuleSetCreateSchema, data), "effective_from": None},
+                                       [], _person(caller), _now())
+        candidate["version"] = domain.current_ruleset(self.store.rulesets(program_id), program_id)["version"] + 1
+        return self._recompute(program_id, candidate)
+
+    def _recompute(self, program_id, ruleset):
+        accounts = self.store.program_accounts(program_id)
+        would_be = domain.simulate(self.store.facts(program_id), ruleset, [a["student_id"] for a in accounts])
+        return {"program_id": program_id, "version": ruleset["version"], "applied": False,
+                "lines": domain.recompute_lines(accounts, would_be)}
+
+    @rpc
     def recompute(self, caller, program_id, apply=False):
         """What the balances would be had the current rules applied from the start;
         ``apply`` writes the differences as adjustment entries (once per version)."""
         _staff_only(caller)
         self._program(caller, program_id)
         ruleset = domain.current_ruleset(self.store.rulesets(program_id), program_id)
-        accounts = self.store.program_accounts(program_id)
-        would_be = domain.simulate(self.store.facts(program_id), ruleset, [a["student_id"] for a in accounts])
-        lines = domain.recompute_lines(accounts, would_be)
+        lines = self._recompute(program_id, ruleset)["lines"]
         if apply:
             ledger = self._ledger(caller)
             for line in lines:

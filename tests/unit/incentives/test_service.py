@@ -177,6 +177,10 @@ def test_a_new_rules_version_applies_from_its_start_and_recompute_applies_once(s
         "session_id": "s2", "program_id": "p1", "student_id": "ann", "status": "present", "source": "checkin"},
         T0 + timedelta(days=2)))
     assert balance(service, "ann") == 13
+    candidate = service.preview_rules(ADMIN, "p1", {"rules": [{
+        "key": "present", "event": "content:attendance.recorded.v1", "when": {"status": "present"}, "amount": 1}]})
+    assert next(line for line in candidate["lines"] if line["student_id"] == "ann")["by_rules_would_be"] == 2
+    assert len(service.store.rulesets("p1")) == 1  # a candidate is not stored
     preview = service.recompute(ADMIN, "p1", False)
     ann = next(line for line in preview["lines"] if line["student_id"] == "ann")
     assert (ann["by_rules_now"], ann["by_rules_would_be"], ann["difference"]) == (13, 16, 3)
