@@ -218,6 +218,7 @@ def test_a_badge_is_served_as_open_badges_2_and_as_a_signed_open_badges_3_creden
     subject = claims["credentialSubject"]
     assert "AchievementSubject" in subject["type"]
     assert {"id", "type", "name", "criteria"} <= set(subject["achievement"])
+    assert anonymous.get("/badges/assertions/no-such-assertion").status_code == 404
     tampered = token.rsplit(".", 1)[0] + "." + token.rsplit(".", 1)[1][::-1]
     with pytest.raises(Exception):
         jws.deserialize_compact(tampered, keys, algorithms=["RS256"])

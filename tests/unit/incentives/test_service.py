@@ -157,6 +157,9 @@ def test_enterprise_rewards_only_from_a_partner_of_the_programme_and_split_exact
     reward = service.grant_enterprise_reward({**PARTNER, "operation_id": "g1"}, "t1", data)
     assert reward["allocation"] == {"ann": 34, "bob": 33, "cat": 33}
     assert [balance(service, s) for s in ("ann", "bob", "cat")] == [34, 33, 33]
+    again = service.grant_enterprise_reward({**PARTNER, "operation_id": "g1"}, "t1", data)  # a retry
+    assert again["id"] == reward["id"] and [balance(service, s) for s in ("ann", "bob", "cat")] == [34, 33, 33]
+    assert len(service.store.published("enterprise_reward.granted.v1")) == 1
     with pytest.raises(Forbidden):
         service.grant_enterprise_reward({**student("ann"), "operation_id": "g2"}, "t1", data)
     with pytest.raises(NotFound):
