@@ -9,7 +9,7 @@ spending never lowers it).
 """
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -45,8 +45,8 @@ BADGE_CONDITIONS = ("all_sessions_attended", "first_answered_question", "lifetim
 
 class GuardSchema(StrictSchema):
     """Cheat guard: at most ``max_awards`` awards of the rule per student within ``window_minutes``."""
-    max_awards = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
-    window_minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=60 * 24 * 366))
+    max_awards = Integer(required=True, validate=validate.Range(min=1, max=10_000))
+    window_minutes = Integer(required=True, validate=validate.Range(min=1, max=60 * 24 * 366))
 
 
 class RuleSchema(StrictSchema):
@@ -54,15 +54,16 @@ class RuleSchema(StrictSchema):
     event = fields.String(required=True, validate=validate.OneOf(sorted(RULE_EVENTS)),
                           metadata={"description": "source:type of the event, e.g. content:attendance.recorded.v1"})
     when = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict,
+                       validate=validate.Length(max=10),
                        metadata={"description": "Payload fields the event must have, e.g. {'status': 'present'}"})
     min_score = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100),
                              metadata={"description": "For scored events (quiz, graded submission, competition "
                                                       "score, override): the least percent that counts"})
-    amount = fields.Integer(required=True, validate=CREDITS,
+    amount = Integer(required=True, validate=CREDITS,
                             metadata={"description": "Credits given (positive) or taken (negative)"})
-    max_per_day = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    max_per_day = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
                                  metadata={"description": "Cap: credits a student gets from this rule per day"})
-    max_total = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    max_total = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
                                metadata={"description": "Cap: credits a student gets from this rule in the programme"})
     guard = fields.Nested(GuardSchema, load_default=None, allow_none=True)
 
@@ -77,14 +78,15 @@ class RuleSchema(StrictSchema):
 
 class RuleSetCreateSchema(StrictSchema):
     rules = fields.List(fields.Nested(RuleSchema), required=True, validate=validate.Length(max=100))
-    max_per_day = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    max_per_day = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
                                  metadata={"description": "Cap: credits a student gets from all rules per day"})
-    max_total = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    max_total = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
                                metadata={"description": "Cap: credits a student gets from all rules in the programme"})
-    floor = fields.Integer(load_default=0, validate=validate.Range(min=-100_000, max=100_000),
+    floor = Integer(load_default=0, validate=validate.Range(min=-100_000, max=100_000),
                            metadata={"description": "Penalties never take a spendable balance below it"})
-    effective_from = fields.AwareDateTime(load_default=None, allow_none=True,
-                                          metadata={"description": "Events from then on use this version (default now)"})
+    effective_from = fields.AwareDateTime(
+        load_default=None, allow_none=True, validate=within_calendar,
+        metadata={"description": "Events from then on use this version (default now)"})
 
     @validates_schema
     def _unique_keys(self, data, **kwargs):
@@ -95,24 +97,24 @@ class RuleSetCreateSchema(StrictSchema):
 
 class RuleSetSchema(RuleSetCreateSchema):
     program_id = fields.String(required=True)
-    version = fields.Integer(required=True, metadata={"description": "0: the defaults, before any change"})
+    version = Integer(required=True, metadata={"description": "0: the defaults, before any change"})
     effective_from = fields.AwareDateTime(allow_none=True)
     created_by = fields.String(allow_none=True)
 
 
 class RecomputeLineSchema(StrictSchema):
     student_id = fields.String(required=True)
-    by_rules_now = fields.Integer(required=True, metadata={"description": "What the rules gave so far"})
-    by_rules_would_be = fields.Integer(required=True,
+    by_rules_now = Integer(required=True, metadata={"description": "What the rules gave so far"})
+    by_rules_would_be = Integer(required=True,
                                        metadata={"description": "Had this version applied from the start"})
-    difference = fields.Integer(required=True)
-    spendable_now = fields.Integer(required=True)
-    spendable_would_be = fields.Integer(required=True)
+    difference = Integer(required=True)
+    spendable_now = Integer(required=True)
+    spendable_would_be = Integer(required=True)
 
 
 class RecomputeSchema(StrictSchema):
     program_id = fields.String(required=True)
-    version = fields.Integer(required=True)
+    version = Integer(required=True)
     applied = fields.Boolean(required=True, metadata={"description": "False for a preview"})
     lines = fields.List(fields.Nested(RecomputeLineSchema), required=True)
 
@@ -125,13 +127,13 @@ class EntrySchema(StrictSchema):
     program_id = fields.String(required=True)
     student_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ENTRY_KINDS))
-    amount = fields.Integer(required=True, metadata={"description": "Change of the spendable balance (as applied)"})
-    lifetime_delta = fields.Integer(required=True, metadata={"description": "Change of the lifetime balance"})
-    requested = fields.Integer(required=True, metadata={"description": "What the rule or person asked for"})
-    not_applied = fields.Integer(required=True, metadata={"description": "What the floor or a cap kept back"})
+    amount = Integer(required=True, metadata={"description": "Change of the spendable balance (as applied)"})
+    lifetime_delta = Integer(required=True, metadata={"description": "Change of the lifetime balance"})
+    requested = Integer(required=True, metadata={"description": "What the rule or person asked for"})
+    not_applied = Integer(required=True, metadata={"description": "What the floor or a cap kept back"})
     not_applied_reason = fields.String(allow_none=True)
     rule = fields.String(allow_none=True)
-    rule_version = fields.Integer(allow_none=True)
+    rule_version = Integer(allow_none=True)
     caused_by = fields.String(allow_none=True, metadata={"description": "The person or key, for manual entries"})
     source_event_id = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
@@ -145,8 +147,8 @@ class BalanceSchema(StrictSchema):
     student_id = fields.String(required=True)
     track = fields.String(allow_none=True)
     team_id = fields.String(allow_none=True)
-    spendable = fields.Integer(required=True)
-    lifetime = fields.Integer(required=True)
+    spendable = Integer(required=True)
+    lifetime = Integer(required=True)
 
 
 class LedgerSchema(StrictSchema):
@@ -156,14 +158,14 @@ class LedgerSchema(StrictSchema):
 
 class LedgerQuerySchema(StrictSchema):
     program_id = fields.String(**ID)
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AdjustmentCreateSchema(StrictSchema):
     program_id = fields.String(required=True, **ID)
     student_id = fields.String(required=True, **STUDENT)
-    amount = fields.Integer(required=True, validate=[CREDITS, validate.NoneOf([0], error="must not be 0")])
+    amount = Integer(required=True, validate=[CREDITS, validate.NoneOf([0], error="must not be 0")])
     reason = fields.String(required=True, validate=REASON)
 
 
@@ -208,17 +210,17 @@ class CatalogueItemCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200),
                          metadata={"description": "e.g. '1 academic credit hour'"})
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    price = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
-    stock = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
-    per_student_limit = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    price = Integer(required=True, validate=validate.Range(min=1, max=100_000))
+    stock = Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    per_student_limit = Integer(load_default=1, validate=validate.Range(min=1, max=1000))
 
 
 class CatalogueItemSchema(CatalogueItemCreateSchema):
     id = fields.String(required=True)
     school_id = fields.String(required=True)
     program_id = fields.String(required=True)
-    stock = fields.Integer(required=True, metadata={"description": "Left to redeem now"})
-    sold = fields.Integer(required=True)
+    stock = Integer(required=True, metadata={"description": "Left to redeem now"})
+    sold = Integer(required=True)
     created_at = fields.AwareDateTime(required=True)
 
 
@@ -237,7 +239,7 @@ class RedemptionSchema(StrictSchema):
     program_id = fields.String(required=True)
     item_id = fields.String(required=True)
     student_id = fields.String(required=True)
-    price = fields.Integer(required=True)
+    price = Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["made", "cancelled"]))
     entry_id = fields.String(required=True)
     refund_entry_id = fields.String(allow_none=True)
@@ -248,14 +250,15 @@ class RedemptionSchema(StrictSchema):
 # --- enterprise rewards --------------------------------------------------------------
 
 class EnterpriseRewardCreateSchema(StrictSchema):
-    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000),
+    amount = Integer(required=True, validate=validate.Range(min=1, max=100_000),
                             metadata={"description": "Credits shared among the team's members"})
     money = fields.Decimal(load_default=None, allow_none=True, as_string=True, places=2,
                            validate=validate.Range(min=0), metadata={"description": "Recorded as data"})
     currency = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     split = fields.String(load_default="equal", validate=validate.OneOf(["equal", "shares"]))
-    shares = fields.Dict(keys=fields.String(**STUDENT), values=fields.Integer(validate=validate.Range(min=0)),
-                         load_default=None, allow_none=True,
+    shares = fields.Dict(keys=fields.String(**STUDENT),
+                         values=Integer(validate=validate.Range(min=0, max=1_000_000)),
+                         load_default=None, allow_none=True, validate=validate.Length(max=100),
                          metadata={"description": "split=shares: weight per member (any positive integers)"})
     innovation = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                                metadata={"description": "What the enterprise adopted"})
@@ -275,12 +278,12 @@ class EnterpriseRewardSchema(StrictSchema):
     program_id = fields.String(required=True)
     team_id = fields.String(required=True)
     partner_id = fields.String(allow_none=True)
-    amount = fields.Integer(required=True)
+    amount = Integer(required=True)
     money = fields.String(allow_none=True)
     currency = fields.String(allow_none=True)
     split = fields.String(required=True)
     innovation = fields.String(required=True)
-    allocation = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+    allocation = fields.Dict(keys=fields.String(), values=Integer(), required=True,
                              metadata={"description": "Credits per member; they add up to amount (largest remainder)"})
     created_at = fields.AwareDateTime(required=True)
 
@@ -291,18 +294,18 @@ class LeaderboardSettingsSchema(StrictSchema):
     mode = fields.String(load_default="full", validate=validate.OneOf(LEADERBOARD_MODES),
                          metadata={"description": "full; relative (a student sees the neighbours around "
                                                   "their rank); anonymous (no names but one's own)"})
-    neighbours = fields.Integer(load_default=3, validate=validate.Range(min=0, max=100))
+    neighbours = Integer(load_default=3, validate=validate.Range(min=0, max=100))
     team_score = fields.String(load_default="sum", validate=validate.OneOf(["sum", "mean"]))
 
 
 class LeaderboardQuerySchema(StrictSchema):
     scope = fields.String(load_default="program", validate=validate.OneOf(["program", "track", "team"]))
     track = fields.String(validate=SLUG)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class LeaderboardRowSchema(StrictSchema):
-    rank = fields.Integer(required=True)
+    rank = Integer(required=True)
     name = fields.String(allow_none=True, metadata={"description": "Student or team id; null when hidden"})
     score = fields.Float(required=True)
     you = fields.Boolean(required=True)
@@ -325,7 +328,7 @@ class LeaderboardPreferenceSchema(StrictSchema):
 
 class BadgeConditionSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(BADGE_CONDITIONS))
-    at_least = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    at_least = Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     share = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.001, max=1))
 
     @validates_schema
@@ -375,11 +378,11 @@ class _EntryPayload(StrictSchema):
     program_id = fields.String(required=True, **ID)
     student_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ENTRY_KINDS))
-    amount = fields.Integer(required=True)
-    not_applied = fields.Integer(required=True)
+    amount = Integer(required=True)
+    not_applied = Integer(required=True)
     reason = fields.String(required=True)
     rule = fields.String(load_default=None, allow_none=True)
-    spendable = fields.Integer(required=True, metadata={"description": "The balance after the entry"})
+    spendable = Integer(required=True, metadata={"description": "The balance after the entry"})
 
 
 class CreditsReversedPayload(_EntryPayload):
@@ -401,7 +404,7 @@ class RedemptionPayload(StrictSchema):
     item_id = fields.String(required=True)
     item_name = fields.String(required=True)
     student_id = fields.String(required=True)
-    price = fields.Integer(required=True)
+    price = Integer(required=True)
     reason = fields.String(load_default=None, allow_none=True)
 
 
@@ -410,8 +413,8 @@ class EnterpriseRewardGrantedPayload(StrictSchema):
     program_id = fields.String(required=True, **ID)
     team_id = fields.String(required=True)
     partner_id = fields.String(load_default=None, allow_none=True)
-    amount = fields.Integer(required=True)
-    allocation = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    amount = Integer(required=True)
+    allocation = fields.Dict(keys=fields.String(), values=Integer(), required=True)
     innovation = fields.String(required=True)
 
 

@@ -259,8 +259,8 @@ class IncentivesRepository:
     def student_entries(self, school_id, student_id, program_id=None, skip=0, limit=200):
         query = {"school_id": school_id, "student_id": student_id, **({"program_id": program_id} if program_id else {})}
         # entries still on their account first: one copied out meanwhile is then in the ledger
-        pending = [e for doc in AccountDoc._get_collection().find({**query, "entries_pending": 1}, {"pending_entries": 1})
-                   for e in doc.get("pending_entries") or []]
+        on_accounts = AccountDoc._get_collection().find({**query, "entries_pending": 1}, {"pending_entries": 1})
+        pending = [e for doc in on_accounts for e in doc.get("pending_entries") or []]
         cursor = EntryDoc._get_collection().find(query).sort([("at_ts", 1), ("seq", 1)]).skip(skip).limit(limit)
         found = [_out(d) for d in cursor]
         if len(found) < limit and pending:

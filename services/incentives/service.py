@@ -456,7 +456,8 @@ class IncentivesService(PraxisService):
         self._ledger(caller).add(
             caller["school_id"], record["program_id"], record["student_id"], "refund", record["price"],
             f"redemption of {item['name']} cancelled: {record['cancel_reason']}", entry_id=record["refund_entry_id"],
-            at=_now(), lifetime=False, caused_by=_person(caller), request_id=redemption_id, update=exchange.counted(item, -1),
+            at=_now(), lifetime=False, caused_by=_person(caller), request_id=redemption_id,
+            update=exchange.counted(item, -1),
             extra_events=lambda account, entries: [cancelled])
         self.store.restock(item["id"], redemption_id)
         if already:

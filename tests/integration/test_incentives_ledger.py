@@ -182,8 +182,9 @@ def test_reconcile_prints_every_difference_and_rebuild_makes_the_balances_the_en
     from gateway import cli
     from mongoengine.connection import get_db
     with entrypoint_hook(incentives, "adjust") as adjust:
-        adjust({**ADMIN, "operation_id": "op-r1"}, {"program_id": "p1", "student_id": "gus", "amount": 7, "reason": "x"})
-        adjust({**ADMIN, "operation_id": "op-r2"}, {"program_id": "p1", "student_id": "hal", "amount": 2, "reason": "y"})
+        for op, student, amount in (("op-r1", "gus", 7), ("op-r2", "hal", 2)):
+            adjust({**ADMIN, "operation_id": op}, {"program_id": "p1", "student_id": student, "amount": amount,
+                                                   "reason": "helped"})
     with pytest.raises(SystemExit) as done:
         cli.main(["incentives", "reconcile", "--program", "p1"])
     assert done.value.code == 0 and "0 difference(s)" in capsys.readouterr().err
