@@ -291,9 +291,10 @@ class EnterpriseRewardSchema(StrictSchema):
 # --- leaderboards --------------------------------------------------------------------
 
 class LeaderboardSettingsSchema(StrictSchema):
-    mode = fields.String(load_default="full", validate=validate.OneOf(LEADERBOARD_MODES),
-                         metadata={"description": "full; relative (a student sees the neighbours around "
-                                                  "their rank); anonymous (no names but one's own)"})
+    mode = fields.String(load_default="anonymous", validate=validate.OneOf(LEADERBOARD_MODES),
+                         metadata={"description": "anonymous (the default: students see no name but their "
+                                                  "own; staff see names); full; relative (a student sees the "
+                                                  "neighbours around their rank)"})
     neighbours = Integer(load_default=3, validate=validate.Range(min=0, max=100))
     team_score = fields.String(load_default="sum", validate=validate.OneOf(["sum", "mean"]))
 

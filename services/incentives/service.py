@@ -624,6 +624,8 @@ class IncentivesService(PraxisService):
     @rpc
     def student_badges(self, caller, student_id, base_url=None):
         ensure_self(caller, student_id)
+        if not self.store.student_accounts(caller["school_id"], student_id):
+            raise NotFound(f"no student {student_id}")
         awards = self.store.badge_awards.find({"school_id": caller["school_id"], "student_id": student_id},
                                               sort=[("issued_at", 1)])
         return dump(BadgeAwardSchema, [self._award_view(a, base_url or badges.public_url()) for a in awards],

@@ -37,9 +37,9 @@ def programme(admin, lms):
     """25 admitted students, a team of three with a mentor of partner acme."""
     pid = create_programme(admin, capacity_ug=30)
     for student in STUDENTS:
-        score(admin, apply(lms, pid, student)["id"], 80)
+        score(admin, apply(lms.acting(f"student:{student}"), pid, student)["id"], 80)
     assert admin.post(f"/api/v1/programs/{pid}/selection", json={}).status_code == 200
-    team = lms.post(f"/api/v1/programs/{pid}/teams", json={
+    team = admin.post(f"/api/v1/programs/{pid}/teams", json={
         "name": "Alpha", "track": "undergraduate", "members": STUDENTS[:3]})
     assert team.status_code == 201, team.text
     admin.post(f"/api/v1/programs/{pid}/mentors", json={"name": "M", "partner_id": "acme", "max_load": 3})

@@ -198,6 +198,9 @@ def test_a_new_rules_version_applies_from_its_start_and_recompute_applies_once(s
 def test_leaderboard_modes_and_opt_out(service):
     for name, amount in (("ann", 5), ("bob", 9), ("cat", 9), ("dan", 1)):
         give(service, name, amount)
+    assert [r["name"] for r in service.leaderboard(student("dan"), "p1", {})["rows"]] == [None, None, None, "dan"]
+    assert service.leaderboard(ADMIN, "p1", {})["rows"][0]["name"] == "bob"  # anonymous by default; staff see names
+    service.set_leaderboard(ADMIN, "p1", {"mode": "full"})
     rows = service.leaderboard(student("dan"), "p1", {})["rows"]
     assert [(r["rank"], r["name"]) for r in rows] == [(1, "bob"), (2, "cat"), (3, "ann"), (4, "dan")]
     service.set_preference(student("bob"), "bob", {"program_id": "p1", "opt_out": True})
@@ -216,6 +219,8 @@ def test_a_badge_is_awarded_once_when_its_condition_is_met_and_its_credential_ve
     service.add_badge_class(ADMIN, "p1", {"key": "ten", "name": "Ten", "description": "10 credits",
                                           "criteria": "Earn 10", "condition": {"kind": "lifetime_at_least",
                                                                                "at_least": 10}})
+    with pytest.raises(NotFound):
+        service.student_badges(OTHER_SCHOOL, "ann")
     give(service, "ann", 6)
     assert service.student_badges(student("ann"), "ann") == []
     give(service, "ann", 6, op="more")
