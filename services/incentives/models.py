@@ -19,7 +19,9 @@ def _meta(collection, *indexes):
     return {**_META, "collection": collection, "indexes": list(indexes)}
 
 
-class ProgramProjection(me.Document):
+# (class names are unique across services: mongoengine's registry is keyed by class name,
+# and a disconnect resets only the registered class's cached collection)
+class IncentivesProgram(me.Document):
     """_id: program id. Tracks (program.created), partners working with it
     (mentor.assigned, session.scheduled), sessions (session.scheduled), the
     leaderboard settings (staff)."""
@@ -28,7 +30,7 @@ class ProgramProjection(me.Document):
     meta = _meta("programs", "school_id")
 
 
-class TeamProjection(me.Document):
+class IncentivesTeam(me.Document):
     """_id: team id. Members (team.formed / team.changed)."""
     id = me.StringField(primary_key=True)
     program_id = me.StringField()
@@ -127,5 +129,5 @@ class SigningKeyDoc(me.Document):
 
 
 OUTBOX_DOCUMENTS = [AccountDoc, AppealDoc, RedemptionDoc, RewardDoc, BadgeAwardDoc]
-DOCUMENTS = [ProgramProjection, TeamProjection, RuleSetDoc, FactDoc, AccountDoc, EntryDoc, AppealDoc,
+DOCUMENTS = [IncentivesProgram, IncentivesTeam, RuleSetDoc, FactDoc, AccountDoc, EntryDoc, AppealDoc,
              ItemDoc, RedemptionDoc, RewardDoc, BadgeClassDoc, BadgeAwardDoc, SigningKeyDoc]

@@ -26,8 +26,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from contracts.errors import Conflict
 from services.common.events import owing
 from services.incentives.models import (AccountDoc, AppealDoc, BadgeAwardDoc, BadgeClassDoc, EntryDoc,
-                                        FactDoc, ItemDoc, ProgramProjection, RedemptionDoc, RewardDoc,
-                                        RuleSetDoc, SigningKeyDoc, TeamProjection)
+                                        FactDoc, ItemDoc, IncentivesProgram, RedemptionDoc, RewardDoc,
+                                        RuleSetDoc, SigningKeyDoc, IncentivesTeam)
 
 def _out(doc):
     if doc is None:
@@ -109,24 +109,24 @@ class IncentivesRepository:
 
     def keep_program(self, program):
         fields = {k: v for k, v in program.items() if k != "id"}
-        ProgramProjection._get_collection().update_one(
+        IncentivesProgram._get_collection().update_one(
             {"_id": program["id"]},
             {"$setOnInsert": {**fields, "partners": [], "sessions": [], "leaderboard": None}}, upsert=True)
 
     def get_program(self, school_id, program_id):
-        return _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        return _out(IncentivesProgram._get_collection().find_one({"_id": program_id, "school_id": school_id}))
 
     def add_to_program(self, school_id, program_id, field, value):
         """Remember a partner or a session of the programme (a set of strings)."""
-        ProgramProjection._get_collection().update_one(
+        IncentivesProgram._get_collection().update_one(
             {"_id": program_id},
             {"$addToSet": {field: value}, "$setOnInsert": {"school_id": school_id}}, upsert=True)
 
     def remove_from_program(self, program_id, field, value):
-        ProgramProjection._get_collection().update_one({"_id": program_id}, {"$pull": {field: {"$in": [value]}}})
+        IncentivesProgram._get_collection().update_one({"_id": program_id}, {"$pull": {field: {"$in": [value]}}})
 
     def set_leaderboard(self, program_id, settings):
-        collection = ProgramProjection._get_collection()
+        collection = IncentivesProgram._get_collection()
         for _ in range(20):
             doc = collection.find_one({"_id": program_id})
             if collection.replace_one(doc, {**doc, "leaderboard": settings}).matched_count:
@@ -135,7 +135,7 @@ class IncentivesRepository:
 
     def keep_team(self, team, at):
         """Members of a team; an older fact never replaces a newer one."""
-        collection = TeamProjection._get_collection()
+        collection = IncentivesTeam._get_collection()
         for _ in range(20):
             doc = collection.find_one({"_id": team["id"]})
             if doc is not None and doc.get("at_ts", 0) > at:
@@ -152,7 +152,7 @@ class IncentivesRepository:
         raise Conflict(f"team {team['id']} keeps changing; retry")
 
     def get_team(self, school_id, team_id):
-        return _out(TeamProjection._get_collection().find_one({"_id": team_id, "school_id": school_id}))
+        return _out(IncentivesTeam._get_collection().find_one({"_id": team_id, "school_id": school_id}))
 
     # --- rules and facts -----------------------------------------------------------
 
