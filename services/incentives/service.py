@@ -6,21 +6,19 @@ reversals, appeals), the credit exchange (redemptions and cancellations) and
 partners (enterprise rewards); leaderboards read the balances, badges are
 served as Open Badges 2.0 assertions and 3.0 credentials (services.incentives.badges).
 """
-import logging
 import secrets
 import uuid
 from datetime import datetime, timezone
 
 from nameko.timer import timer
 
+from contracts.assessment import (COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
+                                  SUBMISSION_GRADED)
 from contracts.base import dump, load
 from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED,
                                SESSION_CANCELLED, SESSION_SCHEDULED)
 from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
-from contracts.assessment import (COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
-                                  SUBMISSION_GRADED)
-from contracts.supervision import STUDENT_IDLE
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
 from contracts.incentives import (
@@ -31,6 +29,7 @@ from contracts.incentives import (
     LeaderboardQuerySchema, LeaderboardSchema, LeaderboardSettingsSchema, LedgerQuerySchema, LedgerSchema,
     RecomputeSchema, RedemptionCancelSchema, RedemptionCreateSchema, RedemptionSchema, ReversalCreateSchema,
     RuleSetCreateSchema, RuleSetSchema)
+from contracts.supervision import STUDENT_IDLE
 from services.common.acting import acting_student, audit, ensure_self, is_staff
 from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
@@ -40,8 +39,6 @@ from services.incentives import badges, domain, exchange
 from services.incentives.ledger import Ledger
 from services.incentives.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.incentives.repository import IncentivesRepository
-
-log = logging.getLogger("praxis.incentives")
 
 BADGE_LIVE = ("lifetime_at_least", "first_answered_question", "all_sessions_attended")
 
@@ -262,7 +259,8 @@ class IncentivesService(PraxisService):
             if self.store.entry_exists(reversal_id, account):
                 found["reversal"] = True
                 return [], account
-            return list_of(domain.reversal_of(account, original, reason, _person(caller), _now(), floor))
+            entry, changed = domain.reversal_of(account, original, reason, _person(caller), _now(), floor)
+            return [entry], changed
 
         _, entries = ledger.change(caller["school_id"], original["program_id"], original["student_id"], decide)
         return entries[0] if entries else None, bool(found)
@@ -672,7 +670,3 @@ class IncentivesService(PraxisService):
     def ob_jwks(self, school_id):
         return badges.jwks(self.store.signing_key(school_id, badges.new_key))
 
-
-def list_of(pair):
-    entry, account = pair
-    return [entry], account
