@@ -89,6 +89,7 @@ def get_rules(program_id):
 
 @blp.route("/programs/<program_id>/credit-rules", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(RuleSetCreateSchema)
 @blp.response(201, RuleSetSchema)
 def set_rules(data, program_id):
@@ -98,6 +99,7 @@ def set_rules(data, program_id):
 
 @blp.route("/programs/<program_id>/credit-rules/preview", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(RuleSetCreateSchema)
 @blp.response(200, RecomputeSchema)
 def preview_rules(data, program_id):

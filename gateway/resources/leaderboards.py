@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 from contracts.incentives import (LeaderboardPreferenceSchema, LeaderboardQuerySchema, LeaderboardSchema,
                                   LeaderboardSettingsSchema)
 from gateway.auth import acting, roles
+from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
 blp = Blueprint("leaderboards", __name__, description="Leaderboards: full, relative or anonymous; opt-out")
@@ -21,6 +22,7 @@ def leaderboard(query, program_id):
 
 @blp.route("/programs/<program_id>/leaderboard-settings", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(LeaderboardSettingsSchema)
 @blp.response(200, LeaderboardSettingsSchema)
 def settings(data, program_id):
@@ -31,6 +33,7 @@ def settings(data, program_id):
 @blp.route("/students/<student_id>/leaderboard-preference", methods=["PUT"])
 @roles("admin", "lms")
 @acting("student", "staff")
+@idempotent
 @blp.arguments(LeaderboardPreferenceSchema)
 @blp.response(200, LeaderboardPreferenceSchema)
 def preference(data, student_id):
