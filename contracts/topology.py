@@ -9,9 +9,11 @@ from contracts import incentives  # noqa: F401
 from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
-from contracts.content import FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED, SESSION_SCHEDULED
+from contracts.content import FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
@@ -25,6 +27,9 @@ SUBSCRIPTIONS = {
                    TEAM_FORMED, TEAM_CHANGED, assessment.SUBMISSION_GRADED, assessment.DEADLINE_MISSED,
                    assessment.COMPETITION_SCORE_RECORDED, assessment.GRADE_OVERRIDDEN, _supervision.STUDENT_IDLE,
                    content.SESSION_CANCELLED],
+    "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
+                   SESSION_SCHEDULED, SESSION_CHANGED],
 }
 
 

@@ -16,7 +16,8 @@ def system(make_vhost, mongo_uri, drop_databases, tmp_path_factory):
     prefix = f"e2e{RUN_ID}"
     drop_databases.append(prefix)
     env = {**os.environ, "AMQP_URI": make_vhost("e2e"), "MONGO_URI": mongo_uri,
-           "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10"}
+           "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10",
+           "PRAXIS_DEADLINE_SCAN_SECONDS": "1"}
     running = local.System(tmp_path_factory.mktemp("system"), env=env,
                            gateway_port=local.free_port())
     try:
