@@ -5,9 +5,11 @@ published before its consumers' queues exist, whatever the start order
 from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
+from contracts import incentives  # noqa: F401
 from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED
 from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
@@ -20,6 +22,11 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    "incentives": [PROGRAM_CREATED, MENTOR_ASSIGNED, SESSION_SCHEDULED, ATTENDANCE_RECORDED, REPLAY_WATCHED,
+                   FEEDBACK_SUBMITTED, QUESTION_ANSWERED, QUIZ_SCORED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, assessment.SUBMISSION_GRADED, assessment.DEADLINE_MISSED,
+                   assessment.COMPETITION_SCORE_RECORDED, assessment.GRADE_OVERRIDDEN, _supervision.STUDENT_IDLE,
+                   content.SESSION_CANCELLED],
     "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
                    TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
                    SESSION_SCHEDULED, SESSION_CHANGED],
