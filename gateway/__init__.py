@@ -93,4 +93,8 @@ def create_app(config=None):
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    from gateway.lti import routes as lti_routes
+    from gateway.resources import lti
+    api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(lti_routes.bp)
     return app

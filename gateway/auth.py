@@ -63,6 +63,12 @@ def _lookup(key_id):
 def authenticate():
     """Set ``g.caller`` from the Authorization header, or return a 401 problem."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        # a browser opened from the LMS: the LTI launch session (gateway/lti/session.py)
+        from gateway.lti.session import caller_from_cookie
+        handled, refusal = caller_from_cookie()
+        if handled:
+            return refusal
     scheme, _, token = header.partition(" ")
     parts = token.strip().split("_", 2)
     if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "prx":

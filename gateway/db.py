@@ -28,6 +28,10 @@ def ensure_indexes(db):
     # Idempotency records are kept 24 h (Stripe keeps them at least that long).
     db.idempotency.create_index("created_at", expireAfterSeconds=24 * 3600)
     db.api_keys.create_index("school_id")
+    # LTI 1.3 (gateway/lti/): registrations by school and issuer, launch state kept a day
+    db.lti_platforms.create_index("school_id")
+    db.lti_platforms.create_index("issuer")
+    db.lti_state.create_index("created_at", expireAfterSeconds=24 * 3600)
 
 
 def reset():

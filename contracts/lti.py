@@ -1,0 +1,96 @@
+"""Contracts of Praxis as an LTI 1.3 tool: the platforms (LMS registrations) a
+school's staff register, the tool's signing keys, and the items an instructor
+picks for deep linking. Stored and served by the gateway (gateway/lti/)."""
+import os
+from urllib.parse import urlparse
+
+from marshmallow import ValidationError, fields, validate
+
+from contracts.base import StrictSchema
+
+# Tests (and a developer's machine) may let a platform or a webhook live on plain
+# http at the loopback address; production accepts https only.
+ALLOW_LOOPBACK_HTTP = "PRAXIS_ALLOW_LOOPBACK_HTTP"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def loopback_http_allowed():
+    return os.environ.get(ALLOW_LOOPBACK_HTTP, "0") == "1"
+
+
+def check_https(value):
+    """https only (plain http at the loopback address when the flag allows it)."""
+    parsed = urlparse(value)
+    if parsed.scheme == "https" and parsed.hostname:
+        return True
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS and loopback_http_allowed():
+        return True
+    raise ValidationError("must be an https URL")
+
+
+def HttpsUrl(**kwargs):
+    return fields.Url(schemes={"http", "https"}, require_tld=False,
+                      validate=[validate.Length(max=2000), check_https], **kwargs)
+
+
+DEPLOYMENT_ID = validate.Length(min=1, max=255)
+
+
+class PlatformCreateSchema(StrictSchema):
+    name = fields.String(load_default="", validate=validate.Length(max=200),
+                         metadata={"description": "What staff call this LMS (\"Moodle 4.3\")"})
+    issuer = HttpsUrl(required=True, metadata={"description": "The platform's issuer (iss)"})
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                              metadata={"description": "The client id the platform gave Praxis"})
+    deployment_ids = fields.List(fields.String(validate=DEPLOYMENT_ID), required=True,
+                                 validate=validate.Length(min=1, max=50))
+    auth_login_url = HttpsUrl(required=True, metadata={"description": "The platform's OIDC auth endpoint"})
+    auth_token_url = HttpsUrl(required=True, metadata={"description": "The platform's OAuth2 token endpoint"})
+    key_set_url = HttpsUrl(required=True, metadata={"description": "The platform's JWKS URL"})
+    auth_audience = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
+                                  metadata={"description": "aud of the token request, when not the token URL"})
+
+
+class PlatformUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(max=200))
+    deployment_ids = fields.List(fields.String(validate=DEPLOYMENT_ID), validate=validate.Length(min=1, max=50))
+    auth_login_url = HttpsUrl()
+    auth_token_url = HttpsUrl()
+    key_set_url = HttpsUrl()
+    auth_audience = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class PlatformSchema(PlatformCreateSchema):
+    id = fields.String(dump_only=True)
+    school_id = fields.String(dump_only=True)
+    created_at = fields.String(dump_only=True)
+    tool = fields.Dict(dump_only=True, metadata={
+        "description": "What to enter in the LMS: login, launch, deep-linking and JWKS URLs"})
+
+
+class ToolKeySchema(StrictSchema):
+    kid = fields.String(dump_only=True)
+    created_at = fields.String(dump_only=True)
+    retires_at = fields.String(dump_only=True, allow_none=True,
+                               metadata={"description": "After this the key leaves the JWKS; null: current"})
+
+
+class RotateSchema(StrictSchema):
+    overlap_hours = fields.Integer(load_default=72, validate=validate.Range(min=0, max=24 * 90),
+                                   metadata={"description": "How long the old key stays in the JWKS"})
+
+
+DEEP_LINK_KINDS = ("program", "session", "assessment")
+
+
+class DeepLinkItemSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(DEEP_LINK_KINDS))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    score_maximum = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100000),
+                                 metadata={"description": "An assessment's maximum: the LMS makes a line item"})
+
+
+class DeepLinkResponseSchema(StrictSchema):
+    launch_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    items = fields.List(fields.Nested(DeepLinkItemSchema), required=True, validate=validate.Length(min=1, max=50))

@@ -1,0 +1,77 @@
+"""The school's own signing keys (RS256), with rotation.
+
+One document per school in ``lti_keys``: ``{_id: school, keys: [...], revision}``.
+The newest key signs; a rotated-out key stays in the published JWKS until its
+``retire_ts`` (platforms cache JWKS), then it is dropped. Rewrites go whole under a
+revision guard (no ``$push``: nx-27017 stores pushed dicts as strings).
+The kid is the RFC 7638 thumbprint, as pylti1p3 computes it when it signs.
+"""
+import time
+from datetime import datetime, timezone
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pylti1p3.registration import Registration
+from pymongo.errors import DuplicateKeyError
+
+from gateway.db import get_db
+
+
+def _new_key():
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    jwk = dict(Registration.get_jwk(public_pem))
+    return {"kid": jwk["kid"], "private_pem": private_pem, "public_pem": public_pem, "jwk": jwk,
+            "created_ts": time.time(), "retire_ts": None}
+
+
+def _record(school_id, db):
+    db = db if db is not None else get_db()
+    record = db.lti_keys.find_one({"_id": school_id})
+    if record is None:
+        try:
+            db.lti_keys.insert_one({"_id": school_id, "keys": [_new_key()], "revision": 1})
+        except DuplicateKeyError:
+            pass  # another worker made the first key at the same moment: use theirs
+        record = db.lti_keys.find_one({"_id": school_id})
+    return record
+
+
+def signing_key(school_id, db=None):
+    """The key that signs now (made on first use)."""
+    return max(_record(school_id, db)["keys"], key=lambda k: k["created_ts"])
+
+
+def published(school_id, db=None, now=None):
+    """The keys still in the JWKS: the current one and those not yet retired."""
+    now = time.time() if now is None else now
+    return [k for k in _record(school_id, db)["keys"] if k["retire_ts"] is None or k["retire_ts"] > now]
+
+
+def jwks(school_id, db=None):
+    return {"keys": [k["jwk"] for k in published(school_id, db)]}
+
+
+def rotate(school_id, overlap_seconds, db=None):
+    """A new signing key; the current one stays published for ``overlap_seconds``."""
+    db = db if db is not None else get_db()
+    for _ in range(5):
+        record = _record(school_id, db)
+        now = time.time()
+        keys = [dict(k, retire_ts=k["retire_ts"] if k["retire_ts"] is not None else now + overlap_seconds)
+                for k in record["keys"] if k["retire_ts"] is None or k["retire_ts"] > now]
+        keys.append(_new_key())
+        result = db.lti_keys.replace_one({"_id": school_id, "revision": record["revision"]},
+                                         {"_id": school_id, "keys": keys, "revision": record["revision"] + 1})
+        if result.modified_count == 1:
+            return keys[-1]
+    raise RuntimeError("the keys changed under five rotations in a row")
+
+
+def describe(key):
+    def iso(ts):
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts is not None else None
+    return {"kid": key["kid"], "created_at": iso(key["created_ts"]), "retires_at": iso(key["retire_ts"])}
