@@ -46,6 +46,7 @@ def _refused(exc, what, platform=None, user=None):
     user = user or getattr(exc, "user", None)
     log.warning("lti %s refused", what, extra={
         "platform_id": (platform or {}).get("_id"), "school_id": (platform or {}).get("school_id"),
+        "issuer": getattr(exc, "issuer", None) or (platform or {}).get("issuer"),
         "user": user, "outcome": "refused", "reason": exc.reason})
     return problem(exc.status, "LTI launch refused", exc.reason)
 

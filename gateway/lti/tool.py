@@ -206,8 +206,9 @@ def validate_launch():
     except (LtiException, OIDCException, LaunchRefused) as exc:
         refusal = exc if isinstance(exc, LaunchRefused) else LaunchRefused(f"launch refused: {exc}")
         # for the log: the platform found (if any) and the user the token claims
-        refusal.platform = conf.platform
-        refusal.user = (launch._jwt.get("body") or {}).get("sub")
+        claimed = launch._jwt.get("body") or {}  # unverified: what the token says, for the log
+        refusal.platform = conf.platform or {"_id": None, "school_id": None}
+        refusal.user, refusal.issuer = claimed.get("sub"), claimed.get("iss")
         raise refusal from exc
     return launch, conf.platform, launch.get_launch_data()
 

@@ -6,6 +6,7 @@ the platform's JWKS and token endpoint answer over real HTTP on the loopback.
 """
 import base64
 import json
+import logging
 import re
 import time
 from urllib.parse import parse_qsl, urlencode, urlparse
@@ -15,6 +16,7 @@ import pytest
 
 from gateway import create_app, db as gateway_db
 from gateway.auth import create_key
+from services.common.logs import JsonFormatter
 from tests.lti_platform import (ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT, Platform,
                                 rsa_pair)
 
@@ -293,3 +295,15 @@ def test_deep_linking_returns_signed_resource_links_that_launch_into_their_targe
     stolen = other_teacher.post("/lti/deep-linking", json=picks,
                                 headers={"X-CSRF-Token": whoami(other_teacher)["csrf"]})
     assert stolen.status_code == 404
+
+
+def test_every_launch_is_logged_with_platform_user_and_outcome_and_never_the_token(app, lms, caplog):
+    caplog.set_level(logging.INFO, logger="praxis.lti")
+    browser = app.test_client()
+    _, form = launch(browser, lms, "u1", [LEARNER])
+    browser.post("/lti/launch", data=form)  # a replay, refused
+    launches = [r for r in caplog.records if r.name == "praxis.lti" and "launch" in r.getMessage()]
+    assert [(r.outcome, r.user) for r in launches] == [("accepted", "u1"), ("refused", "u1")]
+    assert launches[0].platform_id == lms.registered["id"] and launches[1].issuer == lms.issuer
+    lines = [JsonFormatter().format(r) for r in caplog.records]
+    assert not any(form["id_token"] in line or form["id_token"].split(".")[2] in line for line in lines)
