@@ -1,37 +1,10 @@
 """Contracts of Praxis as an LTI 1.3 tool: the platforms (LMS registrations) a
 school's staff register, the tool's signing keys, and the items an instructor
 picks for deep linking. Stored and served by the gateway (gateway/lti/)."""
-import os
-from urllib.parse import urlparse
-
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from contracts.base import StrictSchema
-
-# Tests (and a developer's machine) may let a platform or a webhook live on plain
-# http at the loopback address; production accepts https only.
-ALLOW_LOOPBACK_HTTP = "PRAXIS_ALLOW_LOOPBACK_HTTP"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def loopback_http_allowed():
-    return os.environ.get(ALLOW_LOOPBACK_HTTP, "0") == "1"
-
-
-def check_https(value):
-    """https only (plain http at the loopback address when the flag allows it)."""
-    parsed = urlparse(value)
-    if parsed.scheme == "https" and parsed.hostname:
-        return True
-    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS and loopback_http_allowed():
-        return True
-    raise ValidationError("must be an https URL")
-
-
-def HttpsUrl(**kwargs):
-    return fields.Url(schemes={"http", "https"}, require_tld=False,
-                      validate=[validate.Length(max=2000), check_https], **kwargs)
-
+from contracts.urls import HttpsUrl
 
 DEPLOYMENT_ID = validate.Length(min=1, max=255)
 

@@ -7,6 +7,9 @@ from kombu import Exchange, Queue
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import FOLLOWUP_PROPOSED, QUESTION_OVERDUE, SESSION_CANCELLED, SESSION_SCHEDULED
+from contracts.enrollment import STUDENT_REJECTED, STUDENT_WAITLISTED
+from contracts.webhooks import ENDPOINT_DISABLED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
 
@@ -17,6 +20,10 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    # the event types a school may hear at its webhook endpoints
+    "webhooks": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_WAITLISTED, STUDENT_REJECTED,
+                 STUDENT_WITHDRAWN, TEAM_FORMED, SESSION_SCHEDULED, SESSION_CANCELLED, ATTENDANCE_RECORDED,
+                 QUESTION_OVERDUE, FOLLOWUP_PROPOSED, QUIZ_SCORED, ENDPOINT_DISABLED],
 }
 
 

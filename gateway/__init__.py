@@ -94,7 +94,8 @@ def create_app(config=None):
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     from gateway.lti import routes as lti_routes
-    from gateway.resources import lti
+    from gateway.resources import lti, webhooks
     api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(webhooks.blp, url_prefix=API_PREFIX)
     app.register_blueprint(lti_routes.bp)
     return app
