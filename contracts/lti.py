@@ -67,3 +67,26 @@ class DeepLinkItemSchema(StrictSchema):
 class DeepLinkResponseSchema(StrictSchema):
     launch_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
     items = fields.List(fields.Nested(DeepLinkItemSchema), required=True, validate=validate.Length(min=1, max=50))
+
+
+GRADE_POST_STATUSES = ("pending", "posted", "failed")
+
+
+class GradePostQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(GRADE_POST_STATUSES))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class GradePostSchema(StrictSchema):
+    id = fields.String(required=True)
+    platform_id = fields.String(required=True)
+    assessment_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    lineitem = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(GRADE_POST_STATUSES))
+    attempts = fields.Integer(required=True)
+    next_attempt_at = fields.String(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    posted_at = fields.String(allow_none=True)
+    created_at = fields.String(required=True)

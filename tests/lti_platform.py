@@ -8,8 +8,12 @@ response and of its client-credentials assertion (LTI1P3PlatformConfAbstract).
 
 What it lacks and this file adds, following the 1EdTech specs: an HTTP face (a
 small http.server on the loopback address) serving the platform's JWKS
-(LTI 1.3 / Security Framework section 6) and its OAuth2 token endpoint
-(Security Framework 4.1, client_credentials with a JWT assertion). The
+(LTI 1.3 / Security Framework section 6), its OAuth2 token endpoint (Security
+Framework 4.1, client_credentials with a JWT assertion, answered by the library's
+``get_access_token``), the AGS score endpoint of a line item (AGS 2.0 section
+3.4: ``POST <lineitem>/scores``, media type application/vnd.ims.lis.v1.score+json,
+bearer token checked by the library's ``validate_token`` for the score scope) and
+the NRPS membership container (NRPS 2.0 section 2.2, one page). The
 "authorization endpoint" step is a call in the test (the browser's redirect).
 """
 import json
@@ -27,6 +31,8 @@ from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request
 
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 TEACHING_ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
@@ -86,11 +92,36 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/jwks":
             return self._send(200, self.platform.conf.get_jwks())
+        if self.path.startswith("/memberships"):
+            if not self._authorized(MEMBERSHIP_SCOPE):
+                return self._send(401, {"error": "invalid token"})
+            return self._send(200, {"id": f"{self.platform.base}{self.path}",
+                                    "context": {"id": "course-1", "title": "E-commerce practice"},
+                                    "members": list(self.platform.members)},
+                              "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
         return self._send(404, {"error": "not found"})
+
+    def _authorized(self, scope):
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        try:
+            return scheme.lower() == "bearer" and self.platform.conf.validate_token(token, [scope])
+        except Exception:
+            return False
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
+        if self.path.startswith("/lineitems/") and self.path.endswith("/scores"):
+            if not self._authorized(SCORE_SCOPE):
+                return self._send(401, {"error": "invalid token"})
+            if self.headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
+                return self._send(415, {"error": "score media type expected"})
+            with self.platform.lock:
+                if self.platform.fail_scores > 0:
+                    self.platform.fail_scores -= 1
+                    return self._send(503, {"error": "try again"})
+                self.platform.scores.append((self.path[len("/lineitems/"):-len("/scores")], json.loads(raw)))
+            return self._send(200, b"", "text/plain")
         if self.path == "/token":
             try:
                 self.platform.refresh_tool_keys()
@@ -110,6 +141,10 @@ class Platform:
         self.issuer, self.client_id, self.deployment_id = issuer, client_id, deployment_id
         self.tool_jwks_fetch = None  # set by the test: how the platform reads Praxis's JWKS
         self.token_requests = 0
+        self.lock = threading.Lock()
+        self.scores = []  # (line item id, score) accepted
+        self.fail_scores = 0  # answer 503 to this many score posts first
+        self.members = []  # the course's membership (NRPS members)
         handler = type("Handler", (_Handler,), {"platform": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -150,7 +185,7 @@ class Platform:
         return dict(parse_qsl(urlparse(url).query))
 
     def launch_message(self, auth_params, user_id, roles, custom=None, deep_linking=False,
-                       context_id="course-1"):
+                       context_id="course-1", lineitem=None, memberships=False):
         """Step 2: the platform's auth endpoint answers the tool's auth request with an
         id_token. Returns ``(launch, state)`` before signing, so tests may alter claims."""
         launch = _Launch(_Request(auth_params), self.conf)
@@ -163,6 +198,11 @@ class Platform:
             launch.set_custom_parameters_claim(custom)
         if deep_linking:
             launch.set_dl(f"{self.base}/deep-link-return", title="Praxis", accept_types={"ltiResourceLink"})
+        if lineitem:
+            launch.set_ags(f"{self.base}/lineitems", f"{self.base}/lineitems/{lineitem}",
+                           allow_creating_lineitems=False)
+        if memberships:
+            launch.set_nrps(f"{self.base}/memberships/{context_id}")
         return launch
 
     def sign(self, launch):

@@ -75,3 +75,14 @@ def describe(key):
     def iso(ts):
         return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts is not None else None
     return {"kid": key["kid"], "created_at": iso(key["created_ts"]), "retires_at": iso(key["retire_ts"])}
+
+
+def registration_of(platform, db=None):
+    """pylti1p3's Registration for a platform record, with its school's signing key."""
+    key = signing_key(platform["school_id"], db)
+    return (Registration()
+            .set_issuer(platform["issuer"]).set_client_id(platform["client_id"])
+            .set_key_set_url(platform["key_set_url"]).set_auth_login_url(platform["auth_login_url"])
+            .set_auth_token_url(platform["auth_token_url"])
+            .set_auth_audience(platform.get("auth_audience"))
+            .set_tool_private_key(key["private_pem"]).set_tool_public_key(key["public_pem"]))

@@ -21,7 +21,7 @@ from pylti1p3.lineitem import LineItem
 
 from contracts.lti import DeepLinkResponseSchema
 from gateway.errors import problem
-from gateway.lti import keys, session, store, tool
+from gateway.lti import advantage, keys, session, store, tool
 
 log = logging.getLogger("praxis.lti")
 bp = Blueprint("lti_tool", __name__, url_prefix="/lti")
@@ -94,6 +94,7 @@ def launch():
     except tool.LaunchRefused as exc:
         return _refused(exc, "launch", platform, body.get("sub"))
     page = target_page(person, body, message)
+    advantage.remember(platform, body, str((body.get(CUSTOM_CLAIM) or {}).get("praxis_target") or ""))
     response = redirect(page, 302)
     session.issue(response, dict(person, launch_id=message.get_launch_id()))
     log.info("lti launch", extra={"platform_id": platform["_id"], "school_id": platform["school_id"],

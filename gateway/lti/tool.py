@@ -16,7 +16,6 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequ
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from gateway.lti import keys, store
@@ -100,13 +99,7 @@ class PraxisToolConf(ToolConfAbstract):
         if record is None:
             return None
         self.platform = record
-        key = keys.signing_key(record["school_id"])
-        return (Registration()
-                .set_issuer(record["issuer"]).set_client_id(record["client_id"])
-                .set_key_set_url(record["key_set_url"]).set_auth_login_url(record["auth_login_url"])
-                .set_auth_token_url(record["auth_token_url"])
-                .set_auth_audience(record.get("auth_audience"))
-                .set_tool_private_key(key["private_pem"]).set_tool_public_key(key["public_pem"]))
+        return keys.registration_of(record)
 
     def find_deployment(self, iss, deployment_id):
         return None

@@ -6,13 +6,13 @@ launch, JWKS, deep linking) live in gateway/lti/routes.py under /lti.
 from flask import g
 from flask_smorest import Blueprint
 
-from contracts.lti import (PlatformCreateSchema, PlatformSchema, PlatformUpdateSchema, RotateSchema,
-                           ToolKeySchema)
+from contracts.lti import (GradePostQuerySchema, GradePostSchema, PlatformCreateSchema, PlatformSchema,
+                           PlatformUpdateSchema, RotateSchema, ToolKeySchema)
 from gateway.auth import roles
 from gateway.idempotency import idempotent
 from gateway.lti import keys, store
 from gateway.lti.routes import tool_urls
-from gateway.resources import reply
+from gateway.resources import call, reply
 
 blp = Blueprint("lti", __name__, description="LTI 1.3: the school's LMS platforms and Praxis's signing keys")
 
@@ -85,3 +85,13 @@ def list_keys():
 def rotate_keys(data):
     """A new signing key from now on; the old one stays in the JWKS for ``overlap_hours``."""
     return reply(keys.describe(keys.rotate(g.caller["school_id"], data["overlap_hours"] * 3600)), 201)
+
+
+@blp.route("/lti/grade-posts", methods=["GET"])
+@roles("admin")
+@blp.arguments(GradePostQuerySchema, location="query")
+@blp.response(200, GradePostSchema(many=True))
+def list_grade_posts(query):
+    """Scores owed to the LMS (AGS): pending ones with their next attempt, failed ones
+    with the platform's last answer, posted ones (newest first)."""
+    return reply(call("webhooks", "list_grade_posts", query))

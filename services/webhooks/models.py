@@ -37,5 +37,14 @@ class AttemptDoc(me.Document):
     meta = {**_META, "collection": "attempts", "indexes": ["delivery_id"]}
 
 
-DOCUMENTS = [EndpointDoc, DeliveryDoc, AttemptDoc]
+class GradePostDoc(me.Document):
+    """_id: grades.post_id(line item, student, grading). A score owed to an LMS line item."""
+    id = me.StringField(primary_key=True)
+    school_id = me.StringField()
+    status = me.StringField()
+    due_ts = me.FloatField()
+    meta = {**_META, "collection": "grade_posts", "indexes": [("status", "due_ts"), ("school_id", "status")]}
+
+
+DOCUMENTS = [EndpointDoc, DeliveryDoc, AttemptDoc, GradePostDoc]
 OUTBOX_DOCUMENTS = [EndpointDoc]

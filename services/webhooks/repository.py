@@ -54,19 +54,20 @@ class WebhookRepository:
     def delivery(self, delivery_id):
         return self.db.deliveries.find_one({"_id": delivery_id})
 
-    def due(self, now, limit):
-        return list(self.db.deliveries.find({"status": "pending", "due_ts": {"$lte": now}},
-                                            {"_id": 1}).sort("due_ts", 1).limit(limit))
+    def due(self, now, limit, collection="deliveries"):
+        return list(self.db[collection].find({"status": "pending", "due_ts": {"$lte": now}},
+                                             {"_id": 1}).sort("due_ts", 1).limit(limit))
 
-    def claim(self, delivery_id, now, lease):
-        """Take a due delivery for ``lease`` seconds (its due time moves on, so no other
-        worker takes it meanwhile, and a worker that dies leaves it due again)."""
-        return self.db.deliveries.find_one_and_update(
+    def claim(self, delivery_id, now, lease, collection="deliveries"):
+        """Take a due delivery (or grade post) for ``lease`` seconds: its due time
+        moves on, so no other worker takes it meanwhile, and a worker that dies
+        leaves it due again."""
+        return self.db[collection].find_one_and_update(
             {"_id": delivery_id, "status": "pending", "due_ts": {"$lte": now}},
             {"$set": {"due_ts": now + lease}}, return_document=ReturnDocument.AFTER)
 
-    def update_delivery(self, delivery_id, changes):
-        self.db.deliveries.update_one({"_id": delivery_id}, {"$set": changes})
+    def update_delivery(self, delivery_id, changes, collection="deliveries"):
+        self.db[collection].update_one({"_id": delivery_id}, {"$set": changes})
 
     def add_attempt(self, attempt):
         try:
@@ -82,3 +83,22 @@ class WebhookRepository:
 
     def set_deliveries(self, endpoint_id, from_status, changes):
         self.db.deliveries.update_many({"endpoint_id": endpoint_id, "status": from_status}, {"$set": changes})
+
+    # --- grade posts to an LMS (AGS) ------------------------------------------------
+
+    def add_grade_post(self, post):
+        """Insert unless this grading was queued for this line item already (the ``_id``)."""
+        try:
+            self.db.grade_posts.insert_one(post)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def grade_post(self, post_id):
+        return self.db.grade_posts.find_one({"_id": post_id})
+
+    def grade_posts_of(self, school_id, status=None, limit=50):
+        query = {"school_id": school_id}
+        if status:
+            query["status"] = status
+        return list(self.db.grade_posts.find(query, {"score": 0}).sort("created_ts", -1).limit(limit))

@@ -32,7 +32,8 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.webhooks import domain
+from contracts.lti import GradePostQuerySchema
+from services.webhooks import domain, passback
 from services.webhooks.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.webhooks.repository import WebhookRepository
 
@@ -250,3 +251,22 @@ class WebhooksService(PraxisService):
             if self.store.replace_endpoint(dict(endpoint, status="disabled", disabled_reason=reason), [event]):
                 self.store.set_deliveries(endpoint_id, "pending", {"status": "paused"})
                 return
+
+    # --- grade passback to the LMS (LTI AGS) ------------------------------------------
+
+    def queue_grade(self, school_id, assessment_id, student_id, percent, timestamp, grading_key, comment=None):
+        """What the assessment events' handlers call (submission.graded: the counted
+        percent at graded_at; grade.overridden: the override at overridden_at)."""
+        return passback.queue(self.store, school_id, assessment_id, student_id, percent, timestamp,
+                              grading_key, comment)
+
+    @timer(interval=TICK)
+    def post_grades(self):
+        passback.post_due(self.store, domain.settings())
+
+    @rpc
+    def list_grade_posts(self, caller, query):
+        query = load(GradePostQuerySchema, query)
+        return [passback.out(p) for p in self.store.grade_posts_of(caller["school_id"], query.get("status"),
+                                                                    query["limit"])]
+
