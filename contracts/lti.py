@@ -90,3 +90,38 @@ class GradePostSchema(StrictSchema):
     last_error = fields.String(allow_none=True)
     posted_at = fields.String(allow_none=True)
     created_at = fields.String(required=True)
+
+
+class ContextSchema(StrictSchema):
+    id = fields.String(required=True, metadata={"description": "Praxis's key of the course: give it to a roster sync"})
+    platform_id = fields.String(required=True)
+    context_id = fields.String(required=True, metadata={"description": "The course's id in the LMS"})
+    title = fields.String(required=True)
+    roster = fields.Boolean(required=True, metadata={"description": "The LMS offers its membership (NRPS)"})
+
+
+class RosterSyncCreateSchema(StrictSchema):
+    context = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                            metadata={"description": "The course's id from GET /lti/contexts"})
+    program_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    track = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                          metadata={"description": "The track learners apply to"})
+    tutor_max_load = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100),
+                                    metadata={"description": "Instructors become tutors with this load"})
+
+
+class RosterSyncSchema(StrictSchema):
+    id = fields.String(required=True)
+    context = fields.String(required=True)
+    program_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    total = fields.Integer(required=True, metadata={"description": "Members the LMS listed (active ones)"})
+    processed = fields.Integer(required=True)
+    applications = fields.Integer(required=True, metadata={"description": "Learners with an application"})
+    staff = fields.Integer(required=True, metadata={"description": "Instructors registered as tutors"})
+    skipped = fields.Integer(required=True, metadata={"description": "Members with no role Praxis syncs"})
+    added = fields.List(fields.String(), required=True, metadata={"description": "New since the last sync"})
+    dropped = fields.List(fields.String(), required=True,
+                          metadata={"description": "Listed last time, not now (nothing is deleted)"})
+    errors = fields.List(fields.Dict(), required=True)
+    created_at = fields.String(required=True)

@@ -6,11 +6,12 @@ launch, JWKS, deep linking) live in gateway/lti/routes.py under /lti.
 from flask import g
 from flask_smorest import Blueprint
 
-from contracts.lti import (GradePostQuerySchema, GradePostSchema, PlatformCreateSchema, PlatformSchema,
-                           PlatformUpdateSchema, RotateSchema, ToolKeySchema)
+from contracts.lti import (ContextSchema, GradePostQuerySchema, GradePostSchema, PlatformCreateSchema,
+                           PlatformSchema, PlatformUpdateSchema, RosterSyncCreateSchema, RosterSyncSchema,
+                           RotateSchema, ToolKeySchema)
 from gateway.auth import roles
 from gateway.idempotency import idempotent
-from gateway.lti import keys, store
+from gateway.lti import advantage, keys, store
 from gateway.lti.routes import tool_urls
 from gateway.resources import call, reply
 
@@ -95,3 +96,33 @@ def list_grade_posts(query):
     """Scores owed to the LMS (AGS): pending ones with their next attempt, failed ones
     with the platform's last answer, posted ones (newest first)."""
     return reply(call("webhooks", "list_grade_posts", query))
+
+
+@blp.route("/lti/contexts", methods=["GET"])
+@roles("admin")
+@blp.response(200, ContextSchema(many=True))
+def list_contexts():
+    """The LMS courses Praxis was launched from, and whether each offers its roster."""
+    return reply([ContextSchema().dump({"id": c["_id"], "platform_id": c["platform_id"],
+                                        "context_id": c["context_id"], "title": c["title"],
+                                        "roster": bool(c.get("memberships_url"))})
+                  for c in advantage.contexts_of(g.caller["school_id"])])
+
+
+@blp.route("/lti/roster-syncs", methods=["POST"])
+@roles("admin")
+@idempotent
+@blp.arguments(RosterSyncCreateSchema)
+@blp.response(202, RosterSyncSchema)
+def start_roster_sync(data):
+    """Sync a course's membership into a programme: learners apply to the track,
+    instructors become tutors. It runs in the background: follow it with GET."""
+    return reply(call("webhooks", "start_roster_sync", RosterSyncCreateSchema().dump(data)), 202)
+
+
+@blp.route("/lti/roster-syncs/<sync_id>", methods=["GET"])
+@roles("admin")
+@blp.response(200, RosterSyncSchema)
+def get_roster_sync(sync_id):
+    """A sync's progress: members listed and processed, what was added and dropped."""
+    return reply(call("webhooks", "get_roster_sync", sync_id))

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 import eventlet
 import requests
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from contracts.base import dump, load
@@ -32,8 +33,8 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from contracts.lti import GradePostQuerySchema
-from services.webhooks import domain, passback
+from contracts.lti import GradePostQuerySchema, RosterSyncCreateSchema
+from services.webhooks import domain, passback, roster
 from services.webhooks.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.webhooks.repository import WebhookRepository
 
@@ -90,6 +91,7 @@ class WebhooksService(PraxisService):
 
     store = Storage(WebhookRepository, documents=DOCUMENTS)
     outbox = Outbox(*OUTBOX_DOCUMENTS)
+    enrollment = RpcProxy("enrollment")  # roster sync: applications and tutors
 
     # --- endpoints (school staff, through the gateway) -----------------------------
 
@@ -269,4 +271,18 @@ class WebhooksService(PraxisService):
         query = load(GradePostQuerySchema, query)
         return [passback.out(p) for p in self.store.grade_posts_of(caller["school_id"], query.get("status"),
                                                                     query["limit"])]
+
+    # --- roster sync from the LMS (LTI NRPS) ------------------------------------------
+
+    @rpc
+    def start_roster_sync(self, caller, data):
+        return roster.out(roster.start(self.store.db, caller, load(RosterSyncCreateSchema, data)))
+
+    @rpc
+    def get_roster_sync(self, caller, sync_id):
+        return roster.out(roster.get(self.store.db, caller["school_id"], sync_id))
+
+    @timer(interval=TICK)
+    def run_roster_syncs(self):
+        roster.run_queued(self.store.db, self.enrollment)
 
