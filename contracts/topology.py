@@ -5,11 +5,14 @@ published before its consumers' queues exist, whatever the start order
 from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
+from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
 from contracts.content import FOLLOWUP_PROPOSED, QUESTION_OVERDUE, SESSION_CANCELLED, SESSION_SCHEDULED
 from contracts.enrollment import STUDENT_REJECTED, STUDENT_WAITLISTED
 from contracts.webhooks import ENDPOINT_DISABLED
+from contracts.assessment import DEADLINE_MISSED, GRADE_OVERRIDDEN, SUBMISSION_GRADED, SUBMISSION_RECEIVED
+from contracts.supervision import ALERT_RAISED, STUDENT_IDLE
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
 
@@ -23,7 +26,9 @@ SUBSCRIPTIONS = {
     # the event types a school may hear at its webhook endpoints
     "webhooks": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_WAITLISTED, STUDENT_REJECTED,
                  STUDENT_WITHDRAWN, TEAM_FORMED, SESSION_SCHEDULED, SESSION_CANCELLED, ATTENDANCE_RECORDED,
-                 QUESTION_OVERDUE, FOLLOWUP_PROPOSED, QUIZ_SCORED, ENDPOINT_DISABLED],
+                 QUESTION_OVERDUE, FOLLOWUP_PROPOSED, QUIZ_SCORED, ENDPOINT_DISABLED,
+                 SUBMISSION_RECEIVED, SUBMISSION_GRADED, GRADE_OVERRIDDEN, DEADLINE_MISSED, STUDENT_IDLE,
+                 ALERT_RAISED],
 }
 
 

@@ -23,6 +23,7 @@ import requests
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
+from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
 from contracts.base import dump, load
 from contracts.errors import Conflict, NotFound
 from contracts.events import make_event
@@ -183,6 +184,19 @@ class WebhooksService(PraxisService):
             if added:
                 log.info("webhook delivery queued", extra={
                     "endpoint_id": endpoint["_id"], "event_id": event.event_id, "event_type": event.type})
+        self._grade_passback(event)
+
+    def _grade_passback(self, event):
+        """A grading also goes to the LMS line items the assessment is linked to (AGS)."""
+        payload = event.payload
+        if event.type == SUBMISSION_GRADED.type and event.source == SUBMISSION_GRADED.source:
+            graded_at = payload["graded_at"].isoformat()
+            self.queue_grade(event.school_id, payload["assessment_id"], payload["student_id"],
+                             payload["counted_percent"], graded_at, f"{payload['submission_id']}@{graded_at}")
+        elif event.type == GRADE_OVERRIDDEN.type and event.source == GRADE_OVERRIDDEN.source:
+            overridden_at = payload["overridden_at"].isoformat()
+            self.queue_grade(event.school_id, payload["assessment_id"], payload["student_id"],
+                             payload["override_percent"], overridden_at, f"override@{overridden_at}")
 
     # --- delivering, from a timer -----------------------------------------------------
 
@@ -257,8 +271,8 @@ class WebhooksService(PraxisService):
     # --- grade passback to the LMS (LTI AGS) ------------------------------------------
 
     def queue_grade(self, school_id, assessment_id, student_id, percent, timestamp, grading_key, comment=None):
-        """What the assessment events' handlers call (submission.graded: the counted
-        percent at graded_at; grade.overridden: the override at overridden_at)."""
+        """submission.graded: the counted percent at graded_at; grade.overridden: the
+        override at overridden_at (a post per line item, once per grading)."""
         return passback.queue(self.store, school_id, assessment_id, student_id, percent, timestamp,
                               grading_key, comment)
 
