@@ -13,7 +13,7 @@ from pylti1p3.service_connector import ServiceConnector
 
 from gateway.db import get_db as gateway_db
 from gateway.lti import keys, store
-from gateway.lti.advantage import contexts_of, lineitems_of  # noqa: F401  (re-exported for the service)
+from gateway.lti.advantage import lineitems_of
 from services.webhooks.models import ALIAS
 
 EARLY = 60  # a cached token is renewed this many seconds before it expires
@@ -42,3 +42,9 @@ class CachedConnector(ServiceConnector):
 
 def platform(platform_id):
     return store.find_platform(platform_id, gateway_db())
+
+
+def lineitems(school_id, assessment_id):
+    """The line items this school's assessment is linked to (by its platforms' launches)."""
+    return lineitems_of(school_id, assessment_id, gateway_db())
+

@@ -14,7 +14,6 @@ from pylti1p3.exception import LtiException, LtiServiceException
 
 from contracts.base import dump
 from contracts.lti import GradePostSchema
-from gateway.db import get_db as gateway_db
 from services.webhooks import domain, grades, lms
 
 log = logging.getLogger("praxis.lti.grades")
@@ -30,7 +29,7 @@ def queue(store, school_id, assessment_id, student_id, percent, timestamp, gradi
     twice (a redelivered event) is queued once. Returns how many were new."""
     now = time.time()
     added = 0
-    for item in lms.lineitems_of(school_id, assessment_id, gateway_db()):
+    for item in lms.lineitems(school_id, assessment_id):
         post = {"_id": grades.post_id(item["_id"], student_id, grading_key), "school_id": school_id,
                 "platform_id": item["platform_id"], "assessment_id": assessment_id, "student_id": student_id,
                 "lineitem": item["lineitem"], "score": grades.score_document(student_id, percent, timestamp, comment),

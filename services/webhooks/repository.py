@@ -43,13 +43,16 @@ class WebhookRepository:
 
     # --- deliveries --------------------------------------------------------------
 
-    def add_delivery(self, delivery):
-        """Insert unless this endpoint has this event already (the ``_id``)."""
+    def _insert_once(self, collection, document):
         try:
-            self.db.deliveries.insert_one(delivery)
+            self.db[collection].insert_one(document)
             return True
         except DuplicateKeyError:
             return False
+
+    def add_delivery(self, delivery):
+        """Insert unless this endpoint has this event already (the ``_id``)."""
+        return self._insert_once("deliveries", delivery)
 
     def delivery(self, delivery_id):
         return self.db.deliveries.find_one({"_id": delivery_id})
@@ -70,10 +73,7 @@ class WebhookRepository:
         self.db[collection].update_one({"_id": delivery_id}, {"$set": changes})
 
     def add_attempt(self, attempt):
-        try:
-            self.db.attempts.insert_one(attempt)
-        except DuplicateKeyError:
-            pass
+        self._insert_once("attempts", attempt)
 
     def deliveries_of(self, endpoint_id, status=None, limit=50):
         query = {"endpoint_id": endpoint_id}
@@ -88,11 +88,7 @@ class WebhookRepository:
 
     def add_grade_post(self, post):
         """Insert unless this grading was queued for this line item already (the ``_id``)."""
-        try:
-            self.db.grade_posts.insert_one(post)
-            return True
-        except DuplicateKeyError:
-            return False
+        return self._insert_once("grade_posts", post)
 
     def grade_post(self, post_id):
         return self.db.grade_posts.find_one({"_id": post_id})

@@ -10,7 +10,6 @@
   is disabled, its waiting deliveries pause, and ``webhook_endpoint.disabled`` tells
   the school. Staff list deliveries and redeliver one by hand.
 """
-import dataclasses
 import logging
 import os
 import secrets
@@ -30,7 +29,7 @@ from contracts.events import make_event
 from contracts.topology import SUBSCRIPTIONS
 from contracts.webhooks import (ENDPOINT_DISABLED, SIGNATURE_HEADER, SOURCE, DeliveryQuerySchema, DeliverySchema,
                                 EndpointCreateSchema, EndpointSchema, EndpointUpdateSchema)
-from services.common.events import Outbox, on_event
+from services.common.events import Outbox, envelope_of, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -49,14 +48,6 @@ USER_AGENT = "Praxis-Webhooks/1"
 
 def _iso(ts):
     return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts is not None else None
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _each_event(event_types):
@@ -173,7 +164,7 @@ class WebhooksService(PraxisService):
 
     @_each_event(SUBSCRIPTIONS[SOURCE])
     def on_deliverable_event(self, event):
-        envelope = _jsonable(dataclasses.asdict(event))
+        envelope = envelope_of(event)
         now = time.time()
         for endpoint in domain.subscribers(self.store.endpoints_of(event.school_id), event.type):
             added = self.store.add_delivery({

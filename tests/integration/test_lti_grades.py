@@ -12,9 +12,7 @@ import pytest
 from mongoengine.connection import get_db
 from nameko.testing.services import entrypoint_hook
 
-from nameko.amqp.publish import Publisher
 
-from contracts import topology
 from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
 from contracts.events import make_event
 from services.common.logs import JsonFormatter
@@ -22,15 +20,11 @@ from services.webhooks.service import WebhooksService
 from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import launch, register
 from tests.lti_platform import INSTRUCTOR, LEARNER
+from tests.integration.bus import publish
 from tests.waiting import eventually
 
 ADMIN = {"school_id": "jufe", "role": "admin", "partner_id": None, "actor": "admin:k1", "correlation_id": "it-g",
          "acting": {"kind": None, "id": None}}
-
-
-def publish(rabbit_config, envelope):
-    Publisher(rabbit_config["AMQP_URI"]).publish(
-        envelope, exchange=topology.event_exchange(envelope["source"]), routing_key=envelope["type"])
 
 
 def _work(assessment_id, student_id):

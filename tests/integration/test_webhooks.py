@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Queue
-from nameko.amqp.publish import Publisher
 from nameko.testing.services import entrypoint_hook
 
 from contracts import topology
@@ -22,6 +21,7 @@ from contracts.errors import Conflict, NotFound
 from contracts.events import make_event
 from contracts.webhooks import SOURCE as WEBHOOKS
 from services.webhooks.service import WebhooksService
+from tests.integration.bus import publish
 from tests.waiting import eventually
 
 SCHOOL = "jufe"
@@ -100,11 +100,6 @@ def webhooks(container_factory, rabbit_config, monkeypatch):
 def rpc(container, method, *args, caller=ADMIN):
     with entrypoint_hook(container, method) as call:
         return call(caller, *args)
-
-
-def publish(rabbit_config, envelope):
-    Publisher(rabbit_config["AMQP_URI"]).publish(
-        envelope, exchange=topology.event_exchange(envelope["source"]), routing_key=envelope["type"])
 
 
 def admitted(student_id, school=SCHOOL):
