@@ -1,0 +1,112 @@
+"""LTI and webhooks through the running system: a launch session opened by an LMS
+(lti1p3platform) is a caller the services obey, school by school; a webhook
+endpoint hears an event a real request caused, signed."""
+import json
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+import pytest
+import requests
+
+from contracts.examples import platinum_cup
+from services.webhooks.domain import verify
+from tests.lti_platform import ADMINISTRATOR, LEARNER, Platform
+from tests.waiting import eventually
+
+
+@pytest.fixture
+def platforms():
+    made = []
+
+    def make(**kwargs):
+        made.append(Platform(**kwargs))
+        return made[-1]
+
+    yield make
+    for platform in made:
+        platform.close()
+
+
+def register(system, admin, platform):
+    response = admin.post("/api/v1/lti/platforms", json=platform.registration_body())
+    assert response.status_code == 201, response.text
+    jwks = urlparse(response.json()["tool"]["jwks_url"]).path
+    platform.tool_jwks_fetch = lambda: requests.get(system.base_url + jwks, timeout=10).json()
+
+
+def browser_launch(system, platform, user, roles):
+    """The browser's way through login and launch; returns its session (cookies kept)."""
+    browser = requests.Session()
+    login = browser.get(f"{system.base_url}/lti/login?{urlencode(platform.login_initiation_params(user))}",
+                        allow_redirects=False, timeout=10)
+    assert login.status_code == 302, login.text
+    auth = dict(parse_qsl(urlparse(login.headers["Location"]).query))
+    form = platform.sign(platform.launch_message(auth, user, roles))
+    launched = browser.post(f"{system.base_url}/lti/launch", data=form, allow_redirects=False, timeout=10)
+    assert launched.status_code == 302, launched.text
+    browser.csrf = browser.get(f"{system.base_url}/lti/session", timeout=10).json()["csrf"]
+    return browser
+
+
+def test_launch_sessions_act_in_their_own_school_only(system, client_for, platforms):
+    school_a = platforms()
+    register(system, client_for("lti-a", "admin"), school_a)
+    school_b = platforms(issuer="https://lms.b.edu", client_id="praxis-b")
+    register(system, client_for("lti-b", "admin"), school_b)
+
+    dean = browser_launch(system, school_a, "dean-1", [ADMINISTRATOR])
+    created = dean.post(f"{system.base_url}/api/v1/programs", json=platinum_cup(starts_on=date.today()),
+                        headers={"X-CSRF-Token": dean.csrf}, timeout=30)
+    assert created.status_code == 201, created.text
+    program_id = created.json()["id"]
+    student = browser_launch(system, school_a, "stu-1", [LEARNER])
+    assert student.get(f"{system.base_url}/api/v1/programs/{program_id}", timeout=30).status_code == 200
+    assert student.post(f"{system.base_url}/api/v1/programs", json=platinum_cup(),
+                        headers={"X-CSRF-Token": student.csrf}, timeout=30).status_code == 403
+    outsider = browser_launch(system, school_b, "dean-b", [ADMINISTRATOR])
+    assert outsider.get(f"{system.base_url}/api/v1/programs/{program_id}", timeout=30).status_code == 404
+
+
+class Receiver:
+    def __init__(self):
+        self.received = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                status = 503 if len(receiver.received) == 1 else 204  # fails its first answer
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_webhook_endpoint_hears_the_event_a_request_caused_signed_after_a_failure(client_for):
+    admin = client_for("hooks-school", "admin")
+    receiver = Receiver()
+    try:
+        endpoint = admin.post("/api/v1/webhooks/endpoints",
+                              json={"url": receiver.url, "event_types": ["program.created.v1"]})
+        assert endpoint.status_code == 201, endpoint.text
+        secret = endpoint.json()["secret"]
+        program = admin.post("/api/v1/programs", json=platinum_cup(starts_on=date.today())).json()
+        eventually(lambda: len(receiver.received) == 2, timeout=60)
+        for headers, body in receiver.received:
+            assert verify(secret, headers["Praxis-Signature"], body, now=int(time.time()))
+            assert json.loads(body)["payload"]["program_id"] == program["id"]
+        [delivery] = admin.get(f"/api/v1/webhooks/endpoints/{endpoint.json()['id']}/deliveries").json()
+        assert delivery["status"] == "delivered" and delivery["attempts"] == 2
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
