@@ -27,6 +27,7 @@ from contracts.base import dump, load
 from contracts.errors import Conflict, NotFound
 from contracts.events import make_event
 from contracts.topology import SUBSCRIPTIONS
+from contracts.urls import private_address
 from contracts.webhooks import (ENDPOINT_DISABLED, SIGNATURE_HEADER, SOURCE, DeliveryQuerySchema, DeliverySchema,
                                 EndpointCreateSchema, EndpointSchema, EndpointUpdateSchema)
 from services.common.events import Outbox, envelope_of, on_event
@@ -217,10 +218,14 @@ class WebhooksService(PraxisService):
                    "Praxis-Delivery-Id": delivery_id,
                    SIGNATURE_HEADER: domain.signature(endpoint["secret"], sent_ts, body)}
         status_code, error = None, None
+        refused = private_address(endpoint["url"])
         try:
-            response = requests.post(endpoint["url"], data=body, headers=headers,
-                                     timeout=policy["timeout"], allow_redirects=False)
-            status_code = response.status_code
+            if refused:
+                error = f"refused: the endpoint resolves to a non-public address ({refused})"
+            else:
+                response = requests.post(endpoint["url"], data=body, headers=headers,
+                                         timeout=policy["timeout"], allow_redirects=False)
+                status_code = response.status_code
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
         attempts = delivery["attempts"] + 1

@@ -17,7 +17,7 @@ from nameko.testing.services import entrypoint_hook
 from contracts import topology
 from contracts.content import ATTENDANCE_RECORDED
 from contracts.enrollment import STUDENT_ADMITTED
-from contracts.errors import Conflict, NotFound
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import make_event
 from contracts.webhooks import SOURCE as WEBHOOKS
 from services.webhooks.service import WebhooksService
@@ -180,3 +180,13 @@ def test_another_schools_endpoints_and_deliveries_are_not_found(webhooks, receiv
     with pytest.raises(NotFound):
         rpc(webhooks, "redeliver", f"{endpoint['id']}:e1", caller=OTHER)
     assert rpc(webhooks, "list_endpoints", caller=OTHER) == []
+
+
+def test_an_endpoint_must_be_https_at_a_public_address(webhooks, monkeypatch):
+    for url in ("https://10.0.0.5/hook", "https://169.254.169.254/latest/meta-data", "ftp://example.org/x"):
+        with pytest.raises(InvalidInput) as refused:
+            rpc(webhooks, "create_endpoint", {"url": url, "event_types": ["student.admitted.v1"]})
+        assert "url" in refused.value.errors
+    monkeypatch.setenv("PRAXIS_ALLOW_LOOPBACK_HTTP", "0")
+    with pytest.raises(InvalidInput):
+        rpc(webhooks, "create_endpoint", {"url": "http://127.0.0.1:9/hook", "event_types": ["student.admitted.v1"]})

@@ -45,3 +45,18 @@ def test_the_body_is_stable_compact_json_so_every_retry_sends_the_same_bytes():
     envelope = {"payload": {"b": 1, "a": 2}, "event_id": "e1"}
     assert domain.body_of(envelope) == b'{"event_id":"e1","payload":{"a":2,"b":1}}'
     assert domain.succeeded(204) and not domain.succeeded(301) and not domain.succeeded(None)
+
+
+def test_urls_that_resolve_to_private_or_loopback_addresses_are_refused_unless_the_settings_allow(monkeypatch):
+    from contracts.urls import private_address
+    monkeypatch.delenv("PRAXIS_ALLOW_PRIVATE_URLS", raising=False)
+    monkeypatch.setenv("PRAXIS_ALLOW_LOOPBACK_HTTP", "0")
+    assert private_address("https://127.0.0.1/hook") == "127.0.0.1"
+    assert private_address("https://10.1.2.3/hook") == "10.1.2.3"
+    assert private_address("https://169.254.169.254/latest/meta-data") == "169.254.169.254"
+    assert private_address("https://[::1]/hook") == "::1"
+    assert private_address("https://93.184.215.14/hook") is None
+    monkeypatch.setenv("PRAXIS_ALLOW_LOOPBACK_HTTP", "1")
+    assert private_address("https://127.0.0.1/hook") is None and private_address("https://10.1.2.3/") == "10.1.2.3"
+    monkeypatch.setenv("PRAXIS_ALLOW_PRIVATE_URLS", "1")
+    assert private_address("https://10.1.2.3/hook") is None
