@@ -1,6 +1,8 @@
 """URLs Praxis calls out to (an LMS platform's endpoints, a school's webhooks):
 https only. Tests and a developer's machine may allow plain http at the loopback
-address with PRAXIS_ALLOW_LOOPBACK_HTTP=1; production never sets it."""
+address with PRAXIS_ALLOW_LOOPBACK_HTTP=1; production never sets it. A URL must also
+resolve to public addresses (checked where it is registered and again before each
+webhook delivery), unless PRAXIS_ALLOW_PRIVATE_URLS=1."""
 import ipaddress
 import os
 import socket
