@@ -13,6 +13,7 @@ import html
 import logging
 import os
 import re
+from urllib.parse import quote
 
 from flask import Blueprint, jsonify, redirect, request
 from marshmallow import ValidationError
@@ -65,7 +66,7 @@ def login():
 def target_page(person, body, launch):
     """The page a launch opens: the link's target (custom ``praxis_target``, set by
     deep linking), else the person's home (a student's credits, the staff dashboard)."""
-    me = person["acting"]["id"]
+    me = quote(person["acting"]["id"], safe="")
     if launch.is_deep_link_launch():
         return f"/lti/app/deep-linking?launch={launch.get_launch_id()}"
     target = str((body.get(CUSTOM_CLAIM) or {}).get("praxis_target") or "")

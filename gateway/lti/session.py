@@ -32,9 +32,10 @@ def issue(response, person):
     """Put the launch session on ``response``; returns its CSRF token."""
     session = dict(person, csrf=secrets.token_urlsafe(24))
     secure = request.is_secure
-    # inside the LMS's iframe the cookie is third-party: SameSite=None needs Secure
+    # inside the LMS's iframe the cookie is third-party: SameSite=None needs Secure, and
+    # browsers that block third-party cookies keep a partitioned one (CHIPS)
     response.set_cookie(COOKIE, _serializer().dumps(session), max_age=MAX_AGE, httponly=True,
-                        secure=secure, samesite="None" if secure else "Lax", path="/")
+                        secure=secure, samesite="None" if secure else "Lax", path="/", partitioned=secure)
     return session["csrf"]
 
 
