@@ -2,6 +2,7 @@
 (lti1p3platform) is a caller the services obey, school by school; a webhook
 endpoint hears an event a real request caused, signed."""
 import json
+import re
 import threading
 import time
 from datetime import date
@@ -13,7 +14,7 @@ import requests
 
 from contracts.examples import platinum_cup
 from services.webhooks.domain import verify
-from tests.lti_platform import ADMINISTRATOR, LEARNER, Platform
+from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, Platform
 from tests.waiting import eventually
 
 
@@ -37,16 +38,17 @@ def register(system, admin, platform):
     platform.tool_jwks_fetch = lambda: requests.get(system.base_url + jwks, timeout=10).json()
 
 
-def browser_launch(system, platform, user, roles):
+def browser_launch(system, platform, user, roles, **claims):
     """The browser's way through login and launch; returns its session (cookies kept)."""
     browser = requests.Session()
     login = browser.get(f"{system.base_url}/lti/login?{urlencode(platform.login_initiation_params(user))}",
                         allow_redirects=False, timeout=10)
     assert login.status_code == 302, login.text
     auth = dict(parse_qsl(urlparse(login.headers["Location"]).query))
-    form = platform.sign(platform.launch_message(auth, user, roles))
+    form = platform.sign(platform.launch_message(auth, user, roles, **claims))
     launched = browser.post(f"{system.base_url}/lti/launch", data=form, allow_redirects=False, timeout=10)
     assert launched.status_code == 302, launched.text
+    browser.page = launched.headers["Location"]
     browser.csrf = browser.get(f"{system.base_url}/lti/session", timeout=10).json()["csrf"]
     return browser
 
@@ -68,6 +70,18 @@ def test_launch_sessions_act_in_their_own_school_only(system, client_for, platfo
                         headers={"X-CSRF-Token": student.csrf}, timeout=30).status_code == 403
     outsider = browser_launch(system, school_b, "dean-b", [ADMINISTRATOR])
     assert outsider.get(f"{system.base_url}/api/v1/programs/{program_id}", timeout=30).status_code == 404
+
+    # an instructor picks the programme on Praxis's page; the LMS gets a signed resource link
+    teacher = browser_launch(system, school_a, "teacher-1", [INSTRUCTOR], deep_linking=True)
+    picker = teacher.get(system.base_url + teacher.page, timeout=30)
+    assert picker.status_code == 200 and f'value="{program_id}"' in picker.text
+    launch_id = dict(parse_qsl(urlparse(teacher.page).query))["launch"]
+    answer = teacher.post(f"{system.base_url}/lti/deep-linking", headers={"X-CSRF-Token": teacher.csrf}, timeout=30,
+                          json={"launch_id": launch_id, "items": [{"kind": "program", "id": program_id,
+                                                                   "title": "Platinum Cup 2026"}]})
+    response_jwt = re.search(r'name="JWT" value="([^"]+)"', answer.text).group(1)
+    [item] = school_a.validate_deep_linking_response(response_jwt)
+    assert item["custom"] == {"praxis_target": f"program:{program_id}"}
 
 
 class Receiver:
