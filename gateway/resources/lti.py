@@ -126,3 +126,11 @@ def start_roster_sync(data):
 def get_roster_sync(sync_id):
     """A sync's progress: members listed and processed, what was added and dropped."""
     return reply(call("webhooks", "get_roster_sync", sync_id))
+
+
+@blp.route("/lti/grade-posts/<post_id>/retry", methods=["POST"])
+@roles("admin")
+@blp.response(200, GradePostSchema)
+def retry_grade_post(post_id):
+    """Post a failed score again now (after the LMS is fixed), with a new day of retries."""
+    return reply(call("webhooks", "retry_grade_post", post_id))

@@ -277,6 +277,19 @@ class WebhooksService(PraxisService):
         passback.post_due(self.store, domain.settings())
 
     @rpc
+    def retry_grade_post(self, caller, post_id):
+        """Post a failed (or waiting) score again now, with a new day of retries."""
+        post = self.store.grade_post(post_id)
+        if post is None or post["school_id"] != caller["school_id"]:
+            raise NotFound(f"no grade post {post_id}")
+        if post["status"] == "posted":
+            raise Conflict("this score was posted already", {"status": ["posted"]})
+        now = time.time()
+        self.store.update_delivery(post_id, {"status": "pending", "due_ts": now, "first_ts": now,
+                                             "retried_by": caller["actor"]}, passback.COLLECTION)
+        return passback.out(self.store.grade_post(post_id))
+
+    @rpc
     def list_grade_posts(self, caller, query):
         query = load(GradePostQuerySchema, query)
         return [passback.out(p) for p in self.store.grade_posts_of(caller["school_id"], query.get("status"),

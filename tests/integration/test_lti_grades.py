@@ -14,6 +14,7 @@ from nameko.testing.services import entrypoint_hook
 
 
 from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
+from contracts.errors import NotFound
 from contracts.events import make_event
 from services.common.logs import JsonFormatter
 from services.webhooks.service import WebhooksService
@@ -115,3 +116,10 @@ def test_a_platform_that_refuses_for_a_day_leaves_a_failed_post_for_the_operator
     publish(rabbit_config, graded("a5", "stu-1", 50.0, "2026-04-03T09:00:00+00:00"))
     [failed] = eventually(lambda: call(service, "list_grade_posts", {"status": "failed"}), timeout=30)
     assert failed["last_status_code"] == 503 and failed["attempts"] >= 2 and failed["student_id"] == "stu-1"
+    # the LMS is fixed: the operator posts it again
+    lms.fail_scores = 0
+    assert call(service, "retry_grade_post", failed["id"])["status"] == "pending"
+    eventually(lambda: len(lms.scores) == 1, timeout=30)
+    assert lms.scores[0][1]["scoreGiven"] == 50.0
+    with pytest.raises(NotFound):
+        call(service, "retry_grade_post", failed["id"], caller=dict(ADMIN, school_id="other-school"))
