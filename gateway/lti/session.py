@@ -10,6 +10,7 @@ A cookie caller is the LMS acting for that person (``lms`` + ``student:<id>`` or
 import hmac
 import os
 import secrets
+import time
 
 from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -50,11 +51,26 @@ def current():
         return None
 
 
+_platforms = {}  # platform id -> (checked until, still registered to the session's school)
+_CACHE_SECONDS = 10  # a deleted registration's sessions stop within this many seconds
+
+
+def _still_registered(session):
+    hit = _platforms.get(session["platform_id"])
+    if hit is None or hit[0] < time.monotonic():
+        record = store.find_platform(session["platform_id"])
+        hit = (time.monotonic() + _CACHE_SECONDS, record["school_id"] if record else None)
+        _platforms[session["platform_id"]] = hit
+    return hit[1] == session["school_id"]
+
+
 def caller_from_cookie():
     """Set ``g.caller`` from the launch session; ``(handled, refusal)``."""
     session = current()
     if session is None:
         return False, None
+    if not _still_registered(session):
+        return True, problem(401, "Unauthorized", "the LMS registration of this launch session was removed")
     if request.method not in SAFE_METHODS and not hmac.compare_digest(
             request.headers.get(CSRF_HEADER, ""), session["csrf"]):
         return True, problem(403, "Forbidden", f"a call with the launch session needs its {CSRF_HEADER}",

@@ -170,12 +170,18 @@ def test_another_schools_platform_can_neither_take_nor_launch_into_this_schools_
     assert b_browser.get(f"/api/v1/lti/platforms/{lms.registered['id']}").status_code == 404
 
 
-def test_a_deleted_registration_launches_no_more(app, lms):
+def test_a_deleted_registration_launches_no_more_and_its_sessions_stop(app, lms, monkeypatch):
+    monkeypatch.setattr("gateway.lti.session._CACHE_SECONDS", 0)
+    monkeypatch.setattr("gateway.lti.session._platforms", {})
+    admin = app.test_client()
+    launch(admin, lms, "dean-1", [ADMINISTRATOR])
+    assert admin.get("/api/v1/lti/platforms").status_code == 200
     headers = admin_headers("jufe")
     assert app.test_client().delete(f"/api/v1/lti/platforms/{lms.registered['id']}",
                                     headers=headers).status_code == 204
     response = app.test_client().get("/lti/login?" + urlencode(lms.login_initiation_params("u1")))
     assert response.status_code == 400 and "registration" in _detail(response)
+    assert admin.get("/api/v1/lti/platforms").status_code == 401
 
 
 # --- registration, keys and deep linking ------------------------------------------------
