@@ -7,10 +7,12 @@ record as it goes.
 """
 import hashlib
 import logging
+import os
 import time
 import uuid
 from datetime import datetime, timezone
 
+import eventlet
 from pylti1p3.exception import LtiException
 from requests import RequestException
 
@@ -29,6 +31,14 @@ MEMBERSHIP_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+jso
 MAX_ERRORS = 100
 
 
+def _call(method, *args):
+    """An RPC with a deadline: a service that does not answer fails the sync
+    instead of holding it (and the timer) forever."""
+    seconds = float(os.environ.get("PRAXIS_RPC_TIMEOUT", "10"))
+    with eventlet.Timeout(seconds, TimeoutError(f"the enrollment service did not answer within {seconds} s")):
+        return method.call_async(*args).result()
+
+
 def _op(*parts):
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
@@ -42,7 +52,7 @@ def start(db, caller, data):
             "caller": {k: caller.get(k) for k in ("school_id", "role", "key_id", "actor", "correlation_id")},
             "status": "queued", "total": 0, "processed": 0, "applications": 0, "staff": 0, "skipped": 0,
             "added": [], "dropped": [], "errors": [], "created_at": datetime.now(timezone.utc).isoformat(),
-            "queued_ts": time.time()}
+            "beat_ts": time.time()}
     db.roster_syncs.insert_one(sync)
     return sync
 
@@ -60,13 +70,25 @@ def out(sync):
         "dropped", "errors", "created_at")}, "id": sync["_id"]})
 
 
+STALLED_AFTER = 300  # seconds without progress: the worker running it died; run it again
+
+
 def run_queued(db, enrollment):
-    """Run the queued syncs (one worker takes each: queued -> running)."""
-    for queued in list(db.roster_syncs.find({"status": "queued"}, {"_id": 1}).limit(5)):
-        sync = db.roster_syncs.find_one_and_update({"_id": queued["_id"], "status": "queued"},
-                                                   {"$set": {"status": "running"}})
-        if sync is not None:
-            run(db, enrollment, sync)
+    """Run the queued syncs, and those a dead worker left running (every step is
+    idempotent, so running one again is safe). One worker takes each."""
+    now = time.time()
+    for status, older in (("queued", now), ("running", now - STALLED_AFTER)):
+        for found in list(db.roster_syncs.find({"status": status, "beat_ts": {"$lte": older}}, {"_id": 1}).limit(5)):
+            sync = db.roster_syncs.find_one_and_update(
+                {"_id": found["_id"], "status": status, "beat_ts": {"$lte": older}},
+                {"$set": {"status": "running", "beat_ts": time.time()}})
+            if sync is not None:
+                try:
+                    run(db, enrollment, sync)
+                except Exception as exc:  # a service away: the sync says so instead of hanging
+                    log.exception("roster sync failed", extra={"sync_id": sync["_id"], "outcome": "failed"})
+                    db.roster_syncs.update_one({"_id": sync["_id"]}, {"$set": {
+                        "status": "failed", "errors": [{"reason": f"{type(exc).__name__}: {exc}"[:500]}]}})
 
 
 def _members(context, platform):
@@ -80,6 +102,7 @@ def _members(context, platform):
 
 def run(db, enrollment, sync):
     def progress(**changes):
+        changes["beat_ts"] = time.time()  # alive: nobody takes it over
         sync.update(changes)
         db.roster_syncs.update_one({"_id": sync["_id"]}, {"$set": changes})
 
@@ -106,12 +129,12 @@ def run(db, enrollment, sync):
         try:
             if kind == "student":
                 caller["operation_id"] = _op("nrps-application", sync["program_id"], user_id)
-                enrollment.submit_application(caller, sync["program_id"], {
+                _call(enrollment.submit_application, caller, sync["program_id"], {
                     "student_id": user_id, "name": member.get("name") or user_id, "track": sync["track"]})
                 counts["applications"] += 1
             elif kind == "staff":
                 caller["operation_id"] = _op("nrps-tutor", sync["program_id"], user_id)
-                enrollment.register_staff(caller, sync["program_id"], "tutor", {
+                _call(enrollment.register_staff, caller, sync["program_id"], "tutor", {
                     "name": member.get("name") or user_id, "email": member.get("email"),
                     "max_load": sync["tutor_max_load"]})
                 counts["staff"] += 1

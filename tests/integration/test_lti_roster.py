@@ -83,3 +83,17 @@ def test_another_schools_staff_cannot_sync_this_schools_course(app, lms, service
         call(services["webhooks"], "start_roster_sync",
              {"context": course["id"], "program_id": "p1", "track": "undergraduate"}, caller=other)
     assert app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("other-school")).get_json() == []
+
+
+def test_a_sync_that_cannot_reach_enrollment_fails_and_says_why(app, lms, container_factory, rabbit_config,
+                                                                 monkeypatch):
+    monkeypatch.setenv("PRAXIS_RPC_TIMEOUT", "2")
+    webhooks = container_factory(WebhooksService, rabbit_config)
+    webhooks.start()  # enrollment is not running
+    launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()
+    lms.members = [member("s1", LEARNER)]
+    started = call(webhooks, "start_roster_sync", {"context": course["id"], "program_id": "p1",
+                                                   "track": "undergraduate"})
+    failed = eventually(lambda: sync_done({"webhooks": webhooks}, started["id"]), timeout=30)
+    assert failed["status"] == "failed" and "enrollment" in failed["errors"][0]["reason"]
