@@ -2,6 +2,23 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 ID = dict(validate=validate.Length(min=1, max=64))
+MAX_OFFSET = 1_000_000  # list pages start at most this far (a database skip past 2**63 fails)
+
+
+class Integer(fields.Integer):
+    """An integer that refuses 2.9 (422) instead of truncating it to 2; 3.0 is 3."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def within_calendar(value):
+    """Dates and times the system computes with: years 1970-2200 (a year 1 or 9999 would
+    overflow the arithmetic on them, e.g. a check-in lead time before a start)."""
+    if not 1970 <= value.year <= 2200:
+        raise ValidationError("must be between the years 1970 and 2200")
 
 
 class StrictSchema(Schema):

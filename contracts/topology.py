@@ -59,3 +59,8 @@ def declare_all(connection):
             queue.bind(channel).declare()
     finally:
         channel.close()
+
+
+def subscribed_types():
+    """``{(source, type)}`` of every event type that has at least one consumer."""
+    return {(et.source, et.type) for event_types in SUBSCRIPTIONS.values() for et in event_types}

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, g, request
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway import errors
+from gateway import errors, hardening
 from gateway.auth import authenticate
 from gateway.ratelimit import RateLimiter
 from gateway.rpc import RpcPool
@@ -48,6 +48,8 @@ def create_app(config=None):
         RPC_TIMEOUT=float(os.environ.get("PRAXIS_RPC_TIMEOUT", "10")),
         RPC_POOL_SIZE=int(os.environ.get("PRAXIS_RPC_POOL_SIZE", "32")),
         RATE_LIMIT_PER_MINUTE=int(os.environ.get("PRAXIS_RATE_LIMIT_PER_MINUTE", "6000")),
+        # requests without a valid key, per client address and gateway worker
+        UNAUTHENTICATED_PER_MINUTE=int(os.environ.get("PRAXIS_UNAUTHENTICATED_PER_MINUTE", "600")),
         API_SPEC_OPTIONS={
             "info": {"description": "School-enterprise training programmes: enrollment, "
                                     "content, assessment, incentives and supervision."},
@@ -60,6 +62,7 @@ def create_app(config=None):
     app.extensions["praxis_rpc"] = RpcPool(nameko_config(), size=app.config["RPC_POOL_SIZE"],
                                            timeout=app.config["RPC_TIMEOUT"])
     limiter = RateLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    strangers = RateLimiter(app.config["UNAUTHENTICATED_PER_MINUTE"])
     api = PraxisApi(app)
     errors.register(app)
 
@@ -69,15 +72,20 @@ def create_app(config=None):
         # a caller's request id is kept only if it is a plain token (it goes into logs)
         given = request.headers.get("X-Request-ID", "")
         g.correlation_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        if request.path.startswith(API_PREFIX) and not request.path.endswith("/openapi.json"):
+        refusal = hardening.check_request(app.config["MAX_CONTENT_LENGTH"])
+        if refusal is not None:
+            return refusal
+        if request.path.startswith(API_PREFIX) and request.path != f"{API_PREFIX}/openapi.json":
             refusal = authenticate()
             if refusal is not None:
-                return refusal
+                # no valid key: a budget per client address, so guessing keys stays slow
+                return strangers.check(f"address:{request.remote_addr}") or refusal
             return limiter.check(g.caller["key_id"])
 
     @app.after_request
     def _end(response):
         response.headers["X-Request-ID"] = g.get("correlation_id", "")
+        hardening.secure(response, request.path)
         caller = g.get("caller") or {}
         log.info("request", extra={
             "correlation_id": g.get("correlation_id"), "method": request.method,

@@ -12,6 +12,7 @@
 import argparse
 import json
 import sys
+import time
 
 from gateway import auth
 
@@ -44,18 +45,24 @@ def _dead_letters_list(args):
     for service in SERVICES:
         for letter in connect(service).dead_letters.find().sort("received_at", 1):
             found += 1
-            print(json.dumps({"service": service, "id": letter["_id"], "reason": letter["reason"],
+            print(json.dumps({"service": service, "id": letter["_id"], "state": letter.get("state", "dead"),
+                              "rejections": letter.get("rejections", 1), "reason": letter["reason"],
                               "errors": letter.get("errors"), "received_at": letter["received_at"]},
                              default=str))
     print(f"{found} dead letter(s)", file=sys.stderr)
 
 
 def _dead_letters_replay(args):
-    """Publish a kept event again: consumers that applied it already skip it (inbox)."""
-    from nameko.amqp.publish import Publisher
+    """Send a kept event again to the one consumer that kept it. The letter stays:
+    marked ``replayed`` now, ``applied`` by the consumer once applied, ``dead`` again
+    (one more rejection) if it fails again. A consumer that applied it already skips it."""
+    from types import SimpleNamespace
+
+    from nameko.amqp.publish import Publisher, UndeliverableMessage
 
     from contracts import topology
     from services.common.config import amqp_uri
+    from services.common.events import REPLAY_HEADER
     from services.common.storage import connect
     db = connect(args.service)
     letter = db.dead_letters.find_one({"_id": args.id})
@@ -64,10 +71,22 @@ def _dead_letters_replay(args):
     body = letter["body"]
     if not isinstance(body, dict) or "source" not in body or "type" not in body:
         sys.exit("praxis: this dead letter is not an event envelope; it cannot be replayed")
-    Publisher(amqp_uri()).publish(body, exchange=topology.event_exchange(body["source"]),
-                                  routing_key=body["type"])
-    db.dead_letters.delete_one({"_id": args.id})
-    print(f"replayed {args.id}")
+    queue = topology.consumer_queue(args.service, SimpleNamespace(source=body["source"], type=body["type"]))
+    previous = letter.get("state", "dead")
+    # marked before it is sent: the consumer may apply it at once
+    db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": "replayed", "replayed_ts": time.time()},
+                                                   "$inc": {"replays": 1}})
+    try:  # the default exchange routes to the one queue named
+        Publisher(amqp_uri(), use_confirms=True).publish(
+            body, exchange="", routing_key=queue.name, mandatory=True,
+            message_id=body.get("event_id"), headers={REPLAY_HEADER: args.id})
+    except UndeliverableMessage:
+        db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": previous}})
+        sys.exit(f"praxis: {args.service} has no queue {queue.name}; nothing was sent")
+    except Exception:
+        db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": previous}})
+        raise
+    print(f"replayed {args.id} to {queue.name}")
 
 
 def _import_applications(args):

@@ -20,10 +20,12 @@ MAJORS = ["E-commerce", "International Trade", "Marketing", "Logistics", "Englis
 
 
 class Api:
-    def __init__(self, base_url, key):
+    def __init__(self, base_url, key, acting=None):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
+        if acting:  # the LMS says who acts: a student, or a member of staff
+            self.session.headers["X-Acting-User"] = acting
 
     def call(self, method, path, **kwargs):
         response = self.session.request(method, f"{self.base_url}/api/v1{path}", timeout=30, **kwargs)
@@ -43,7 +45,7 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
     rng = random.Random(seed_value)
     admin_key = create_key(school, "admin", name="demo admin", db=db)
     lms_key = create_key(school, "lms", name="demo LMS", db=db)
-    admin, lms = Api(base_url, admin_key), Api(base_url, lms_key)
+    admin, lms = Api(base_url, admin_key), Api(base_url, lms_key, acting="staff:registrar")
     today = date.today()
     program = admin.call("POST", "/programs", json=programme(today))
     pid = program["id"]
@@ -51,7 +53,8 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
     applications = []
     for n in tqdm(range(students), desc="applications", unit="student"):
         track = "undergraduate" if n % 3 else "vocational"
-        applications.append(lms.call("POST", f"/programs/{pid}/applications", json={
+        applications.append(lms.call("POST", f"/programs/{pid}/applications", headers={
+            "X-Acting-User": f"student:s{n:04d}"}, json={
             "student_id": f"s{n:04d}", "name": f"Student {n:04d}", "track": track,
             "major": rng.choice(MAJORS), "year_of_study": rng.randint(1, 4),
             "prior_courses": ["Introduction to e-commerce"], "motivation": "I want to run a store"}))
@@ -88,7 +91,8 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
     signed = 0
     for application in tqdm(admitted[: len(admitted) * 3 // 4], desc="sign-ins", unit="student"):
         code = admin.call("GET", f"/sessions/{session['id']}/checkin-code")["code"]
-        lms.call("POST", f"/sessions/{session['id']}/sign-ins", json={
+        lms.call("POST", f"/sessions/{session['id']}/sign-ins", headers={
+            "X-Acting-User": f"student:{application['student_id']}"}, json={
             "student_id": application["student_id"], "code": code,
             "device_id": f"phone-{application['student_id']}"})
         signed += 1

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from contracts.enrollment import (ApplicationCreateSchema, ApplicationListQuerySchema,
                                   ApplicationPageSchema, ApplicationSchema, ScreeningScoreSchema,
                                   SelectionResultSchema, SelectionRunSchema, WithdrawalSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -16,6 +16,7 @@ blp = Blueprint("applications", __name__,
 
 @blp.route("/programs/<program_id>/applications", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
@@ -28,6 +29,7 @@ def submit_application(data, program_id):
 
 @blp.route("/programs/<program_id>/applications", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationPageSchema)
 def list_applications(query, program_id):
@@ -37,6 +39,7 @@ def list_applications(query, program_id):
 
 @blp.route("/applications/<application_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, ApplicationSchema)
 def get_application(application_id):
     """One application with its status, score and the reason of its decision."""
@@ -45,6 +48,7 @@ def get_application(application_id):
 
 @blp.route("/applications/<application_id>/withdrawal", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(WithdrawalSchema)
 @blp.response(200, ApplicationSchema)
@@ -56,6 +60,7 @@ def withdraw(data, application_id):
 
 @blp.route("/applications/<application_id>/screening-score", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(ScreeningScoreSchema)
 @blp.response(200, ApplicationSchema)
 def record_screening_score(data, application_id):

@@ -7,7 +7,7 @@ from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatu
                                PresenceSchema, RefusalReportSchema, ReplayProgressOutSchema,
                                ReplayProgressSchema, RollCallResultSchema, RollCallSchema,
                                SignInSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -16,6 +16,7 @@ blp = Blueprint("attendance", __name__, description="Check-in codes, sign-ins, r
 
 @blp.route("/sessions/<session_id>/checkin-window", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @idempotent
 @blp.arguments(CheckinWindowSchema)
 @blp.response(201, CheckinWindowOutSchema)
@@ -26,6 +27,8 @@ def open_checkin(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-window/close", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.response(200, CheckinWindowOutSchema)
 def close_checkin(session_id):
     """Close the open check-in window now."""
@@ -34,6 +37,7 @@ def close_checkin(session_id):
 
 @blp.route("/sessions/<session_id>/checkin-code", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @blp.response(200, CheckinCodeSchema)
 def checkin_code(session_id):
     """The code to show now (projector or stream); it changes every period."""
@@ -42,6 +46,8 @@ def checkin_code(session_id):
 
 @blp.route("/sessions/<session_id>/sign-ins", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(SignInSchema)
 @blp.response(201, AttendanceSchema)
 @blp.alt_response(200, schema=AttendanceSchema, description="Signed in already: the existing record")
@@ -53,6 +59,7 @@ def sign_in(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-status", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @blp.response(200, CheckinStatusSchema)
 def checkin_status(session_id):
     """Live list: who has and who has not signed in, and flagged records."""
@@ -69,6 +76,7 @@ def checkin_refusals(session_id):
 
 @blp.route("/sessions/<session_id>/attendance", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, AttendanceSchema(many=True))
 def list_attendance(session_id):
     """Every attendance record of the session."""
@@ -77,6 +85,8 @@ def list_attendance(session_id):
 
 @blp.route("/sessions/<session_id>/roll-call", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(RollCallSchema)
 @blp.response(200, RollCallResultSchema)
 def roll_call(data, session_id):
@@ -86,6 +96,7 @@ def roll_call(data, session_id):
 
 @blp.route("/sessions/<session_id>/attendance/<student_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(CorrectionSchema)
 @blp.response(200, AttendanceSchema)
 def correct_attendance(data, session_id, student_id):
@@ -95,6 +106,8 @@ def correct_attendance(data, session_id, student_id):
 
 @blp.route("/sessions/<session_id>/presence", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(PresenceSchema)
 @blp.response(200, AttendanceSchema)
 def record_presence(data, session_id):
@@ -104,6 +117,8 @@ def record_presence(data, session_id):
 
 @blp.route("/sessions/<session_id>/replay-progress", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ReplayProgressSchema)
 @blp.response(200, ReplayProgressOutSchema)
 def replay_progress(data, session_id):

@@ -50,6 +50,7 @@ def list_tutors(program_id):
 
 @blp.route("/mentors/<mentor_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, StaffLeaveResultSchema)
 def remove_mentor(mentor_id):
     """A mentor leaves: their teams are reassigned to the others, balancing load;
@@ -59,6 +60,7 @@ def remove_mentor(mentor_id):
 
 @blp.route("/tutors/<tutor_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, StaffLeaveResultSchema)
 def remove_tutor(tutor_id):
     """A tutor leaves: their teams are reassigned, as for mentors."""

@@ -3,7 +3,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from contracts.content import PollCreateSchema, PollSchema, VoteOutSchema, VoteSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -23,6 +23,7 @@ def create_poll(data, program_id):
 
 @blp.route("/programs/<program_id>/polls", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, PollSchema(many=True))
 def list_polls(program_id):
     """The programme's polls."""
@@ -31,6 +32,7 @@ def list_polls(program_id):
 
 @blp.route("/polls/<poll_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, PollSchema)
 def get_poll(poll_id):
     """A poll with its tally."""
@@ -39,6 +41,8 @@ def get_poll(poll_id):
 
 @blp.route("/polls/<poll_id>/votes", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(VoteSchema)
 @blp.response(201, VoteOutSchema)
 def vote(data, poll_id):

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from contracts.enrollment import ProgramCreateSchema, ProgramListQuerySchema, ProgramSchema
 from contracts.supervision import FunnelSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -24,6 +24,7 @@ def create_program(data):
 
 @blp.route("/programs", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(ProgramListQuerySchema, location="query")
 @blp.response(200, ProgramSchema(many=True))
 def list_programs(query):
@@ -33,6 +34,7 @@ def list_programs(query):
 
 @blp.route("/programs/<program_id>", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, ProgramSchema)
 def get_program(program_id):
     """One programme (404 for another school's)."""

@@ -4,7 +4,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from contracts.content import AnswerCreateSchema, QuestionCreateSchema, QuestionSchema, ResolveSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -13,6 +13,7 @@ blp = Blueprint("questions", __name__, description="Questions and answers per se
 
 @blp.route("/sessions/<session_id>/questions", methods=["POST"])
 @roles("lms")
+@acting("student")
 @idempotent
 @blp.arguments(QuestionCreateSchema)
 @blp.response(201, QuestionSchema)
@@ -24,6 +25,7 @@ def ask_question(data, session_id):
 
 @blp.route("/sessions/<session_id>/questions", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, QuestionSchema(many=True))
 def list_questions(session_id):
     """The session's questions with their answers."""
@@ -32,6 +34,8 @@ def list_questions(session_id):
 
 @blp.route("/questions/<question_id>/answers", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(AnswerCreateSchema)
 @blp.response(200, QuestionSchema)
 def answer_question(data, question_id):
@@ -41,6 +45,8 @@ def answer_question(data, question_id):
 
 @blp.route("/questions/<question_id>/resolve", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ResolveSchema)
 @blp.response(200, QuestionSchema)
 def resolve_question(data, question_id):

@@ -7,7 +7,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from contracts.enrollment import ROSTER_COLUMNS, RosterSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.resources import call, reply
 
 blp = Blueprint("roster", __name__, description="The programme's roster, also as CSV")
@@ -15,6 +15,7 @@ blp = Blueprint("roster", __name__, description="The programme's roster, also as
 
 @blp.route("/programs/<program_id>/roster", methods=["GET"])
 @roles("admin", "lms")
+@acting("staff")
 @blp.response(200, RosterSchema)
 def get_roster(program_id):
     """Admitted students (and those who withdrew after admission) with track,
@@ -24,6 +25,7 @@ def get_roster(program_id):
 
 @blp.route("/programs/<program_id>/roster.csv", methods=["GET"])
 @roles("admin", "lms")
+@acting("staff")
 @blp.doc(responses={"200": {"description": "The roster as CSV",
                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def get_roster_csv(program_id):

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from contracts.content import (SessionCancelSchema, SessionCreateSchema, SessionListQuerySchema,
                                SessionReviewSchema, SessionSchema, SessionUpdateSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -28,6 +28,7 @@ def create_session(data, program_id):
 
 @blp.route("/programs/<program_id>/sessions", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(SessionListQuerySchema, location="query")
 @blp.response(200, SessionSchema(many=True))
 def list_sessions(query, program_id):
@@ -35,8 +36,19 @@ def list_sessions(query, program_id):
     return reply(call("content", "list_sessions", program_id, query))
 
 
+@blp.route("/programs/<program_id>/proposals", methods=["GET"])
+@roles("admin", "lms")
+@acting("staff")
+@blp.response(200, SessionSchema(many=True))
+def list_proposals(program_id):
+    """Sessions waiting for the school's review: partners' proposals and the follow-ups
+    that polls proposed (``poll_id`` says which), oldest first (school staff)."""
+    return reply(call("content", "list_proposals", program_id))
+
+
 @blp.route("/sessions/<session_id>", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, SessionSchema)
 def get_session(session_id):
     """One session."""
@@ -45,6 +57,7 @@ def get_session(session_id):
 
 @blp.route("/sessions/<session_id>", methods=["PATCH"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionUpdateSchema)
 @blp.response(200, SessionSchema)
 def update_session(data, session_id):
@@ -54,6 +67,7 @@ def update_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/review", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(SessionReviewSchema)
 @blp.response(200, SessionSchema)
 def review_session(data, session_id):
@@ -63,6 +77,7 @@ def review_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/cancel", methods=["POST"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionCancelSchema)
 @blp.response(200, SessionSchema)
 def cancel_session(data, session_id):

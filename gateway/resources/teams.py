@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from contracts.enrollment import (MentorChoiceSchema, TeamCreateSchema, TeamListQuerySchema,
                                   TeamMemberSchema, TeamSchema, TutorChoiceSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -14,6 +14,7 @@ blp = Blueprint("teams", __name__, description="Teams of admitted students, with
 
 @blp.route("/programs/<program_id>/teams", methods=["POST"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(TeamCreateSchema)
 @blp.response(201, TeamSchema)
@@ -26,6 +27,7 @@ def form_team(data, program_id):
 
 @blp.route("/programs/<program_id>/teams", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.arguments(TeamListQuerySchema, location="query")
 @blp.response(200, TeamSchema(many=True))
 def list_teams(query, program_id):
@@ -35,6 +37,7 @@ def list_teams(query, program_id):
 
 @blp.route("/teams/<team_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, TeamSchema)
 def get_team(team_id):
     """One team."""
@@ -43,6 +46,7 @@ def get_team(team_id):
 
 @blp.route("/teams/<team_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, TeamSchema)
 def disband_team(team_id):
     """Disband a team (until the programme's team lock date)."""
@@ -51,6 +55,7 @@ def disband_team(team_id):
 
 @blp.route("/teams/<team_id>/members", methods=["POST"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(TeamMemberSchema)
 @blp.response(200, TeamSchema)
@@ -61,6 +66,8 @@ def join_team(data, team_id):
 
 @blp.route("/teams/<team_id>/members/<student_id>", methods=["DELETE"])
 @roles("admin", "lms")
+@acting("student", "staff")
+@idempotent
 @blp.response(200, TeamSchema)
 def leave_team(team_id, student_id):
     """A student leaves the team (until the programme's team lock date)."""
@@ -69,6 +76,7 @@ def leave_team(team_id, student_id):
 
 @blp.route("/teams/<team_id>/mentor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(MentorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_mentor(data, team_id):
@@ -78,6 +86,7 @@ def assign_mentor(data, team_id):
 
 @blp.route("/teams/<team_id>/tutor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(TutorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_tutor(data, team_id):

@@ -7,13 +7,22 @@ and then pulls them off the document by ``_id``. A crash between publishing and
 pulling publishes again; consumers dedupe. The relay runs right after every worker
 and every few seconds (a full sweep at start and every 30 s), so a service that
 died mid-flow catches up when it restarts. At start-up the relay declares every
-consumer queue of contracts.topology, so nothing is published into nothing.
+consumer queue of contracts.topology, so nothing is published into nothing; and
+it publishes every event that has consumers as *mandatory*: when the broker lost
+its definitions (a node rebuilt, a vhost recreated) while a consumer was down, the
+broker returns the event instead of confirming it, and the relay declares the
+topology again and publishes once more. An event is pulled off its document only
+once the broker has routed it to every consumer queue it has.
 
 Consuming: ``@on_event(EVENT_TYPE)`` validates the envelope and payload
 (invalid -> kept in ``dead_letters`` with the reason, acknowledged, the consumer
 goes on), skips an ``event_id`` it has applied before (``inbox``, unique ``_id``),
 retries passing failures (database down) with backoff and then requeues, and
 keeps events whose handler fails for good in ``dead_letters`` with the traceback.
+A message that cannot even be decoded (broken JSON, a pickle) is kept too, raw.
+A dead letter is never deleted: ``praxis dead-letters replay`` marks it
+``replayed`` and sends the event to that one consumer's queue; the consumer marks
+it ``applied`` once it is, or ``dead`` again (one more rejection) if it fails again.
 A crash between a handler's effect and the inbox mark re-applies the event, so
 handlers also write with event-derived ids (upserts, ``$setOnInsert``).
 """
@@ -31,10 +40,12 @@ import eventlet
 import mongoengine
 from kombu import Connection
 from mongoengine.connection import get_db
-from nameko.amqp.publish import Publisher
+from amqp.exceptions import ChannelError as AmqpChannelError
+from kombu.exceptions import ChannelError
+from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
@@ -170,10 +181,20 @@ class Outbox(DependencyProvider):
 
     def publish(self, event):
         exchange = topology.event_exchange(event["source"])
-        self.publisher.publish(
-            event, exchange=exchange, declare=[exchange],  # kombu declares once per channel
+        # an event with consumers must reach a queue: the broker returns it otherwise
+        mandatory = (event["source"], event["type"]) in topology.subscribed_types()
+        send = partial(
+            self.publisher.publish, event, exchange=exchange,
+            declare=[exchange],  # kombu declares once per connection (and forgets a loss)
             routing_key=event["type"], message_id=event["event_id"],
-            correlation_id=event["correlation_id"])
+            correlation_id=event["correlation_id"], mandatory=mandatory)
+        try:
+            send()
+        except (UndeliverableMessage, ChannelError, AmqpChannelError) as exc:  # no queue, or no exchange (404)
+            log.warning("the broker lost its definitions; declaring the topology again", extra={
+                "event_id": event["event_id"], "event_type": event["type"], "error": repr(exc)})
+            declare_topology(self.container.config["AMQP_URI"])
+            send()  # raises again if still unroutable: the event stays in the outbox
         log.info("event published", extra={
             "event_id": event["event_id"], "event_type": event["type"],
             "correlation_id": event["correlation_id"], "school_id": event["school_id"]})
@@ -199,14 +220,41 @@ def mark_applied(db, event):
         pass  # applied by a concurrent redelivery: same effect
 
 
+REPLAY_HEADER = "praxis-replay"  # the dead letter a replayed message comes from
+
+
 def keep_dead_letter(db, consumer, body, reason, errors=None, event_id=None):
+    """Keep (or, for a letter replayed and rejected again, keep again) a dead letter."""
     key = (event_id or (body.get("event_id") if isinstance(body, dict) else None)
            or hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
     db.dead_letters.update_one(
         {"_id": f"{consumer}:{key}"},
-        {"$setOnInsert": {"consumer": consumer, "body": body, "reason": reason,
-                          "errors": errors or {}, "received_at": datetime.now(timezone.utc)}},
+        {"$setOnInsert": {"consumer": consumer, "body": body, "received_at": datetime.now(timezone.utc)},
+         "$set": {"state": "dead", "reason": reason, "errors": errors or {}, "rejected_ts": time.time()},
+         "$inc": {"rejections": 1}},
         upsert=True)
+
+
+def mark_replay_applied(db, message):
+    letter_id = (message.headers or {}).get(REPLAY_HEADER)
+    if letter_id:
+        db.dead_letters.update_one({"_id": letter_id}, {"$set": {"state": "applied",
+                                                                 "applied_ts": time.time()}})
+
+
+def keep_undecodable(db, consumer, message, exc):
+    """A message that cannot be decoded, kept raw (text when it is text, else hex)."""
+    raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.hex()
+    body = {"raw": text, "content_type": message.content_type,
+            "content_encoding": message.content_encoding,
+            "routing_key": (message.delivery_info or {}).get("routing_key"),
+            "message_id": message.properties.get("message_id")}
+    keep_dead_letter(db, consumer, body, f"the message cannot be decoded: {exc.__class__.__name__}: {exc}",
+                     event_id=hashlib.sha256(raw).hexdigest())
 
 
 def _with_retry(fn):
@@ -219,7 +267,25 @@ def _with_retry(fn):
     return fn()
 
 
+class KeepingQueueConsumer(QueueConsumer):
+    """The event handlers' consumer: a message that cannot be decoded is kept as a
+    dead letter, not acknowledged and dropped (kombu's default)."""
+
+    def on_decode_error(self, message, exc):
+        consumer = self.container.service_name
+        try:
+            _with_retry(lambda: keep_undecodable(get_db(consumer), consumer, message, exc))
+        except PyMongoError:
+            log.exception("cannot keep an undecodable message; requeued", extra={"consumer": consumer})
+            return self.requeue_message(message)
+        log.error("undecodable message kept as dead letter", extra={
+            "consumer": consumer, "content_type": message.content_type, "error": repr(exc)})
+        self.ack_message(message)
+
+
 class ReliableEventHandler(EventHandler):
+
+    queue_consumer = KeepingQueueConsumer()
 
     def __init__(self, event_type, **kwargs):
         self.praxis_event_type = event_type
@@ -251,6 +317,7 @@ class ReliableEventHandler(EventHandler):
         try:
             if _with_retry(lambda: already_applied(self._db(), event.event_id)):
                 log.info("duplicate event skipped", extra={"consumer": consumer, "event_id": event.event_id})
+                _with_retry(lambda: mark_replay_applied(self._db(), message))
                 return self.queue_consumer.ack_message(message)
         except PyMongoError:
             return self.queue_consumer.requeue_message(message)
@@ -269,6 +336,7 @@ class ReliableEventHandler(EventHandler):
         if exc_info is None:
             try:
                 _with_retry(lambda: mark_applied(self._db(), event))
+                _with_retry(lambda: mark_replay_applied(self._db(), message))
             except PyMongoError:
                 # the effect is idempotent: a redelivery applies it again harmlessly
                 log.exception("could not mark event applied; requeued", extra=extra)

@@ -35,6 +35,7 @@ def _out(doc):
     doc.pop("outbox_pending", None)
     doc.pop("due_ts", None)
     doc.pop("ends_ts", None)
+    doc.pop("closes_ts", None)
     return doc
 
 
@@ -49,6 +50,8 @@ def _in(record, events=()):
         doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
     if isinstance(doc.get("ends_at"), datetime):
         doc["ends_ts"] = doc["ends_at"].timestamp()
+    if isinstance(doc.get("closes_at"), datetime):
+        doc["closes_ts"] = doc["closes_at"].timestamp()
     return doc
 
 
@@ -177,6 +180,11 @@ class ContentRepository:
 
     def get_team(self, team_id):
         return _out(TeamProjection._get_collection().find_one({"_id": team_id}))
+
+    def partner_mentors(self, program_id, partner_id):
+        """Ids of the partner's mentors assigned to teams of the programme."""
+        return {t["mentor_id"] for t in TeamProjection._get_collection().find({"program_id": program_id})
+                if t.get("mentor_id") and t.get("mentor_partner_id") == partner_id and not t.get("disbanded")}
 
     # --- sessions -----------------------------------------------------------
 
@@ -336,12 +344,18 @@ class ContentRepository:
         counts = {r["_id"]: r["n"] for r in rows}
         return counts.get("yes", 0), counts.get("no", 0)
 
-    def mark_poll_reached(self, poll, fields, events):
-        """Flip ``reached`` once; only that write carries the events."""
-        if poll["reached"]:
-            return False
+    def change_vote(self, vote):
+        """A student's changed answer (until the poll closes)."""
+        VoteDoc._get_collection().replace_one(
+            {"_id": vote["id"]}, {**{k: v for k, v in vote.items() if k != "id"}, "_id": vote["id"]})
+
+    def closed_open_polls(self, now, limit=500):
+        """Polls past their closing time that have not decided yet."""
+        return self.polls.find({"state": "open", "closes_ts": {"$lte": now.timestamp()}}, limit=limit)
+
+    def decide_poll(self, poll, fields, events):
+        """Decide once: only the write that moves the poll to ``decided`` carries the events."""
         try:
-            self.polls.save({**poll, **fields, "reached": True}, events)
-            return True
+            return self.polls.save({**poll, **fields, "state": "decided"}, events)
         except Conflict:
-            return False
+            return None

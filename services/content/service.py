@@ -29,6 +29,8 @@ from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CR
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
+from services.common.acting import (acting_student, ensure_not_student, ensure_self,
+                                    named_staff, redact_for, stamp)
 from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
@@ -48,6 +50,7 @@ REFUSAL_TEXT = {
     "not_admitted": "the student is not admitted to this programme",
     "not_for_track": "the session is not for the student's track",
     "session_not_scheduled": "the session is not scheduled",
+    "session_ended": "the session has ended; staff correct past records",
 }
 
 
@@ -96,7 +99,23 @@ class ContentService(PraxisService):
                 or (caller["role"] == "partner" and session["partner_id"] != caller["partner_id"])
                 or (caller["role"] == "lms" and session["status"] != "scheduled")):
             raise NotFound(f"no session {session_id}")
+        self._ensure_partner_person(caller, session["program_id"])
         return session
+
+    def _ensure_partner_person(self, caller, program_id, also=()):
+        """A partner key names only a person of its own that the programme knows: an
+        instructor of its own sessions or a mentor of its own assigned to a team
+        (``also``: the instructor of the session it is proposing now)."""
+        person = named_staff(caller)
+        if caller["role"] != "partner" or person is None or person in also:
+            return
+        if person in self.store.partner_mentors(program_id, caller["partner_id"]):
+            return
+        if any(s["instructor"]["id"] == person for s in self.store.list_sessions(
+                caller["school_id"], program_id, partner_id=caller["partner_id"], limit=1000)):
+            return
+        raise Forbidden(f"staff:{person} is not a mentor or instructor of this partner in this programme",
+                        {"X-Acting-User": ["not a person of this partner"]})
 
     def _admitted(self, session, student_id):
         student = self.store.get_student(session["school_id"], session["program_id"], student_id)
@@ -147,11 +166,7 @@ class ContentService(PraxisService):
         self.store.keep_student({"school_id": event.school_id, "program_id": p["program_id"],
                                  "student_id": p["student_id"], "track": p["track"],
                                  "status": "withdrawn"}, event.occurred_at)
-        # fewer admitted students: an open poll may now have crossed its quorum
-        system = {"school_id": event.school_id, "actor": "content:withdrawal",
-                  "correlation_id": event.correlation_id}
-        for poll in self.store.polls.find({"program_id": p["program_id"]}):
-            self._settle_poll(system, poll, _now())  # (a reached poll is left alone)
+        # (polls count the admitted students when they close)
 
     def _keep_team(self, event, disbanded=False):
         p = event.payload
@@ -186,7 +201,9 @@ class ContentService(PraxisService):
     @rpc
     def create_session(self, caller, program_id, data):
         program = self._program(caller, program_id)
-        session = domain.new_session(load(SessionCreateSchema, data), program=program, caller=caller,
+        data = load(SessionCreateSchema, data)
+        self._ensure_partner_person(caller, program_id, also=(data["instructor"]["id"],))
+        session = domain.new_session(data, program=program, caller=caller,
                                      session_id=_new_id(caller), now=_now())
         events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
                   if session["status"] == "scheduled" else [])
@@ -196,12 +213,24 @@ class ContentService(PraxisService):
     @rpc
     def list_sessions(self, caller, program_id, query=None):
         query = load(SessionListQuerySchema, query)
+        self._program(caller, program_id)
         if caller["role"] == "lms":
             query["status"] = "scheduled"
         partner_id = caller["partner_id"] if caller["role"] == "partner" else None
         now = _now()
         return [self._session_view(s, now) for s in self.store.list_sessions(
             caller["school_id"], program_id, partner_id=partner_id, **query)]
+
+    @rpc
+    def list_proposals(self, caller, program_id):
+        """Sessions waiting for the school's review: partners' proposals and the follow-ups
+        polls proposed (drafts), oldest first."""
+        ensure_not_student(caller)
+        self._program(caller, program_id)
+        found = [s for status in ("proposed", "draft")
+                 for s in self.store.list_sessions(caller["school_id"], program_id, status=status, limit=500)]
+        now = _now()
+        return [self._session_view(s, now) for s in sorted(found, key=lambda s: (s["created_at"], s["id"]))]
 
     @rpc
     def get_session(self, caller, session_id):
@@ -225,8 +254,8 @@ class ContentService(PraxisService):
         review = load(SessionReviewSchema, data)
 
         def step():
-            session = domain.review_session(self._session(caller, session_id), review["decision"],
-                                            review["reason"], now=_now())
+            session = {**domain.review_session(self._session(caller, session_id), review["decision"],
+                                               review["reason"], now=_now()), **stamp(caller, "reviewed_by")}
             events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
                       if session["status"] == "scheduled" else [])
             return self.store.sessions.save(session, events)
@@ -250,6 +279,7 @@ class ContentService(PraxisService):
 
     @rpc
     def open_checkin(self, caller, session_id, data):
+        ensure_not_student(caller)
         params = load(CheckinWindowSchema, data)
         window_id = _new_id(caller)
 
@@ -257,8 +287,9 @@ class ContentService(PraxisService):
             session = self._session(caller, session_id)
             if (session.get("checkin") or {}).get("window_id") == window_id:
                 return session  # a retried call: the window it opened
+            rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
             window = domain.new_window(session, params, window_id=window_id,
-                                       secret=secrets.token_hex(32), now=_now())
+                                       secret=secrets.token_hex(32), now=_now(), rules=rules)
             event = self._event(caller, CHECKIN_OPENED, {
                 "session_id": session["id"], "program_id": session["program_id"],
                 "window_id": window_id, "opens_at": window["opens_at"], "closes_at": window["closes_at"]})
@@ -268,6 +299,7 @@ class ContentService(PraxisService):
 
     @rpc
     def close_checkin(self, caller, session_id):
+        ensure_not_student(caller)
         def step():
             session = self._session(caller, session_id)
             window, now = session.get("checkin"), _now()
@@ -279,6 +311,7 @@ class ContentService(PraxisService):
 
     @rpc
     def checkin_code(self, caller, session_id):
+        ensure_not_student(caller)
         session = self._session(caller, session_id)
         return dump(CheckinCodeSchema, domain.current_code(session["id"], session.get("checkin"), _now()))
 
@@ -289,11 +322,12 @@ class ContentService(PraxisService):
         if session is None:
             raise NotFound(f"no session {session_id}")
         student_id = data["student_id"]
+        ensure_self(caller, student_id)
         record_id = f"{session_id}:{student_id}"
         existing = self.store.attendance.get(record_id)
         if existing and (existing["status"] != "absent" or existing["corrected"]):
             # signing in twice answers the record made the first time (and staff's word is final)
-            return dump(SignInResultSchema, {"created": False, "record": existing})
+            return self._sign_in_result(caller, False, existing)
         student = self.store.get_student(caller["school_id"], session["program_id"], student_id)
         reason = domain.signin_refusal(session, student, data["code"], now)
         if reason:
@@ -311,7 +345,7 @@ class ContentService(PraxisService):
             self._record_status(caller, session, record, existing,
                                 domain.signin_status(session, rules, now), "checkin", now)
         except Conflict:  # the same student signed in concurrently: that record stands
-            return dump(SignInResultSchema, {"created": False, "record": self.store.attendance.get(record_id)})
+            return self._sign_in_result(caller, False, self.store.attendance.get(record_id))
         # one device or address signing in several students: flag every such record.
         # Each student flags itself when it is not the first; the second also flags
         # the first (whose record exists: it was stored before its claim). So a
@@ -323,10 +357,20 @@ class ContentService(PraxisService):
                 if position >= 1:
                     to_flag = [student_id] + ([students[0]] if position == 1 else [])
                     self.store.flag(session_id, to_flag, f"shared_{kind}")
-        return dump(SignInResultSchema, {"created": True, "record": self.store.attendance.get(record_id)})
+        return self._sign_in_result(caller, True, self.store.attendance.get(record_id))
+
+    @staticmethod
+    def _attendance_view(caller, record):
+        """A student sees their own record without device ids, addresses or flags."""
+        return dump(AttendanceSchema, redact_for(caller, record, device_id=None, address=None, flags=[]))
+
+    def _sign_in_result(self, caller, created, record):
+        return dump(SignInResultSchema, {"created": created, "record": redact_for(
+            caller, record, device_id=None, address=None, flags=[])})
 
     @rpc
     def checkin_status(self, caller, session_id):
+        ensure_not_student(caller)
         session, now = self._session(caller, session_id), _now()
         expected = sorted(s["student_id"] for s in self.store.admitted_students(session["program_id"])
                           if domain.session_is_for(session, s["track"]))
@@ -343,6 +387,7 @@ class ContentService(PraxisService):
 
     @rpc
     def checkin_refusals(self, caller, session_id):
+        ensure_not_student(caller)
         self._session(caller, session_id)
         by_student = {}
         for student_id, reason, n in self.store.refusal_counts(session_id):
@@ -358,15 +403,19 @@ class ContentService(PraxisService):
     @rpc
     def list_attendance(self, caller, session_id):
         self._session(caller, session_id)
-        return [dump(AttendanceSchema, r) for r in
-                sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])]
+        own = acting_student(caller)
+        return [self._attendance_view(caller, r) for r in
+                sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])
+                if own is None or r["student_id"] == own]
 
     @rpc
     def roll_call(self, caller, session_id, data):
+        ensure_not_student(caller)
         data, now = load(RollCallSchema, data), _now()
         session = self._session(caller, session_id)
         if session["status"] != "scheduled":
             raise InvalidInput("roll call only for a scheduled session", {"status": [session["status"]]})
+        domain.refuse_after_end(session, now, "a roll call")
         admitted = {s["student_id"] for s in self.store.admitted_students(session["program_id"])
                     if domain.session_is_for(session, s["track"])}
         listed = list(dict.fromkeys(data["present"]))
@@ -395,6 +444,7 @@ class ContentService(PraxisService):
 
     @rpc
     def correct_attendance(self, caller, session_id, student_id, data):
+        ensure_not_student(caller)
         data, now = load(CorrectionSchema, data), _now()
         session = self._session(caller, session_id)
 
@@ -403,13 +453,14 @@ class ContentService(PraxisService):
             if existing is None:
                 self._admitted(session, student_id)
             record = existing or domain.new_record(session, student_id, now=now)
-            corrected = domain.correct(record, data["status"], data["reason"], by=caller["actor"], now=now)
+            corrected = domain.correct(record, data["status"], data["reason"], by=stamp(caller, "by"), now=now)
             return self._record_status(caller, session, corrected, existing, data["status"], "correction", now)
         return dump(AttendanceSchema, _retrying(step))
 
     @rpc
     def record_presence(self, caller, session_id, data):
         """A join or leave from the meeting platform of an online session."""
+        ensure_not_student(caller)
         data, now = load(PresenceSchema, data), _now()
         session = self._session(caller, session_id)
         if session["form"] != "live_online":
@@ -438,6 +489,7 @@ class ContentService(PraxisService):
     def replay_progress(self, caller, session_id, data):
         data, now = load(ReplayProgressSchema, data), _now()
         session = self._session(caller, session_id)
+        ensure_self(caller, data["student_id"])
         if session["form"] not in REPLAY_FORMS:
             raise InvalidInput("this session has no replay", {"form": [session["form"]]})
         self._admitted(session, data["student_id"])
@@ -468,6 +520,7 @@ class ContentService(PraxisService):
     @rpc
     def ask_question(self, caller, session_id, data):
         data = load(QuestionCreateSchema, data)
+        ensure_self(caller, data["student_id"])
         session = self._session(caller, session_id)
         student = self._admitted(session, data["student_id"])
         program = self.store.get_program(caller["school_id"], session["program_id"])
@@ -481,7 +534,9 @@ class ContentService(PraxisService):
     @rpc
     def list_questions(self, caller, session_id):
         self._session(caller, session_id)
-        return [dump(QuestionSchema, q) for q in self.store.session_questions(session_id)]
+        own = acting_student(caller)
+        return [dump(QuestionSchema, q) for q in self.store.session_questions(session_id)
+                if own is None or q["student_id"] == own]
 
     def _question(self, caller, question_id):
         question = self.store.questions.get(question_id, school_id=caller["school_id"])
@@ -491,6 +546,7 @@ class ContentService(PraxisService):
 
     @rpc
     def answer_question(self, caller, question_id, data):
+        ensure_not_student(caller)
         data, now = load(AnswerCreateSchema, data), _now()
 
         def step():
@@ -499,12 +555,7 @@ class ContentService(PraxisService):
             team = self.store.get_team(question["team_id"]) if question["team_id"] else None
             if team:  # the team's mentor now (mentors can change after the question)
                 question = {**question, "mentor_id": team.get("mentor_id")}
-            if caller["role"] == "partner" and caller["partner_id"] not in (
-                    session.get("partner_id"), (team or {}).get("mentor_partner_id")):
-                raise NotFound(f"no question {question_id}")
-            role = domain.answerer_role(question, data["author_id"])
-            if role is None:
-                raise Forbidden("only the session's instructor or the team's mentor answers")
+            role = self._answerer_role(caller, question, session, team, data["author_id"])
             answer = {"author_id": data["author_id"], "role": role, "text": data["text"], "at": now}
             question = {**question, "answers": question["answers"] + [answer]}
             events = []
@@ -516,9 +567,35 @@ class ContentService(PraxisService):
             return self.store.questions.save(question, events)
         return dump(QuestionSchema, _retrying(step))
 
+    @staticmethod
+    def _answerer_role(caller, question, session, team, author_id):
+        """Who may answer, as whom: a partner on a question it may see, only as its own
+        instructor (its own session) or its own mentor (the team's mentor is its);
+        the LMS acting for staff only as the school's own teacher instructing the session.
+        A named acting person must be the author."""
+        person = named_staff(caller)
+        if person is not None and person != author_id:
+            raise Forbidden("the answer's author must be the acting person",
+                            {"author_id": ["is not the acting person"]})
+        role = domain.answerer_role(question, author_id)
+        if caller["role"] == "partner":
+            own_session = session.get("partner_id") == caller["partner_id"]
+            own_mentor = (team or {}).get("mentor_partner_id") == caller["partner_id"]
+            if not (own_session or own_mentor):
+                raise NotFound(f"no question {question['id']}")
+            if (role == "instructor" and not own_session) or (role == "mentor" and not own_mentor):
+                role = None
+        elif role == "mentor" or (role == "instructor" and session["instructor"]["kind"] != "teacher"):
+            role = None  # the school answers as its own teachers, never as a partner's mentor
+        if role is None:
+            raise Forbidden("only the session's instructor or the team's mentor answers, "
+                            "each through their own organisation", {"author_id": ["may not answer this question"]})
+        return role
+
     @rpc
     def resolve_question(self, caller, question_id, data):
         data = load(ResolveSchema, data)
+        ensure_self(caller, data["student_id"])
 
         def step():
             question = self._question(caller, question_id)
@@ -531,6 +608,7 @@ class ContentService(PraxisService):
 
     @rpc
     def overdue_questions(self, caller, program_id):
+        self._program(caller, program_id)
         return [dump(QuestionSchema, q) for q in
                 self.store.overdue_questions(caller["school_id"], program_id, _now())]
 
@@ -565,6 +643,7 @@ class ContentService(PraxisService):
     @rpc
     def submit_feedback(self, caller, session_id, data):
         data, now = load(FeedbackCreateSchema, data), _now()
+        ensure_self(caller, data["student_id"])
         session = self._session(caller, session_id)
         record = self.store.attendance.get(f"{session_id}:{data['student_id']}")
         refusal = domain.feedback_refusal(session, record, now)
@@ -608,6 +687,7 @@ class ContentService(PraxisService):
                 or (caller["role"] == "partner" and material["partner_id"] != caller["partner_id"])
                 or (caller["role"] == "lms" and material["published_version"] is None)):
             raise NotFound(f"no material {material_id}")
+        self._ensure_partner_person(caller, material["program_id"])
         return material
 
     def _material_view(self, caller, material):
@@ -621,13 +701,14 @@ class ContentService(PraxisService):
     def create_material(self, caller, data):
         data, now = load(MaterialCreateSchema, data), _now()
         self._program(caller, data["program_id"])
+        self._ensure_partner_person(caller, data["program_id"])
         material = {
             "id": _new_id(caller), "school_id": caller["school_id"],
             "partner_id": caller["partner_id"] if caller["role"] == "partner" else None,
             "program_id": data["program_id"], "module": data["module"], "title": data["title"],
             "kind": data["kind"], "published_version": None, "created_at": now,
             "versions": [{"version": 1, "url": data["url"], "body": data["body"], "note": "",
-                          "status": "pending", "reason": None, "submitted_by": caller["actor"],
+                          "status": "pending", "reason": None, **stamp(caller, "submitted_by"),
                           "submitted_at": now, "reviewed_by": None, "reviewed_at": None}]}
         self.store.materials.insert(material)
         return self._material_view(caller, self.store.materials.get(material["id"]))
@@ -640,7 +721,7 @@ class ContentService(PraxisService):
             material = self._material(caller, material_id)
             version = {"version": len(material["versions"]) + 1, "url": data["url"], "body": data["body"],
                        "note": data["note"], "status": "pending", "reason": None,
-                       "submitted_by": caller["actor"], "submitted_at": now,
+                       **stamp(caller, "submitted_by"), "submitted_at": now,
                        "reviewed_by": None, "reviewed_at": None}
             # the published version stays visible until the new one is approved
             return self.store.materials.save({**material, "versions": material["versions"] + [version]})
@@ -660,7 +741,7 @@ class ContentService(PraxisService):
                 raise Conflict(f"version {data['version']} was reviewed already ({version['status']})")
             approved = data["decision"] == "approve"
             version.update(status="approved" if approved else "rejected", reason=data["reason"] or None,
-                           reviewed_by=caller["actor"], reviewed_at=now)
+                           **stamp(caller, "reviewed_by"), reviewed_at=now)
             material = {**material, "versions": versions}
             events = []
             if approved and data["version"] > (material["published_version"] or 0):
@@ -692,19 +773,25 @@ class ContentService(PraxisService):
 
     @rpc
     def create_poll(self, caller, program_id, data):
-        data = load(PollCreateSchema, data)
+        data, now = load(PollCreateSchema, data), _now()
         program = self._program(caller, program_id)
         domain.check_tracks(data["followup"]["tracks"], program)
         if data["session_id"]:
             self._session(caller, data["session_id"])
-        poll = {**data, "id": _new_id(caller), "school_id": caller["school_id"], "program_id": program_id,
-                "opened_by": caller["actor"], "reached": False, "reached_at": None, "followup_session_id": None, "created_at": _now()}
+        closes_at = data["closes_at"] or now + domain.POLL_OPEN_FOR
+        if closes_at <= now:
+            raise InvalidInput("a poll closes in the future", {"closes_at": ["must be in the future"]})
+        poll = {**data, "closes_at": closes_at, "id": _new_id(caller), "school_id": caller["school_id"],
+                "program_id": program_id, **stamp(caller, "opened_by"), "state": "open", "decided_at": None,
+                "reached": False, "reached_at": None, "followup_session_id": None, "created_at": now}
         self.store.polls.insert(poll)
         return self._poll_view(self.store.polls.get(poll["id"]))
 
     @rpc
     def list_polls(self, caller, program_id):
-        return [self._poll_view(p) for p in self.store.polls.find(
+        self._program(caller, program_id)
+        now = _now()
+        return [self._poll_view(self._decide_poll(caller, p, now)) for p in self.store.polls.find(
             {"school_id": caller["school_id"], "program_id": program_id}, sort=[("created_at", 1)])]
 
     @rpc
@@ -712,11 +799,23 @@ class ContentService(PraxisService):
         poll = self.store.polls.get(poll_id, school_id=caller["school_id"])
         if poll is None:
             raise NotFound(f"no poll {poll_id}")
-        return self._poll_view(poll)
+        return self._poll_view(self._decide_poll(caller, poll, _now()))
+
+    @timer(interval=10)
+    def decide_closed_polls(self):
+        """Polls past their closing time decide on their final tally (once each)."""
+        decided = 0
+        now = _now()
+        for poll in self.store.closed_open_polls(now):
+            decided += self._decide_poll({"school_id": poll["school_id"]}, poll, now) is not poll
+        if decided:
+            log.info("polls decided", extra={"count": decided})
+        return decided
 
     @rpc
     def vote(self, caller, poll_id, data):
         data, now = load(VoteSchema, data), _now()
+        ensure_self(caller, data["student_id"])
         poll = self.store.polls.get(poll_id, school_id=caller["school_id"])
         if poll is None:
             raise NotFound(f"no poll {poll_id}")
@@ -728,31 +827,35 @@ class ContentService(PraxisService):
             raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
         vote = {"id": f"{poll_id}:{data['student_id']}", "poll_id": poll_id, **data, "at": now}
         if not self.store.add_vote(vote):
-            vote = self.store.get_vote(vote["id"])
-            if vote["answer"] != data["answer"]:
-                raise Conflict("this student has voted already")
-        self._settle_poll(caller, poll, now)
-        return dump(VoteOutSchema, vote)
+            if self.store.get_vote(vote["id"])["answer"] != data["answer"]:
+                self.store.change_vote(vote)  # a student may change their vote until the close
+        return dump(VoteOutSchema, self.store.get_vote(vote["id"]))
 
-    def _settle_poll(self, caller, poll, now):
-        """If the poll crossed its threshold, propose the follow-up and mark the
-        poll reached. Each write carries its event and happens once; a crossing
-        interrupted by a crash is completed by the next vote."""
-        if poll["reached"]:
-            return
+    def _decide_poll(self, caller, poll, now):
+        """At its closing time a poll decides on its final tally: crossed threshold and
+        quorum -> it proposes the follow-up (a draft session) and is reached. Each write
+        carries its event and happens once; a decision interrupted by a crash is completed
+        by the next read or scan. Returns the poll as it is now."""
+        if not domain.poll_decision_due(poll, now):
+            return poll
+        system = {"school_id": poll["school_id"], "actor": "content:poll-close",
+                  "correlation_id": caller.get("correlation_id")}
         yes, no = self.store.tally(poll["id"])
         eligible = self.store.count_admitted(poll["program_id"])
-        if not domain.poll_crossed(yes, no, eligible, poll["threshold"], poll["quorum"]):
-            return
-        session = domain.followup_session(poll, now=now)
-        proposed = self._event(caller, FOLLOWUP_PROPOSED, {
-            "poll_id": poll["id"], "program_id": poll["program_id"], "session_id": session["id"],
-            "title": session["title"], "module": session["module"]})
-        self.store.sessions.insert(session, [proposed])
-        reached = self._event(caller, POLL_THRESHOLD_REACHED, {
-            "poll_id": poll["id"], "program_id": poll["program_id"], "question": poll["question"],
-            "yes": yes, "no": no, "eligible": eligible})
-        if self.store.mark_poll_reached(poll, {"reached_at": now, "followup_session_id": session["id"]},
-                                        [reached]):
-            log.info("poll crossed its threshold", extra={"correlation_id": caller.get("correlation_id"),
-                                                          "poll_id": poll["id"]})
+        fields, events = {"decided_at": now}, []
+        if domain.poll_crossed(yes, no, eligible, poll["threshold"], poll["quorum"]):
+            source = self.store.sessions.get(poll["session_id"]) if poll.get("session_id") else None
+            session = domain.followup_session(poll, now=now, source=source)
+            self.store.sessions.insert(session, [self._event(system, FOLLOWUP_PROPOSED, {
+                "poll_id": poll["id"], "program_id": poll["program_id"], "session_id": session["id"],
+                "title": session["title"], "module": session["module"]})])
+            fields.update(reached=True, reached_at=now, followup_session_id=session["id"])
+            events.append(self._event(system, POLL_THRESHOLD_REACHED, {
+                "poll_id": poll["id"], "program_id": poll["program_id"], "question": poll["question"],
+                "yes": yes, "no": no, "eligible": eligible}))
+        decided = self.store.decide_poll(poll, fields, events)
+        if decided is None:  # decided concurrently: read what it decided
+            return self.store.polls.get(poll["id"]) or poll
+        log.info("poll decided", extra={"correlation_id": caller.get("correlation_id"), "poll_id": poll["id"],
+                                        "reached": decided["reached"]})
+        return decided

@@ -138,8 +138,11 @@ class EnrollmentRepository:
         return _plain(self._apps.find_one({"live_key": f"{program_id}:{student_id}",
                                            "school_id": school_id}), ApplicationDoc)
 
-    def list_applications(self, school_id, program_id, status=None, track=None, limit=50, offset=0):
+    def list_applications(self, school_id, program_id, status=None, track=None, student_id=None,
+                          limit=50, offset=0):
         query = {"school_id": school_id, "program_id": program_id}
+        if student_id is not None:
+            query["student_id"] = student_id
         if status:
             query["status"] = status
         if track:

@@ -19,8 +19,9 @@ from contracts.enrollment import (
     ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
     StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
     TeamSchema, TutorCreateSchema, WithdrawalSchema)
-from contracts.errors import Conflict, InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
+from services.common.acting import acting_student, ensure_self, stamp
 from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
@@ -63,8 +64,10 @@ class EnrollmentService(PraxisService):
         return track
 
     def _application(self, caller, application_id):
+        """The application as the caller may see it: a student only their own."""
         app = self.store.get_application(caller["school_id"], application_id)
-        if app is None:
+        own = acting_student(caller)
+        if app is None or (own is not None and app["student_id"] != own):
             raise NotFound(f"no application {application_id}")
         return app
 
@@ -76,7 +79,7 @@ class EnrollmentService(PraxisService):
         Idempotency-Key, so a call that runs twice creates one programme)."""
         program = domain.new_program(
             load(ProgramCreateSchema, data), school_id=caller["school_id"],
-            actor=caller["actor"], program_id=caller.get("operation_id"))
+            actor=stamp(caller, "created_by"), program_id=caller.get("operation_id"))
         event = self._event(caller, PROGRAM_CREATED, domain.program_created_payload(program))
         return dump(ProgramSchema, self.programs.add(program, events=[event]))
 
@@ -96,13 +99,14 @@ class EnrollmentService(PraxisService):
         """A student applies (through the LMS). 409 if the student already has a
         live application to the programme; a retried operation has one effect."""
         data = load(ApplicationCreateSchema, data)
+        ensure_self(caller, data["student_id"])
         program = self._program(caller, program_id)
         self._track(program, data["track"])
         now = self._now()
         if not domain.program_open(program, now):
             raise Conflict(f"programme {program_id} has ended")
         app = domain.new_application(data, program, school_id=caller["school_id"],
-                                     actor=caller["actor"], now=now,
+                                     actor=stamp(caller, "submitted_by"), now=now,
                                      application_id=caller.get("operation_id"))
         quiz = self.store.quiz_score(self._score_key(caller["school_id"], program_id, data["student_id"]))
         if quiz is not None:  # the quiz was scored before the application arrived
@@ -124,7 +128,8 @@ class EnrollmentService(PraxisService):
         query = load(ApplicationListQuerySchema, query)
         self._program(caller, program_id)
         found = self.store.list_applications(caller["school_id"], program_id, status=query.get("status"),
-                                            track=query.get("track"), limit=query["limit"] + 1,
+                                            track=query.get("track"), student_id=acting_student(caller),
+                                            limit=query["limit"] + 1,
                                             offset=query["offset"])
         return dump(ApplicationPageSchema, {"items": found[:query["limit"]], "limit": query["limit"],
                                             "offset": query["offset"],
@@ -342,6 +347,16 @@ class EnrollmentService(PraxisService):
     # --- teams ---------------------------------------------------------------
 
     def _team(self, caller, team_id):
+        """The team as the caller may see it: a student only their own."""
+        team = self.store.get_team(caller["school_id"], team_id)
+        own = acting_student(caller)
+        if (team is None or team["status"] not in ("active", "disbanded")
+                or (own is not None and own not in team["members"])):
+            raise NotFound(f"no team {team_id}")
+        return team
+
+    def _team_to_join(self, caller, team_id):
+        """A team a student may join is one they may name but not yet see."""
         team = self.store.get_team(caller["school_id"], team_id)
         if team is None or team["status"] not in ("active", "disbanded"):
             raise NotFound(f"no team {team_id}")
@@ -385,10 +400,13 @@ class EnrollmentService(PraxisService):
         too = domain.team_size_error(len(members), program.get("team_size") or {})
         if too:
             raise InvalidInput(too, {"members": [too]})
+        own = acting_student(caller)
+        if own is not None and own not in members:
+            raise Forbidden("a student forms a team they are a member of", {"members": ["must include the acting student"]})
         for student_id in members:
             self._admitted_in_track(caller, program, student_id, data["track"])
         team = self.store.insert_team(domain.new_team(
-            data, program, school_id=caller["school_id"], actor=caller["actor"], now=self._now(),
+            data, program, school_id=caller["school_id"], actor=stamp(caller, "created_by"), now=self._now(),
             team_id=caller.get("operation_id")))
         if team["status"] != "forming":  # a retried operation
             return self._team_view(self._team(caller, team["id"]), program)
@@ -415,6 +433,12 @@ class EnrollmentService(PraxisService):
     def list_teams(self, caller, program_id, query=None):
         query = load(TeamListQuerySchema, query)
         program = self._program(caller, program_id)
+        own = acting_student(caller)
+        if own is not None:  # a student sees their own team only
+            team_id = self.store.membership(program_id, own)
+            team = self.store.get_team(caller["school_id"], team_id) if team_id else None
+            teams = [team] if team and team["status"] == "active" and own in team["members"] else []
+            return [self._team_view(t, program) for t in teams[query["offset"]:][:query["limit"]]]
         teams = self.store.list_teams(caller["school_id"], program_id, track=query.get("track"),
                                      without=query.get("without"), limit=query["limit"],
                                      offset=query["offset"])
@@ -423,7 +447,8 @@ class EnrollmentService(PraxisService):
     @rpc
     def join_team(self, caller, team_id, data):
         student_id = load(TeamMemberSchema, data)["student_id"]
-        team = self._team(caller, team_id)
+        ensure_self(caller, student_id)
+        team = self._team_to_join(caller, team_id)
         program = self._program(caller, team["program_id"])
         self._unlocked(program)
         if team["status"] != "active":
@@ -438,7 +463,7 @@ class EnrollmentService(PraxisService):
             caller, TEAM_CHANGED, {**domain.team_payload(current, [*current["members"], student_id]),
                                    "change": "joined", "student_id": student_id})])
         if after is None:
-            current = self._team(caller, team_id)
+            current = self._team_to_join(caller, team_id)
             if student_id in current["members"]:
                 return self._team_view(current, program)
             self.store.release_membership(program["id"], student_id, team_id)
@@ -449,6 +474,7 @@ class EnrollmentService(PraxisService):
 
     @rpc
     def leave_team(self, caller, team_id, student_id):
+        ensure_self(caller, student_id)
         team = self._team(caller, team_id)
         program = self._program(caller, team["program_id"])
         self._unlocked(program)

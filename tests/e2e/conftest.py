@@ -48,6 +48,13 @@ class Client:
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"
 
+    def acting(self, person):
+        """The same key acting for ``person`` (``student:<id>`` or ``staff:<id>``) in X-Acting-User."""
+        other = Client(self.base_url)
+        other.session.headers.update(self.session.headers)
+        other.session.headers["X-Acting-User"] = person
+        return other
+
     def request(self, method, path, **kwargs):
         kwargs.setdefault("timeout", 30)
         return self.session.request(method, f"{self.base_url}{path}", **kwargs)
@@ -70,9 +77,11 @@ class Client:
 
 @pytest.fixture(scope="package")
 def client_for(system, gateway_db):
-    """``client_for(school, role, partner=None)``: a Client with a fresh real API key."""
-    def make(school, role, partner=None):
-        return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+    """``client_for(school, role, partner=None, acting=None)``: a Client with a fresh real API key
+    (acting: the X-Acting-User it sends, e.g. ``staff:registrar`` for the LMS acting for staff)."""
+    def make(school, role, partner=None, acting=None):
+        client = Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+        return client.acting(acting) if acting else client
     return make
 
 

@@ -20,7 +20,7 @@ def admin(client_for):
 
 @pytest.fixture(scope="module")
 def lms(client_for):
-    return client_for(SCHOOL, "lms")
+    return client_for(SCHOOL, "lms", acting="staff:registrar")
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_another_schools_admin_sees_none_of_the_applications(admin, lms, client_
     assert other.get(f"/api/v1/programs/{program_id}/roster").status_code == 404
     assert other.post(f"/api/v1/programs/{program_id}/selection", json={}).status_code == 404
     assert other.post(f"/api/v1/applications/{app['id']}/withdrawal", json={}).status_code == 404
-    assert client_for("other-school", "lms").post(
+    assert client_for("other-school", "lms", acting="staff:registrar").post(
         f"/api/v1/programs/{program_id}/applications", json=application("intruder")).status_code == 404
     assert status_of(admin, app["id"]) == "submitted" and len(applications(admin, program_id)) == 1
 

@@ -17,7 +17,7 @@ def admin(client_for):
 
 @pytest.fixture(scope="module")
 def lms(client_for):
-    return client_for(SCHOOL, "lms")
+    return client_for(SCHOOL, "lms", acting="staff:registrar")
 
 
 def run_all(calls, workers=16):

@@ -68,6 +68,9 @@ class FakeContentRepository:
     def team_of(self, program_id, student_id):
         return None
 
+    def partner_mentors(self, program_id, partner_id):
+        return set()
+
     # attendance
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
@@ -101,8 +104,14 @@ class FakeContentRepository:
         answers = [v["answer"] for v in self.votes.values() if v["poll_id"] == poll_id]
         return answers.count("yes"), answers.count("no")
 
-    def mark_poll_reached(self, poll, fields, events):
-        if self.polls.docs[poll["id"]]["reached"]:
-            return False
-        self.polls.save({**poll, **fields, "reached": True}, events)
-        return True
+    def change_vote(self, vote):
+        self.votes[vote["id"]] = dict(vote)
+
+    def closed_open_polls(self, now, limit=500):
+        return [dict(p) for p in self.polls.docs.values()
+                if p.get("state") == "open" and p["closes_at"] <= now][:limit]
+
+    def decide_poll(self, poll, fields, events):
+        if self.polls.docs[poll["id"]].get("state") == "decided":
+            return None
+        return self.polls.save({**poll, **fields, "state": "decided"}, events)

@@ -59,9 +59,11 @@ class FakeStore:
                 return copy.deepcopy(app)
         return None
 
-    def list_applications(self, school_id, program_id, status=None, track=None, limit=50, offset=0):
+    def list_applications(self, school_id, program_id, status=None, track=None, student_id=None,
+                          limit=50, offset=0):
         found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
-                 and status in (None, a["status"]) and track in (None, a["track"])]
+                 and status in (None, a["status"]) and track in (None, a["track"])
+                 and student_id in (None, a["student_id"])]
         found.sort(key=lambda a: (a["submitted_at"], a["id"]))
         return copy.deepcopy(found[offset:offset + limit])
 

@@ -486,3 +486,50 @@ def test_a_retried_team_formation_forms_one_team(service, admitted):
     body = {"name": "Falcons", "track": "undergraduate", "members": ["u0", "u1"]}
     assert service.form_team(caller, admitted, body)["id"] == service.form_team(caller, admitted, body)["id"] == "op-team"
     assert len(events(service, TEAM_FORMED)) == 1
+
+
+# --- who acts: a student through the LMS ------------------------------------------------------
+
+def as_student(student_id):
+    return {**LMS, "key_id": "k2", "acting": {"kind": "student", "id": student_id}}
+
+
+def test_a_student_applies_reads_and_withdraws_only_in_their_own_name(service):
+    from contracts.errors import Forbidden
+    program_id = programme(service)
+    own = service.submit_application(as_student("ann"), program_id, {
+        "student_id": "ann", "name": "Ann", "track": "undergraduate"})
+    assert (own["submitted_by"], own["submitted_by_person"]) == ("lms:k2", "student:ann")
+    with pytest.raises(Forbidden):
+        service.submit_application(as_student("ann"), program_id, {
+            "student_id": "bob", "name": "Bob", "track": "undergraduate"})
+    bobs = apply(service, program_id, "bob")
+    with pytest.raises(NotFound):
+        service.get_application(as_student("ann"), bobs["id"])
+    with pytest.raises(NotFound):
+        service.withdraw(as_student("ann"), bobs["id"], {})
+    listed = service.list_applications(as_student("ann"), program_id, {})["items"]
+    assert [a["student_id"] for a in listed] == ["ann"]
+    assert status(service, bobs) == "submitted"
+
+
+def test_a_student_sees_and_changes_only_their_own_team_membership(service):
+    from contracts.errors import Forbidden
+    program_id = programme(service, ug=4)
+    for n, student in enumerate(("ann", "bob", "cat", "dan")):
+        apply(service, program_id, student, score=90 - n)
+    service.run_selection(ADMIN, program_id, {})
+    team = service.form_team(as_student("ann"), program_id, {"name": "A", "track": "undergraduate",
+                                                            "members": ["ann", "bob"]})
+    assert (team["created_by"], team["created_by_person"]) == ("lms:k2", "student:ann")
+    with pytest.raises(Forbidden):
+        service.form_team(as_student("cat"), program_id, {"name": "B", "track": "undergraduate",
+                                                           "members": ["ann", "dan"]})
+    with pytest.raises(Forbidden):
+        service.leave_team(as_student("cat"), team["id"], "bob")
+    with pytest.raises(NotFound):
+        service.get_team(as_student("cat"), team["id"])
+    assert service.list_teams(as_student("cat"), program_id, {}) == []
+    assert [t["id"] for t in service.list_teams(as_student("bob"), program_id, {})] == [team["id"]]
+    joined = service.join_team(as_student("cat"), team["id"], {"student_id": "cat"})
+    assert joined["members"] == ["ann", "bob", "cat"]
