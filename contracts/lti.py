@@ -3,7 +3,7 @@ school's staff register, the tool's signing keys, and the items an instructor
 picks for deep linking. Stored and served by the gateway (gateway/lti/)."""
 from marshmallow import fields, validate
 
-from contracts.base import StrictSchema
+from contracts.base import Integer, StrictSchema
 from contracts.urls import HttpsUrl
 
 DEPLOYMENT_ID = validate.Length(min=1, max=255)
@@ -49,7 +49,7 @@ class ToolKeySchema(StrictSchema):
 
 
 class RotateSchema(StrictSchema):
-    overlap_hours = fields.Integer(load_default=72, validate=validate.Range(min=0, max=24 * 90),
+    overlap_hours = Integer(load_default=72, validate=validate.Range(min=0, max=24 * 90),
                                    metadata={"description": "How long the old key stays in the JWKS"})
 
 
@@ -74,7 +74,7 @@ GRADE_POST_STATUSES = ("pending", "posted", "failed")
 
 class GradePostQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(GRADE_POST_STATUSES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class GradePostSchema(StrictSchema):
@@ -106,7 +106,7 @@ class RosterSyncCreateSchema(StrictSchema):
     program_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     track = fields.String(required=True, validate=validate.Length(min=1, max=40),
                           metadata={"description": "The track learners apply to"})
-    tutor_max_load = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100),
+    tutor_max_load = Integer(load_default=5, validate=validate.Range(min=1, max=100),
                                     metadata={"description": "Instructors become tutors with this load"})
 
 

@@ -8,7 +8,7 @@ webhooks service subscribes to (contracts/topology.py ``SUBSCRIPTIONS["webhooks"
 """
 from marshmallow import ValidationError, fields, validate
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, Integer, StrictSchema
 from contracts.events import define
 from contracts.urls import HttpsUrl
 
@@ -62,7 +62,7 @@ class EndpointSchema(StrictSchema):
 
 class DeliveryQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class DeliverySchema(StrictSchema):
