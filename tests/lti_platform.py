@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
@@ -231,3 +232,17 @@ def auth_redirect_params(location):
 
 def query(params):
     return urlencode(params)
+
+
+@pytest.fixture
+def platforms():
+    """``platforms(**kwargs)``: LMS platforms, closed at the end of the test."""
+    made = []
+
+    def make(**kwargs):
+        made.append(Platform(**kwargs))
+        return made[-1]
+
+    yield make
+    for platform in made:
+        platform.close()

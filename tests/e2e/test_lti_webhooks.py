@@ -9,26 +9,12 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
-import pytest
 import requests
 
 from contracts.examples import platinum_cup
 from services.webhooks.domain import verify
-from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, Platform
+from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, platforms  # noqa: F401  (fixture)
 from tests.waiting import eventually
-
-
-@pytest.fixture
-def platforms():
-    made = []
-
-    def make(**kwargs):
-        made.append(Platform(**kwargs))
-        return made[-1]
-
-    yield make
-    for platform in made:
-        platform.close()
 
 
 def register(system, admin, platform):

@@ -7,7 +7,7 @@ import pytest
 
 from gateway import create_app, db as gateway_db
 from gateway.auth import create_key
-from tests.lti_platform import Platform
+from tests.lti_platform import platforms  # noqa: F401  (a fixture, re-exported)
 
 
 @pytest.fixture
@@ -18,19 +18,6 @@ def app(monkeypatch):
     gateway_db.reset()
     yield create_app()
     gateway_db.reset()
-
-
-@pytest.fixture
-def platforms():
-    made = []
-
-    def make(**kwargs):
-        made.append(Platform(**kwargs))
-        return made[-1]
-
-    yield make
-    for platform in made:
-        platform.close()
 
 
 def admin_headers(school):
