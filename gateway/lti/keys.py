@@ -5,10 +5,17 @@ The newest key signs; a rotated-out key stays in the published JWKS until its
 ``retire_ts`` (platforms cache JWKS), then it is dropped. Rewrites go whole under a
 revision guard (no ``$push``: nx-27017 stores pushed dicts as strings).
 The kid is the RFC 7638 thumbprint, as pylti1p3 computes it when it signs.
+
+With ``PRAXIS_SECRET_KEY`` set, private keys are stored encrypted with it (Fernet);
+keep that secret as long as the keys (a new secret needs new keys: rotate).
 """
+import base64
+import hashlib
+import os
 import time
 from datetime import datetime, timezone
 
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pylti1p3.registration import Registration
@@ -17,14 +24,37 @@ from pymongo.errors import DuplicateKeyError
 from gateway.db import get_db
 
 
+def _fernet():
+    secret = os.environ.get("PRAXIS_SECRET_KEY")
+    if not secret:
+        return None
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"praxis-lti-keys\n" + secret.encode()).digest()))
+
+
+def _sealed(private_pem):
+    fernet = _fernet()
+    return "fernet:" + fernet.encrypt(private_pem.encode()).decode() if fernet else private_pem
+
+
+def private_pem(key):
+    """The key's private PEM (decrypted when stored sealed)."""
+    stored = key["private_pem"]
+    if stored.startswith("fernet:"):
+        fernet = _fernet()
+        if fernet is None:
+            raise RuntimeError("LTI keys are stored encrypted: set PRAXIS_SECRET_KEY")
+        return fernet.decrypt(stored[len("fernet:"):].encode()).decode()
+    return stored
+
+
 def _new_key():
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
+    sealed = _sealed(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()).decode())
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     jwk = dict(Registration.get_jwk(public_pem))
-    return {"kid": jwk["kid"], "private_pem": private_pem, "public_pem": public_pem, "jwk": jwk,
+    return {"kid": jwk["kid"], "private_pem": sealed, "public_pem": public_pem, "jwk": jwk,
             "created_ts": time.time(), "retire_ts": None}
 
 
@@ -85,4 +115,4 @@ def registration_of(platform, db=None):
             .set_key_set_url(platform["key_set_url"]).set_auth_login_url(platform["auth_login_url"])
             .set_auth_token_url(platform["auth_token_url"])
             .set_auth_audience(platform.get("auth_audience"))
-            .set_tool_private_key(key["private_pem"]).set_tool_public_key(key["public_pem"]))
+            .set_tool_private_key(private_pem(key)).set_tool_public_key(key["public_pem"]))

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import jwt
 import pytest
 
+from gateway.db import get_db
 from services.common.logs import JsonFormatter
 from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import admin_headers, launch, register, start, whoami
@@ -248,3 +249,19 @@ def test_every_launch_is_logged_with_platform_user_and_outcome_and_never_the_tok
     assert launches[0].platform_id == lms.registered["id"] and launches[1].issuer == lms.issuer
     lines = [JsonFormatter().format(r) for r in caplog.records]
     assert not any(form["id_token"] in line or form["id_token"].split(".")[2] in line for line in lines)
+
+
+def test_with_a_secret_key_set_the_schools_private_key_is_stored_encrypted_and_still_signs(app, platforms,
+                                                                                            monkeypatch):
+    monkeypatch.setenv("PRAXIS_SECRET_KEY", "a-long-random-secret-of-this-deployment")
+    platform = platforms(issuer="https://lms.sealed.edu", client_id="praxis-sealed")
+    register(app, platform, school="sealed-school")
+    [stored] = get_db().lti_keys.find_one({"_id": "sealed-school"})["keys"]
+    assert stored["private_pem"].startswith("fernet:") and "PRIVATE KEY" not in stored["private_pem"]
+    browser = app.test_client()
+    response, _ = launch(browser, platform, "teacher-1", [INSTRUCTOR], deep_linking=True)
+    launch_id = dict(parse_qsl(urlparse(response.headers["Location"]).query))["launch"]
+    answer = browser.post("/lti/deep-linking", headers={"X-CSRF-Token": whoami(browser)["csrf"]},
+                          json={"launch_id": launch_id, "items": [{"kind": "program", "id": "p1", "title": "Cup"}]})
+    response_jwt = re.search(r'name="JWT" value="([^"]+)"', answer.get_data(as_text=True)).group(1)
+    assert platform.validate_deep_linking_response(response_jwt)[0]["custom"] == {"praxis_target": "program:p1"}
