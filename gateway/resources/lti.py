@@ -54,6 +54,7 @@ def get_platform(platform_id):
 
 @blp.route("/lti/platforms/<platform_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(PlatformUpdateSchema)
 @blp.response(200, PlatformSchema)
 def update_platform(data, platform_id):
@@ -63,6 +64,7 @@ def update_platform(data, platform_id):
 
 @blp.route("/lti/platforms/<platform_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(204)
 def delete_platform(platform_id):
     """Remove a registration: its launches are refused from now on."""
@@ -130,6 +132,7 @@ def get_roster_sync(sync_id):
 
 @blp.route("/lti/grade-posts/<post_id>/retry", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.response(200, GradePostSchema)
 def retry_grade_post(post_id):
     """Post a failed score again now (after the LMS is fixed), with a new day of retries."""

@@ -47,6 +47,7 @@ def get_endpoint(endpoint_id):
 
 @blp.route("/webhooks/endpoints/<endpoint_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(EndpointUpdateSchema)
 @blp.response(200, EndpointSchema)
 def update_endpoint(data, endpoint_id):
@@ -56,6 +57,7 @@ def update_endpoint(data, endpoint_id):
 
 @blp.route("/webhooks/endpoints/<endpoint_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(204)
 def delete_endpoint(endpoint_id):
     """Remove an endpoint; its undelivered events are dropped."""
@@ -74,6 +76,7 @@ def list_deliveries(query, endpoint_id):
 
 @blp.route("/webhooks/deliveries/<delivery_id>/redelivery", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.response(200, DeliverySchema)
 def redeliver(delivery_id):
     """Send a delivery again now (after a fix at the receiver), with a new day of retries."""
