@@ -8,13 +8,15 @@ from contracts import assessment, content, enrollment  # noqa: F401  (loads the 
 from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
-from contracts.content import FOLLOWUP_PROPOSED, QUESTION_OVERDUE, SESSION_CANCELLED, SESSION_SCHEDULED
-from contracts.enrollment import STUDENT_REJECTED, STUDENT_WAITLISTED
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
+from contracts.content import FOLLOWUP_PROPOSED, QUESTION_OVERDUE, SESSION_CANCELLED
+from contracts.enrollment import STUDENT_WAITLISTED
 from contracts.webhooks import ENDPOINT_DISABLED
 from contracts.assessment import DEADLINE_MISSED, GRADE_OVERRIDDEN, SUBMISSION_GRADED, SUBMISSION_RECEIVED
 from contracts.supervision import ALERT_RAISED, STUDENT_IDLE
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
@@ -23,6 +25,9 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
+                   SESSION_SCHEDULED, SESSION_CHANGED],
     # the event types a school may hear at its webhook endpoints
     "webhooks": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_WAITLISTED, STUDENT_REJECTED,
                  STUDENT_WITHDRAWN, TEAM_FORMED, SESSION_SCHEDULED, SESSION_CANCELLED, ATTENDANCE_RECORDED,

@@ -95,11 +95,14 @@ def create_app(config=None):
 
     from gateway.resources import (applications, attendance, feedback, materials, mentors, operations,
                                    polls, programs, questions, roster, sessions, teams)
+    from gateway.resources import assessments, competition_scores, gradebook, grading, question_bank, submissions
     app.register_blueprint(operations.blp)
     app.register_blueprint(Blueprint("swagger_ui_assets", __name__, static_folder=swagger_ui_path,
                                      static_url_path="/api/docs/assets"))
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
+        api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    for module in (assessments, question_bank, submissions, grading, competition_scores, gradebook):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     from gateway.lti import routes as lti_routes
     from gateway.resources import lti, webhooks

@@ -3,11 +3,13 @@ the way a school, its LMS and a partner would, and print where to look.
 
 It creates a school admin key and an LMS key, a programme with two tracks,
 applications (with a running count), quiz scores, selection, teams, mentors and
-tutors, and a session with its check-in window, where part of the students sign
-in with the rotating code.
+tutors, a session with its check-in window, where part of the students sign
+in with the rotating code, and a quiz from the question bank and a homework with a
+rubric, with attempts, submissions and a few graded ones in the gradebook.
 """
 import random
 import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import requests
@@ -27,8 +29,14 @@ class Api:
         if acting:  # the LMS says who acts: a student, or a member of staff
             self.session.headers["X-Acting-User"] = acting
 
-    def call(self, method, path, **kwargs):
+    def call(self, method, path, wait_for_events=0, **kwargs):
+        """``wait_for_events``: seconds to retry a 403/404 while a service still
+        learns of the programme or its students from another service's events."""
+        give_up = time.monotonic() + wait_for_events
         response = self.session.request(method, f"{self.base_url}/api/v1{path}", timeout=30, **kwargs)
+        while response.status_code in (403, 404) and time.monotonic() < give_up:
+            time.sleep(0.2)
+            response = self.session.request(method, f"{self.base_url}/api/v1{path}", timeout=30, **kwargs)
         if response.status_code >= 400:
             sys.exit(f"praxis demo: {method} {path} answered {response.status_code}: {response.text[:300]}")
         return response.json()
@@ -97,10 +105,83 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
             "device_id": f"phone-{application['student_id']}"})
         signed += 1
 
+    work = assessments(admin, lms, pid, [a["student_id"] for a in admitted], rng, now)
+
     out(f"seeded programme {pid}: {students} applications, {len(admitted)} admitted, "
-        f"{teams} teams, {signed} signed in to session {session['id']}")
+        f"{teams} teams, {signed} signed in to session {session['id']}, "
+        f"{work['quiz_attempts']} quiz attempts, {work['graded']} homework graded")
     out(f"admin key: {admin_key}")
     out(f"LMS key:   {lms_key}")
     out(f"try: curl -s {base_url}/api/v1/programs/{pid}/funnel -H 'Authorization: Bearer {admin_key}'")
     return {"program_id": pid, "session_id": session["id"], "admitted": len(admitted), "teams": teams,
-            "signed_in": signed, "admin_key": admin_key}
+            "signed_in": signed, "admin_key": admin_key, **work}
+
+
+DEMO_QUESTIONS = [
+    {"id": "platform", "kind": "single_choice", "text": "Where does the undergraduate track sell?", "points": 2,
+     "options": [{"id": "xmall", "text": "X-Mall", "correct": True}, {"id": "ourmall", "text": "Our Mall"},
+                 {"id": "amazon", "text": "Amazon (the simulation only)"}]},
+    {"id": "allowed", "kind": "multiple_choice", "text": "Which promotions are allowed?", "points": 2,
+     "options": [{"id": "ads", "text": "Paid ads", "correct": True},
+                 {"id": "coupons", "text": "Store coupons", "correct": True},
+                 {"id": "reviews", "text": "Buying reviews"}]},
+    {"id": "idle", "kind": "true_false", "text": "An account idle for two weeks is reclaimed", "answer": True},
+    {"id": "margin", "kind": "numeric", "text": "The target gross margin, in percent", "value": 25, "tolerance": 1},
+    {"id": "currency", "kind": "short_text", "text": "The settlement currency", "accepted": ["US dollar", "USD"]},
+]
+DEMO_RUBRIC = {"criteria": [
+    {"id": "listing", "title": "Product listing", "levels": [
+        {"id": "weak", "title": "Weak", "points": 0}, {"id": "fair", "title": "Fair", "points": 3},
+        {"id": "strong", "title": "Strong", "points": 6}]},
+    {"id": "pricing", "title": "Pricing and margin", "levels": [
+        {"id": "weak", "title": "Weak", "points": 1}, {"id": "strong", "title": "Strong", "points": 4}]}]}
+
+
+def _answer(question, rng):
+    """A student's answer: right four times out of five."""
+    right = rng.random() < 0.8
+    options = [o["id"] for o in question["options"]]
+    key = next(q for q in DEMO_QUESTIONS if q["id"] == question["id"])
+    if question["kind"] == "single_choice":
+        correct = next(o["id"] for o in key["options"] if o.get("correct"))
+        return correct if right else rng.choice(options)
+    if question["kind"] == "multiple_choice":
+        return [o["id"] for o in key["options"] if o.get("correct")] if right else options[:1]
+    if question["kind"] == "true_false":
+        return key["answer"] if right else not key["answer"]
+    if question["kind"] == "numeric":
+        return key["value"] if right else key["value"] + 10
+    return key["accepted"][-1] if right else "RMB"
+
+
+def assessments(admin, lms, pid, students, rng, now):
+    """A quiz from the question bank that most students take, a homework with a
+    rubric that half hand in, and a few of those graded by staff."""
+    admin.call("POST", f"/programs/{pid}/question-bank", json={"questions": DEMO_QUESTIONS}, wait_for_events=30)
+    opens, deadline = (now - timedelta(hours=1)).isoformat(), (now + timedelta(days=14)).isoformat()
+    quiz = admin.call("POST", f"/programs/{pid}/assessments", json={
+        "kind": "quiz", "title": "Platform operations quiz", "module": "store-operations", "opens_at": opens,
+        "deadline": deadline, "max_attempts": 2, "scoring": "best", "weight": 1,
+        "quiz": {"question_ids": [q["id"] for q in DEMO_QUESTIONS], "draw": 4}})
+    homework = admin.call("POST", f"/programs/{pid}/assessments", json={
+        "kind": "homework", "title": "Open your X-Mall store", "module": "store-operations", "opens_at": opens,
+        "deadline": deadline, "weight": 3, "rubric": DEMO_RUBRIC,
+        "late_policy": {"accept": True, "penalty_per_day": 10, "penalty_cap": 50}})
+    attempts = graded = 0
+    for n, student in enumerate(tqdm(students, desc="assessments", unit="student")):
+        acting = {"X-Acting-User": f"student:{student}"}
+        if n % 5 != 4:
+            paper = lms.call("GET", f"/assessments/{quiz['id']}/paper", headers=acting, wait_for_events=30)
+            lms.call("POST", f"/assessments/{quiz['id']}/submissions", headers=acting, json={
+                "attempt": paper["attempt"], "answers": {q["id"]: _answer(q, rng) for q in paper["questions"]}})
+            attempts += 1
+        if n % 2 == 0:
+            handed_in = lms.call("POST", f"/assessments/{homework['id']}/submissions", headers=acting, json={
+                "text": f"Store of {student}: 12 products listed, prices set for a 25% margin.",
+                "links": [f"https://x-mall.example/stores/{student}"]})
+            if n % 4 == 0:
+                admin.call("POST", f"/submissions/{handed_in['submission']['id']}/grade", json={
+                    "levels": {"listing": rng.choice(["fair", "strong"]), "pricing": rng.choice(["weak", "strong"])},
+                    "comment": "Good start; check your shipping costs."})
+                graded += 1
+    return {"quiz_id": quiz["id"], "homework_id": homework["id"], "quiz_attempts": attempts, "graded": graded}

@@ -6,116 +6,18 @@ write (the Outbox relays them). Changes to a stored record are guarded by its
 ``rev``: two concurrent changes cannot both win; the loser gets Conflict and
 may retry.
 
-nx-27017 traps met here: ``$set`` stores a top-level datetime as a string and a
-boolean as 0/1, and ``$push`` turns array elements into JSON strings. So a
-changed record is written whole (``replace_one``, which keeps types, guarded by
-``rev``), and only strings and lists of strings are ever ``$set``/``$addToSet``.
-A replace re-writes the pending events it read; one the relay published in the
-meantime may be published again (consumers dedupe by event_id).
+nx-27017 traps met here (services.common.records explains them): a changed record
+is written whole, and only strings and lists of strings are ever ``$set``/``$addToSet``.
 """
-from datetime import datetime
-
 from pymongo.errors import DuplicateKeyError
 
 from contracts.errors import Conflict
-from services.common.events import owing
+from services.common.records import Records as _Records
+from services.common.records import apply_fact as _apply_fact
+from services.common.records import doc_out as _out
 from services.content.models import (AttendanceDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
                                      PollDoc, ProgramProjection, QuestionDoc, RefusalDoc, SessionDoc,
                                      StudentProjection, TeamProjection, VoteDoc)
-
-_HIDDEN = {"_id": 0, "pending_events": 0}
-
-
-def _out(doc):
-    if doc is None:
-        return None
-    doc = dict(doc)
-    doc["id"] = doc.pop("_id")
-    doc.pop("pending_events", None)
-    doc.pop("outbox_pending", None)
-    doc.pop("due_ts", None)
-    doc.pop("ends_ts", None)
-    doc.pop("closes_ts", None)
-    return doc
-
-
-def _in(record, events=()):
-    doc = {k: v for k, v in record.items() if k != "id"}
-    doc["_id"] = record["id"]
-    doc["pending_events"] = list(events)
-    doc.pop("outbox_pending", None)
-    doc.update(owing(events))
-    doc.setdefault("rev", 0)
-    if isinstance(doc.get("due_at"), datetime):
-        doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
-    if isinstance(doc.get("ends_at"), datetime):
-        doc["ends_ts"] = doc["ends_at"].timestamp()
-    if isinstance(doc.get("closes_at"), datetime):
-        doc["closes_ts"] = doc["closes_at"].timestamp()
-    return doc
-
-
-class _Records:
-    """Insert-once and rev-guarded save for one collection of records."""
-
-    def __init__(self, document):
-        self.document = document
-
-    @property
-    def collection(self):
-        return self.document._get_collection()
-
-    def insert(self, record, events=()):
-        """True if stored; False if a record with this id exists (a retry or a duplicate)."""
-        try:
-            self.collection.insert_one(_in(record, events))
-            return True
-        except DuplicateKeyError:
-            return False
-
-    def get(self, record_id, **match):
-        return _out(self.collection.find_one({"_id": record_id, **match}))
-
-    def save(self, record, events=()):
-        """Store a changed record read at ``record["rev"]``; Conflict if it changed meanwhile."""
-        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]}, {"pending_events": 1})
-        if current is not None:
-            doc = _in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
-            if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
-                return {**record, "rev": record["rev"] + 1}
-        raise Conflict("the record changed meanwhile; retry")
-
-    def find(self, query, sort=None, skip=0, limit=0):
-        cursor = self.collection.find(query)
-        if sort:
-            cursor = cursor.sort(sort)
-        if skip:
-            cursor = cursor.skip(skip)
-        if limit:
-            cursor = cursor.limit(limit)
-        return [_out(d) for d in cursor]
-
-
-def _apply_fact(collection, _id, stamp, at, fields, on_insert=None):
-    """Apply ``fields`` unless the document already holds a newer fact (its
-    ``stamp``, epoch seconds, is later than ``at``): redelivered or out-of-order
-    events never roll a projection back. Whole-document writes guarded by ``v``."""
-    at = at.timestamp()
-    for _ in range(10):
-        doc = collection.find_one({"_id": _id})
-        if doc is not None and (doc.get(stamp) or 0) > at:
-            return False
-        new = {**(doc or {"_id": _id, **(on_insert or {})}), **fields, stamp: at,
-               "v": (doc or {}).get("v", 0) + 1}
-        try:
-            if doc is None:
-                collection.insert_one(new)
-                return True
-            if collection.replace_one({"_id": _id, "v": doc.get("v", 0)}, new).matched_count:
-                return True
-        except DuplicateKeyError:
-            pass  # a concurrent first write: compare again
-    raise Conflict(f"projection {_id} keeps changing; retry")
 
 
 class ContentRepository:

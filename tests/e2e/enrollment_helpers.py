@@ -59,11 +59,12 @@ def publish_quiz_score(amqp_uri, school_id, program_id, student_id, value):
 
 
 class EventTap:
-    """Every enrollment event published while the tap is open (a queue of its own)."""
+    """Every event of a service (enrollment unless told) published while the tap is
+    open (a queue of its own)."""
 
-    def __init__(self, amqp_uri):
+    def __init__(self, amqp_uri, source="enrollment"):
         self.connection = Connection(amqp_uri)
-        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=topology.event_exchange("enrollment"),
+        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=topology.event_exchange(source),
                            routing_key="#", durable=False, auto_delete=False)
         self.queue.bind(self.connection.default_channel).declare()
         self.seen = []

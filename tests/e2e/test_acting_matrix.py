@@ -85,6 +85,18 @@ def world(client_for):
         "question": "Again?", "closes_at": iso(datetime.now(timezone.utc) + timedelta(days=1)),
         "followup": {"title": "Again", "module": "listings", "instructor": {"id": "xmall-trainer", "kind": "mentor"}}}))["id"]
 
+    # assessment: a quiz from the bank (the partner teaches "listings"), taken by the owning student
+    eventually(lambda: admin.post(f"{API}/programs/{w.program_id}/question-bank", json={"questions": [
+        {"id": "matrix-1", "kind": "true_false", "text": "Photos first?", "answer": True}]}).status_code == 201,
+        timeout=60)
+    now = datetime.now(timezone.utc)
+    w.assessment_id = _ok(admin.post(f"{API}/programs/{w.program_id}/assessments", json={
+        "kind": "quiz", "title": "Listing quiz", "module": "listings", "opens_at": iso(now - timedelta(minutes=1)),
+        "deadline": iso(now + timedelta(days=1)), "quiz": {"question_ids": ["matrix-1"]}}))["id"]
+    w.submission_id = eventually(lambda: (lambda r: r.json()["submission"]["id"] if r.status_code == 201 else None)(
+        lms.acting(f"student:{w.own}").post(f"{API}/assessments/{w.assessment_id}/submissions",
+                                            json={"answers": {"matrix-1": True}})), timeout=60)
+
     w.callers = {
         "own": lms.acting(f"student:{w.own}"),
         "other": lms.acting(f"student:{w.other}"),
@@ -113,7 +125,7 @@ def path_ids(w):
     return {"program_id": w.program_id, "session_id": w.session_id, "material_id": w.material_id,
             "question_id": w.question_id, "poll_id": w.poll_id, "application_id": w.application_id,
             "team_id": w.team_id, "student_id": w.own, "mentor_id": w.mentor_id, "tutor_id": w.tutor_id,
-            "instructor_id": "xmall-trainer"}
+            "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id}
 
 
 def concrete(path, w):
@@ -163,6 +175,22 @@ def body_for(key, w):
         "PUT /teams/{team_id}/tutor": {"tutor_id": w.tutor_id},
         "POST /programs/{program_id}/mentors": {"name": "M", "partner_id": "xmall", "max_load": 2},
         "POST /programs/{program_id}/tutors": {"name": "T", "max_load": 2},
+        "POST /programs/{program_id}/question-bank": {"questions": [
+            {"id": "matrix-2", "kind": "true_false", "text": "Again?", "answer": False}]},
+        "POST /programs/{program_id}/assessments": {
+            "kind": "homework", "title": "Matrix homework", "module": "listings", "opens_at": iso(now),
+            "deadline": iso(now + timedelta(days=1)), "rubric": {"criteria": [{"id": "c", "title": "C", "levels": [
+                {"id": "lo", "title": "Lo", "points": 0}, {"id": "hi", "title": "Hi", "points": 1}]}]}},
+        "PATCH /assessments/{assessment_id}": {"title": "Renamed by the matrix"},
+        "POST /assessments/{assessment_id}/review": {"decision": "reject", "reason": "matrix"},
+        "POST /assessments/{assessment_id}/submissions": {"answers": {"matrix-1": True}},
+        "POST /submissions/{submission_id}/revision": {"text": "matrix"},
+        "POST /submissions/{submission_id}/grade": {"levels": {"c": "lo"}},
+        "POST /submissions/{submission_id}/return": {"comment": "matrix"},
+        "POST /assessments/{assessment_id}/competition-scores": {"results": [
+            {"run_id": "matrix", "student_id": w.own, "score": 1}]},
+        "POST /programs/{program_id}/grade-overrides": {"student_id": w.own, "assessment_id": w.assessment_id,
+                                                        "percent": 50, "reason": "matrix"},
     }.get(key)
 
 
@@ -175,6 +203,7 @@ OTHER_STUDENT = {
     "POST /applications/{application_id}/withdrawal": {404}, "POST /programs/{program_id}/teams": {403},
     "GET /teams/{team_id}": {404}, "POST /teams/{team_id}/members": {403},
     "DELETE /teams/{team_id}/members/{student_id}": {403},
+    "GET /submissions/{submission_id}": {404}, "POST /submissions/{submission_id}/revision": {404},
 }
 # what the other partner of the same school may do (the rest of what partners may call: 404)
 OTHER_PARTNER_ALLOWED = {"GET /programs", "GET /programs/{program_id}", "GET /programs/{program_id}/sessions",
@@ -190,7 +219,8 @@ ALLOWED_REFUSALS = {("staff", "POST /questions/{question_id}/answers"): {403}}
 # run last, in this order (they end the owner's membership, application, the session...), by the owner only
 DESTRUCTIVE = ["DELETE /teams/{team_id}/members/{student_id}", "POST /applications/{application_id}/withdrawal",
                "DELETE /teams/{team_id}", "DELETE /mentors/{mentor_id}", "DELETE /tutors/{tutor_id}",
-               "POST /sessions/{session_id}/review", "POST /sessions/{session_id}/cancel"]
+               "POST /sessions/{session_id}/review", "POST /sessions/{session_id}/cancel",
+               "DELETE /assessments/{assessment_id}"]
 
 
 def known(key, op, w):

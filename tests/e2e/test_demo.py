@@ -15,3 +15,8 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")
     assert teams and all(t["mentor_id"] and t["tutor_id"] for t in teams)
     assert any(seeded["program_id"] in line for line in lines)
+    book = admin.call("GET", f"/programs/{seeded['program_id']}/gradebook")
+    states = [i["state"] for row in book["rows"] for i in row["items"]]
+    assert seeded["quiz_attempts"] > 0 and seeded["graded"] > 0
+    assert states.count("graded") >= seeded["quiz_attempts"] + seeded["graded"]
+    assert "ungraded" in states  # handed in, waiting for its grader
