@@ -5,16 +5,20 @@ import json
 import re
 import threading
 import time
-from datetime import date
+import uuid
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import requests
 
 from contracts.examples import platinum_cup
+from tests.e2e.enrollment_helpers import apply, create_programme, score
 from services.webhooks.domain import verify
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, platforms  # noqa: F401  (fixture)
 from tests.waiting import eventually
+
+API = "/api/v1"
 
 
 def register(system, admin, platform):
@@ -110,3 +114,40 @@ def test_a_webhook_endpoint_hears_the_event_a_request_caused_signed_after_a_fail
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(system, client_for, platforms):
+    """The whole journey: the LMS links a Praxis quiz with a line item; the student opens it
+    from the LMS, answers with the launch session, the assessment service grades it, and
+    the webhooks service posts the score to the LMS (lti1p3platform's AGS endpoint)."""
+    school = f"ags-{uuid.uuid4().hex[:6]}"
+    admin, lms_key = client_for(school, "admin"), client_for(school, "lms", acting="staff:registrar")
+    program_id = create_programme(admin, capacity_ug=5)
+    score(admin, apply(lms_key, program_id, "stu-ags")["id"], 90)
+    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    question = {"id": "q1", "kind": "true_false", "text": "Idle accounts are reclaimed", "answer": True}
+    eventually(lambda: admin.post(f"{API}/programs/{program_id}/question-bank",
+                                  json={"questions": [question]}).status_code == 201, timeout=30)
+    opened = datetime.now(timezone.utc) - timedelta(minutes=1)
+    quiz = admin.post(f"{API}/programs/{program_id}/assessments", json={
+        "kind": "quiz", "title": "Rules", "module": "rules", "opens_at": opened.isoformat(),
+        "deadline": (opened + timedelta(days=2)).isoformat(), "max_attempts": 1, "quiz": {"question_ids": ["q1"]}})
+    assert quiz.status_code == 201, quiz.text
+    quiz_id = quiz.json()["id"]
+
+    lms = platforms(issuer=f"https://{school}.lms.edu")
+    register(system, admin, lms)
+    student = browser_launch(system, lms, "stu-ags", [LEARNER], custom={"praxis_target": f"assessment:{quiz_id}"},
+                             lineitem="li-quiz")
+    assert student.page.endswith(f"/lti/app/assessments/{quiz_id}")
+    paper = eventually(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
+        student.get(f"{system.base_url}{API}/assessments/{quiz_id}/paper", timeout=30)), timeout=30)
+    sent = student.post(f"{system.base_url}{API}/assessments/{quiz_id}/submissions", timeout=30,
+                        headers={"X-CSRF-Token": student.csrf},
+                        json={"attempt": paper["attempt"], "answers": {"q1": True}})
+    assert sent.status_code == 201, sent.text
+    eventually(lambda: lms.scores, timeout=60)
+    [(lineitem, posted)] = lms.scores
+    assert lineitem == "li-quiz" and posted["userId"] == "stu-ags" and posted["scoreGiven"] == 100.0
+    [post] = admin.get(f"{API}/lti/grade-posts", params={"status": "posted"}).json()
+    assert post["assessment_id"] == quiz_id and post["student_id"] == "stu-ags"
