@@ -3,7 +3,7 @@ school's staff register, the tool's signing keys, and the items an instructor
 picks for deep linking. Stored and served by the gateway (gateway/lti/)."""
 from marshmallow import fields, validate
 
-from contracts.base import Integer, StrictSchema
+from contracts.base import Integer, PageQuerySchema, StrictSchema
 from contracts.urls import HttpsUrl
 
 DEPLOYMENT_ID = validate.Length(min=1, max=255)
@@ -72,9 +72,8 @@ class DeepLinkResponseSchema(StrictSchema):
 GRADE_POST_STATUSES = ("pending", "posted", "failed")
 
 
-class GradePostQuerySchema(StrictSchema):
+class GradePostQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(GRADE_POST_STATUSES))
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class GradePostSchema(StrictSchema):

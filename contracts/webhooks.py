@@ -8,7 +8,7 @@ webhooks service subscribes to (contracts/topology.py ``SUBSCRIPTIONS["webhooks"
 """
 from marshmallow import ValidationError, fields, validate
 
-from contracts.base import ID, Integer, StrictSchema
+from contracts.base import ID, Integer, PageQuerySchema, StrictSchema
 from contracts.events import define
 from contracts.urls import HttpsUrl
 
@@ -32,18 +32,19 @@ def _check_types(values):
 
 
 EVENT_TYPES = dict(validate=[validate.Length(min=1, max=50), _check_types])
+EVENT_TYPES_DOC = {"description": "e.g. student.admitted.v1, attendance.recorded.v1 (GET /webhooks/event-types)",
+                   "example": ["student.admitted.v1", "attendance.recorded.v1"]}
 
 
 class EndpointCreateSchema(StrictSchema):
     url = HttpsUrl(required=True, metadata={"description": "Where Praxis POSTs the events (https)"})
-    event_types = fields.List(fields.String(), required=True, **EVENT_TYPES,
-                              metadata={"description": "e.g. student.admitted.v1, attendance.recorded.v1"})
+    event_types = fields.List(fields.String(), required=True, **EVENT_TYPES, metadata=EVENT_TYPES_DOC)
     description = fields.String(load_default="", validate=validate.Length(max=500))
 
 
 class EndpointUpdateSchema(StrictSchema):
     url = HttpsUrl()
-    event_types = fields.List(fields.String(), **EVENT_TYPES)
+    event_types = fields.List(fields.String(), **EVENT_TYPES, metadata=EVENT_TYPES_DOC)
     description = fields.String(validate=validate.Length(max=500))
     status = fields.String(validate=validate.OneOf(ENDPOINT_STATUSES),
                            metadata={"description": "enabled again: paused deliveries resume"})
@@ -60,9 +61,13 @@ class EndpointSchema(StrictSchema):
     secret = fields.String(metadata={"description": "The signing secret: shown once, when the endpoint is made"})
 
 
-class DeliveryQuerySchema(StrictSchema):
+class EventTypeSchema(StrictSchema):
+    type = fields.String(required=True, metadata={"description": "An event type an endpoint may choose",
+                                                 "example": "student.admitted.v1"})
+
+
+class DeliveryQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class DeliverySchema(StrictSchema):

@@ -6,6 +6,7 @@ launch, JWKS, deep linking) live in gateway/lti/routes.py under /lti.
 from flask import g
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_of, page_schema
 from contracts.lti import (ContextSchema, GradePostQuerySchema, GradePostSchema, PlatformCreateSchema,
                            PlatformSchema, PlatformUpdateSchema, RosterSyncCreateSchema, RosterSyncSchema,
                            RotateSchema, ToolKeySchema)
@@ -38,10 +39,11 @@ def register_platform(data):
 
 @blp.route("/lti/platforms", methods=["GET"])
 @roles("admin")
-@blp.response(200, PlatformSchema(many=True))
-def list_platforms():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(PlatformSchema))
+def list_platforms(query):
     """The school's registered platforms."""
-    return reply([_out(r) for r in store.list_platforms(g.caller["school_id"])])
+    return reply(page_of([_out(r) for r in store.list_platforms(g.caller["school_id"])], query))
 
 
 @blp.route("/lti/platforms/<platform_id>", methods=["GET"])
@@ -74,10 +76,11 @@ def delete_platform(platform_id):
 
 @blp.route("/lti/keys", methods=["GET"])
 @roles("admin")
-@blp.response(200, ToolKeySchema(many=True))
-def list_keys():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(ToolKeySchema))
+def list_keys(query):
     """The school's published signing keys, the current one last."""
-    return reply([keys.describe(k) for k in keys.published(g.caller["school_id"])])
+    return reply(page_of([keys.describe(k) for k in keys.published(g.caller["school_id"])], query))
 
 
 @blp.route("/lti/keys/rotation", methods=["POST"])
@@ -93,7 +96,7 @@ def rotate_keys(data):
 @blp.route("/lti/grade-posts", methods=["GET"])
 @roles("admin")
 @blp.arguments(GradePostQuerySchema, location="query")
-@blp.response(200, GradePostSchema(many=True))
+@blp.response(200, page_schema(GradePostSchema))
 def list_grade_posts(query):
     """Scores owed to the LMS (AGS): pending ones with their next attempt, failed ones
     with the platform's last answer, posted ones (newest first)."""
@@ -102,13 +105,14 @@ def list_grade_posts(query):
 
 @blp.route("/lti/contexts", methods=["GET"])
 @roles("admin")
-@blp.response(200, ContextSchema(many=True))
-def list_contexts():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(ContextSchema))
+def list_contexts(query):
     """The LMS courses Praxis was launched from, and whether each offers its roster."""
-    return reply([ContextSchema().dump({"id": c["_id"], "platform_id": c["platform_id"],
-                                        "context_id": c["context_id"], "title": c["title"],
-                                        "roster": bool(c.get("memberships_url"))})
-                  for c in advantage.contexts_of(g.caller["school_id"])])
+    return reply(page_of([ContextSchema().dump({"id": c["_id"], "platform_id": c["platform_id"],
+                                                "context_id": c["context_id"], "title": c["title"],
+                                                "roster": bool(c.get("memberships_url"))})
+                          for c in advantage.contexts_of(g.caller["school_id"])], query))
 
 
 @blp.route("/lti/roster-syncs", methods=["POST"])

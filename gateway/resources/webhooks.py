@@ -2,7 +2,8 @@
 and redelivery by hand (the webhooks service; deliveries run there, never here)."""
 from flask_smorest import Blueprint
 
-from contracts.webhooks import (DeliveryQuerySchema, DeliverySchema, EndpointCreateSchema, EndpointSchema,
+from contracts.base import PageQuerySchema, page_of, page_schema
+from contracts.webhooks import (DeliveryQuerySchema, DeliverySchema, EventTypeSchema, EndpointCreateSchema, EndpointSchema,
                                 EndpointUpdateSchema, deliverable_types)
 from gateway.auth import roles
 from gateway.idempotency import idempotent
@@ -13,9 +14,11 @@ blp = Blueprint("webhooks", __name__, description="Signed webhooks: endpoints, e
 
 @blp.route("/webhooks/event-types", methods=["GET"])
 @roles("admin")
-def event_types():
-    """The event types an endpoint may choose."""
-    return reply(deliverable_types())
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(EventTypeSchema))
+def event_types(query):
+    """The event types an endpoint may choose, in alphabetical order."""
+    return reply(page_of([{"type": t} for t in deliverable_types()], query))
 
 
 @blp.route("/webhooks/endpoints", methods=["POST"])
@@ -31,10 +34,11 @@ def create_endpoint(data):
 
 @blp.route("/webhooks/endpoints", methods=["GET"])
 @roles("admin")
-@blp.response(200, EndpointSchema(many=True))
-def list_endpoints():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(EndpointSchema))
+def list_endpoints(query):
     """The school's endpoints, with their status (disabled ones say why)."""
-    return reply(call("webhooks", "list_endpoints"))
+    return reply(page_of(call("webhooks", "list_endpoints"), query))
 
 
 @blp.route("/webhooks/endpoints/<endpoint_id>", methods=["GET"])
@@ -68,7 +72,7 @@ def delete_endpoint(endpoint_id):
 @blp.route("/webhooks/endpoints/<endpoint_id>/deliveries", methods=["GET"])
 @roles("admin")
 @blp.arguments(DeliveryQuerySchema, location="query")
-@blp.response(200, DeliverySchema(many=True))
+@blp.response(200, page_schema(DeliverySchema))
 def list_deliveries(query, endpoint_id):
     """The endpoint's deliveries, newest first: status, attempts, the last answer."""
     return reply(call("webhooks", "list_deliveries", endpoint_id, query))

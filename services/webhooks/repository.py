@@ -75,11 +75,11 @@ class WebhookRepository:
     def add_attempt(self, attempt):
         self._insert_once("attempts", attempt)
 
-    def deliveries_of(self, endpoint_id, status=None, limit=50):
+    def deliveries_of(self, endpoint_id, status=None, limit=50, offset=0):
         query = {"endpoint_id": endpoint_id}
         if status:
             query["status"] = status
-        return list(self.db.deliveries.find(query).sort("created_ts", -1).limit(limit))
+        return list(self.db.deliveries.find(query).sort("created_ts", -1).skip(offset).limit(limit))
 
     def set_deliveries(self, endpoint_id, from_status, changes):
         self.db.deliveries.update_many({"endpoint_id": endpoint_id, "status": from_status}, {"$set": changes})
@@ -93,8 +93,8 @@ class WebhookRepository:
     def grade_post(self, post_id):
         return self.db.grade_posts.find_one({"_id": post_id})
 
-    def grade_posts_of(self, school_id, status=None, limit=50):
+    def grade_posts_of(self, school_id, status=None, limit=50, offset=0):
         query = {"school_id": school_id}
         if status:
             query["status"] = status
-        return list(self.db.grade_posts.find(query, {"score": 0}).sort("created_ts", -1).limit(limit))
+        return list(self.db.grade_posts.find(query, {"score": 0}).sort("created_ts", -1).skip(offset).limit(limit))

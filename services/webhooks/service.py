@@ -23,7 +23,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
-from contracts.base import dump, load
+from contracts.base import dump, load, page
 from contracts.errors import Conflict, NotFound
 from contracts.events import make_event
 from contracts.topology import SUBSCRIPTIONS
@@ -145,7 +145,8 @@ class WebhooksService(PraxisService):
     def list_deliveries(self, caller, endpoint_id, query):
         query = load(DeliveryQuerySchema, query)
         self._endpoint(caller, endpoint_id)
-        return [delivery_out(d) for d in self.store.deliveries_of(endpoint_id, query.get("status"), query["limit"])]
+        found = self.store.deliveries_of(endpoint_id, query.get("status"), query["limit"] + 1, query["offset"])
+        return page([delivery_out(d) for d in found], query)
 
     @rpc
     def redeliver(self, caller, delivery_id):
@@ -292,8 +293,8 @@ class WebhooksService(PraxisService):
     @rpc
     def list_grade_posts(self, caller, query):
         query = load(GradePostQuerySchema, query)
-        return [passback.out(p) for p in self.store.grade_posts_of(caller["school_id"], query.get("status"),
-                                                                    query["limit"])]
+        found = self.store.grade_posts_of(caller["school_id"], query.get("status"), query["limit"] + 1, query["offset"])
+        return page([passback.out(p) for p in found], query)
 
     # --- roster sync from the LMS (LTI NRPS) ------------------------------------------
 

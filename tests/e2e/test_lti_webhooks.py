@@ -109,7 +109,7 @@ def test_a_webhook_endpoint_hears_the_event_a_request_caused_signed_after_a_fail
         for headers, body in receiver.received:
             assert verify(secret, headers["Praxis-Signature"], body, now=int(time.time()))
             assert json.loads(body)["payload"]["program_id"] == program["id"]
-        [delivery] = admin.get(f"/api/v1/webhooks/endpoints/{endpoint.json()['id']}/deliveries").json()
+        [delivery] = admin.get(f"/api/v1/webhooks/endpoints/{endpoint.json()['id']}/deliveries").json()["items"]
         assert delivery["status"] == "delivered" and delivery["attempts"] == 2
     finally:
         receiver.server.shutdown()
@@ -149,5 +149,5 @@ def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(
     eventually(lambda: lms.scores, timeout=60)
     [(lineitem, posted)] = lms.scores
     assert lineitem == "li-quiz" and posted["userId"] == "stu-ags" and posted["scoreGiven"] == 100.0
-    [post] = admin.get(f"{API}/lti/grade-posts", params={"status": "posted"}).json()
+    [post] = admin.get(f"{API}/lti/grade-posts", params={"status": "posted"}).json()["items"]
     assert post["assessment_id"] == quiz_id and post["student_id"] == "stu-ags"

@@ -58,7 +58,7 @@ def test_the_launch_session_is_honoured_by_the_api_with_its_role_and_csrf_token(
     admin = app.test_client()
     launch(admin, lms, "dean-1", [ADMINISTRATOR])
     listed = admin.get("/api/v1/lti/platforms")
-    assert listed.status_code == 200 and [p["id"] for p in listed.get_json()] == [lms.registered["id"]]
+    assert listed.status_code == 200 and [p["id"] for p in listed.get_json()["items"]] == [lms.registered["id"]]
     # a browser sends cookies on its own: a change needs the session's CSRF token
     refused = admin.post("/api/v1/lti/keys/rotation", json={})
     assert refused.status_code == 403
@@ -203,7 +203,7 @@ def test_a_rotated_key_signs_from_now_on_while_the_old_one_stays_published(app, 
     assert rotated.status_code == 201
     after = app.test_client().get(jwks_path).get_json()["keys"]
     assert [k["kid"] for k in after] == [before[0]["kid"], rotated.get_json()["kid"]]
-    listed = app.test_client().get("/api/v1/lti/keys", headers=headers).get_json()
+    listed = app.test_client().get("/api/v1/lti/keys", headers=headers).get_json()["items"]
     assert listed[0]["retires_at"] is not None and listed[1]["retires_at"] is None
 
 

@@ -49,7 +49,7 @@ def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_
         app, lms, services):
     program = call(services["enrollment"], "create_program", platinum_cup(starts_on=date.today()))
     launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
-    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
     assert course["roster"] and course["context_id"] == "course-1"
     lms.members = [member("s1", LEARNER), member("s2", LEARNER), member("s3", LEARNER, status="Inactive"),
                    member("teacher-1", INSTRUCTOR), member("ta-1", TEACHING_ASSISTANT), member("m-1", MENTOR)]
@@ -77,12 +77,12 @@ def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_
 
 def test_another_schools_staff_cannot_sync_this_schools_course(app, lms, services):
     launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
-    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
     other = dict(ADMIN, school_id="other-school")
     with pytest.raises(NotFound):
         call(services["webhooks"], "start_roster_sync",
              {"context": course["id"], "program_id": "p1", "track": "undergraduate"}, caller=other)
-    assert app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("other-school")).get_json() == []
+    assert app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("other-school")).get_json()["items"] == []
 
 
 def test_a_sync_that_cannot_reach_enrollment_fails_and_says_why(app, lms, container_factory, rabbit_config,
@@ -91,7 +91,7 @@ def test_a_sync_that_cannot_reach_enrollment_fails_and_says_why(app, lms, contai
     webhooks = container_factory(WebhooksService, rabbit_config)
     webhooks.start()  # enrollment is not running
     launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
-    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
     lms.members = [member("s1", LEARNER)]
     started = call(webhooks, "start_roster_sync", {"context": course["id"], "program_id": "p1",
                                                    "track": "undergraduate"})

@@ -130,10 +130,10 @@ def test_every_event_arrives_once_and_signed_after_the_receivers_first_failures(
         assert headers["Praxis-Event-Id"] == json.loads(body)["event_id"]
         assert not verify("whsec_wrong", headers["Praxis-Signature"], body)
         assert not verify(endpoint["secret"], headers["Praxis-Signature"], body + b" ")
-    deliveries = rpc(webhooks, "list_deliveries", endpoint["id"], {})
+    deliveries = rpc(webhooks, "list_deliveries", endpoint["id"], {})["items"]
     assert {d["status"] for d in deliveries} == {"delivered"} and len(deliveries) == 3
     assert sum(d["attempts"] for d in deliveries) == 3 + 3  # three failed answers were retried
-    assert rpc(webhooks, "list_deliveries", endpoint["id"], {"status": "pending"}) == []
+    assert rpc(webhooks, "list_deliveries", endpoint["id"], {"status": "pending"})["items"] == []
 
 
 def test_an_endpoint_failing_for_its_whole_retry_period_is_disabled_the_school_told_and_redelivery_works(
@@ -150,7 +150,7 @@ def test_an_endpoint_failing_for_its_whole_retry_period_is_disabled_the_school_t
 
     eventually(lambda: rpc(webhooks, "get_endpoint", endpoint["id"])["status"] == "disabled", timeout=30)
     assert "failed" in rpc(webhooks, "get_endpoint", endpoint["id"])["disabled_reason"]
-    [failed] = rpc(webhooks, "list_deliveries", endpoint["id"], {})
+    [failed] = rpc(webhooks, "list_deliveries", endpoint["id"], {})["items"]
     assert failed["status"] == "failed" and failed["attempts"] >= 2
     message = eventually(lambda: told.bind(connection.default_channel).get(no_ack=True), timeout=15)
     assert message.payload["type"] == "webhook_endpoint.disabled.v1"
@@ -158,7 +158,7 @@ def test_an_endpoint_failing_for_its_whole_retry_period_is_disabled_the_school_t
 
     # a disabled endpoint: new events wait, paused; redelivery by hand needs it enabled
     publish(rabbit_config, second)
-    eventually(lambda: len(rpc(webhooks, "list_deliveries", endpoint["id"], {"status": "paused"})) == 1, timeout=15)
+    eventually(lambda: len(rpc(webhooks, "list_deliveries", endpoint["id"], {"status": "paused"})["items"]) == 1, timeout=15)
     with pytest.raises(Conflict):
         rpc(webhooks, "redeliver", failed["id"])
     receiver.fail_first = 0  # the school fixed its receiver
@@ -176,7 +176,7 @@ def test_another_schools_endpoints_and_deliveries_are_not_found(webhooks, receiv
     with pytest.raises(NotFound):
         rpc(webhooks, "get_endpoint", endpoint["id"], caller=OTHER)
     with pytest.raises(NotFound):
-        rpc(webhooks, "list_deliveries", endpoint["id"], {}, caller=OTHER)
+        rpc(webhooks, "list_deliveries", endpoint["id"], {}, caller=OTHER)["items"]
     with pytest.raises(NotFound):
         rpc(webhooks, "redeliver", f"{endpoint['id']}:e1", caller=OTHER)
     assert rpc(webhooks, "list_endpoints", caller=OTHER) == []
