@@ -199,9 +199,9 @@ def _picker_rows():
     """The school's programmes and their scheduled sessions, as checkboxes."""
     from gateway.resources import call
     rows = []
-    for program in call("enrollment", "list_programs", {}):
+    for program in call("enrollment", "list_programs", {"limit": 200})["items"]:
         rows.append(_checkbox("program", program["id"], program["name"]))
-        for item in call("content", "list_sessions", program["id"], {"status": "scheduled"}):
+        for item in call("content", "list_sessions", program["id"], {"status": "scheduled", "limit": 200})["items"]:
             rows.append("&nbsp;&nbsp;" + _checkbox("session", item["id"], f"{program['name']}: {item['title']}"))
     return "\n".join(rows) or "<p>No programme yet.</p>"
 

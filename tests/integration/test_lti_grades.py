@@ -105,7 +105,7 @@ def test_another_schools_platform_never_receives_this_schools_grades(app, lms, p
     launch(app.test_client(), lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
     publish(rabbit_config, graded("a5", "stu-1", 70.0, "2026-04-02T09:00:00+00:00"))
     eventually(lambda: len(lms.scores) == 1, timeout=30)
-    assert other.scores == [] and call(service, "list_grade_posts", {}, caller=dict(ADMIN, school_id="other-school")) == []
+    assert other.scores == [] and call(service, "list_grade_posts", {}, caller=dict(ADMIN, school_id="other-school"))["items"] == []
 
 
 def test_a_platform_that_refuses_for_a_day_leaves_a_failed_post_for_the_operator(
@@ -114,7 +114,7 @@ def test_a_platform_that_refuses_for_a_day_leaves_a_failed_post_for_the_operator
     launch(app.test_client(), lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
     lms.fail_scores = 10 ** 6
     publish(rabbit_config, graded("a5", "stu-1", 50.0, "2026-04-03T09:00:00+00:00"))
-    [failed] = eventually(lambda: call(service, "list_grade_posts", {"status": "failed"}), timeout=30)
+    [failed] = eventually(lambda: call(service, "list_grade_posts", {"status": "failed"})["items"], timeout=30)
     assert failed["last_status_code"] == 503 and failed["attempts"] >= 2 and failed["student_id"] == "stu-1"
     # the LMS is fixed: the operator posts it again
     lms.fail_scores = 0

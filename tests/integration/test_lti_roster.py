@@ -63,7 +63,7 @@ def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_
     assert first["added"] == ["m-1", "s1", "s2", "ta-1", "teacher-1"] and first["dropped"] == []
     applications = call(services["enrollment"], "list_applications", program["id"], {})["items"]
     assert sorted(a["student_id"] for a in applications) == ["s1", "s2"]
-    tutors = call(services["enrollment"], "list_staff", program["id"], "tutor")
+    tutors = call(services["enrollment"], "list_staff", program["id"], "tutor")["items"]
     assert sorted(t["name"] for t in tutors) == ["Name ta-1", "Name teacher-1"]
 
     lms.members = [member("s1", LEARNER), member("s4", LEARNER), member("teacher-1", INSTRUCTOR)]
@@ -72,7 +72,7 @@ def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_
     assert second["added"] == ["s4"] and second["dropped"] == ["m-1", "s2", "ta-1"]
     applications = call(services["enrollment"], "list_applications", program["id"], {})["items"]
     assert sorted(a["student_id"] for a in applications) == ["s1", "s2", "s4"]  # nobody deleted, nobody twice
-    assert len(call(services["enrollment"], "list_staff", program["id"], "tutor")) == 2
+    assert len(call(services["enrollment"], "list_staff", program["id"], "tutor")["items"]) == 2
 
 
 def test_another_schools_staff_cannot_sync_this_schools_course(app, lms, services):
