@@ -13,17 +13,24 @@ changed record is written whole (``replace_one``, which keeps types, guarded by
 A replace re-writes the pending events it read; one the relay published in the
 meantime may be published again (consumers dedupe by event_id).
 """
+import copy
+import time
 from datetime import datetime
 
-from pymongo.errors import DuplicateKeyError
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
-from services.common.events import owing
+from services.common.events import outbox_written, owing
 from services.content.models import (AttendanceDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
                                      PollDoc, ProgramProjection, QuestionDoc, RefusalDoc, SessionDoc,
                                      StudentProjection, TeamProjection, VoteDoc)
 
 _HIDDEN = {"_id": 0, "pending_events": 0}
+# programmes' projections, per process: (school_id, program_id) -> (when read, projection)
+_PROGRAMS = {}
+PROGRAM_CACHE_SECONDS = 60.0
+PROGRAM_CACHE_SIZE = 1024
 
 
 def _out(doc):
@@ -69,9 +76,11 @@ class _Records:
         """True if stored; False if a record with this id exists (a retry or a duplicate)."""
         try:
             self.collection.insert_one(_in(record, events))
-            return True
         except DuplicateKeyError:
             return False
+        if events:
+            outbox_written(self.document)
+        return True
 
     def get(self, record_id, **match):
         return _out(self.collection.find_one({"_id": record_id, **match}))
@@ -82,6 +91,8 @@ class _Records:
         if current is not None:
             doc = _in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
             if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
+                if doc["pending_events"]:
+                    outbox_written(self.document)
                 return {**record, "rev": record["rev"] + 1}
         raise Conflict("the record changed meanwhile; retry")
 
@@ -138,7 +149,18 @@ class ContentRepository:
             pass  # a redelivered program.created: the programme is known
 
     def get_program(self, school_id, program_id):
-        return _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        """The programme's projection. It is written once (program.created) and never
+        changed, so a found one is remembered for a while (every sign-in needs its rules)."""
+        key, now = (school_id, program_id), time.monotonic()
+        cached = _PROGRAMS.get(key)
+        if cached is not None and now - cached[0] < PROGRAM_CACHE_SECONDS:
+            return copy.deepcopy(cached[1])
+        program = _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        if program is not None:
+            if len(_PROGRAMS) >= PROGRAM_CACHE_SIZE:
+                _PROGRAMS.clear()
+            _PROGRAMS[key] = (now, copy.deepcopy(program))
+        return program
 
     def keep_student(self, student, at):
         """``student``: school_id, program_id, student_id, track, status."""
@@ -244,14 +266,36 @@ class ContentRepository:
     def claim(self, session_id, kind, value, student_id):
         """Record that ``value`` (a device id or an address) signed in ``student_id``;
         return every student it signed in for this session."""
-        collection, _id = DeviceClaimDoc._get_collection(), f"{session_id}:{kind}:{value}"
-        # no upsert: nx-27017 drops the $addToSet of an upserted document
-        if not collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}}).matched_count:
-            try:
-                collection.insert_one({"_id": _id, "students": [student_id]})
-            except DuplicateKeyError:
-                collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}})
-        return collection.find_one({"_id": _id})["students"]
+        return self.claim_all(session_id, [(kind, value)], student_id)[kind]
+
+    def claim_all(self, session_id, claims, student_id):
+        """``claims``: (kind, value) pairs (a device id, an address) that signed in
+        ``student_id``; return {kind: every student the value signed in for this
+        session, first first}. One bulk insert when every value is new (the common
+        case); a value claimed before costs one more update that returns its list."""
+        collection = DeviceClaimDoc._get_collection()
+        ids = {kind: f"{session_id}:{kind}:{value}" for kind, value in claims}
+        if not ids:
+            return {}
+        taken = set()
+        try:
+            collection.insert_many([{"_id": _id, "students": [student_id]} for _id in ids.values()],
+                                   ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            taken = {list(ids.values())[e["index"]] for e in errors}
+        found = {}
+        for kind, _id in ids.items():
+            if _id not in taken:
+                found[kind] = [student_id]
+                continue
+            # no upsert: nx-27017 drops the $addToSet of an upserted document (it exists here)
+            doc = collection.find_one_and_update({"_id": _id}, {"$addToSet": {"students": student_id}},
+                                                 return_document=ReturnDocument.AFTER)
+            found[kind] = doc["students"] if doc else collection.find_one({"_id": _id})["students"]
+        return found
 
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:

@@ -84,6 +84,9 @@ class FakeContentRepository:
             students.append(student_id)
         return list(students)
 
+    def claim_all(self, session_id, claims, student_id):
+        return {kind: self.claim(session_id, kind, value, student_id) for kind, value in claims}
+
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:
             record = self.attendance.docs.get(f"{session_id}:{student_id}")
