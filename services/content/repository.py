@@ -43,6 +43,7 @@ def _out(doc):
     doc.pop("due_ts", None)
     doc.pop("ends_ts", None)
     doc.pop("closes_ts", None)
+    doc.pop("flagged", None)
     return doc
 
 
@@ -53,6 +54,9 @@ def _in(record, events=()):
     doc.pop("outbox_pending", None)
     doc.update(owing(events))
     doc.setdefault("rev", 0)
+    doc.pop("flagged", None)
+    if doc.get("flags"):
+        doc["flagged"] = 1  # an indexed scalar beside the list: flagged records are found and counted
     if isinstance(doc.get("due_at"), datetime):
         doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
     if isinstance(doc.get("ends_at"), datetime):
@@ -105,6 +109,12 @@ class _Records:
         if limit:
             cursor = cursor.limit(limit)
         return [_out(d) for d in cursor]
+
+
+def _count(document, match):
+    """A $count stage (count_documents is slow on nx-27017)."""
+    rows = list(document._get_collection().aggregate([{"$match": match}, {"$count": "n"}]))
+    return rows[0]["n"] if rows else 0
 
 
 def _apply_fact(collection, _id, stamp, at, fields, on_insert=None):
@@ -175,11 +185,12 @@ class ContentRepository:
         return [_out(d) for d in StudentProjection._get_collection().find(
             {"program_id": program_id, "status": "admitted"})]
 
-    def count_admitted(self, program_id):
-        # a $count stage, not count_documents (slow on nx-27017)
-        rows = list(StudentProjection._get_collection().aggregate([
-            {"$match": {"program_id": program_id, "status": "admitted"}}, {"$count": "n"}]))
-        return rows[0]["n"] if rows else 0
+    def count_admitted(self, program_id, tracks=None):
+        # a $count stage over the index, not count_documents (slow on nx-27017)
+        match = {"program_id": program_id, "status": "admitted"}
+        if tracks:
+            match["track"] = {"$in": list(tracks)}
+        return _count(StudentProjection, match)
 
     def keep_team(self, team, at):
         """``team``: school_id, program_id, track, name, members, disbanded."""
@@ -245,6 +256,54 @@ class ContentRepository:
 
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
+
+    def session_students(self, session_id, statuses, offset=0, limit=100):
+        """Students of a page of the session's records with one of ``statuses``."""
+        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
+            {"session_id": session_id, "status": {"$in": list(statuses)}}, {"student_id": 1})
+            .skip(offset).limit(limit)]
+
+    def flagged_students(self, session_id, offset=0, limit=100):
+        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
+            {"session_id": session_id, "flagged": 1}, {"student_id": 1}).skip(offset).limit(limit)]
+
+    def count_flagged(self, session_id):
+        return _count(AttendanceDoc, {"session_id": session_id, "flagged": 1})
+
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=500):
+        """A page of the admitted students (of ``tracks``) without a record in ``statuses``:
+        admitted students are read a chunk at a time, each chunk checked by record ids,
+        until the page is full (a first page reads about ``limit`` students while few
+        have signed in)."""
+        match = {"program_id": program_id, "status": "admitted"}
+        if tracks:
+            match["track"] = {"$in": list(tracks)}
+        found, skipped, batch = [], 0, []
+        records = AttendanceDoc._get_collection()
+
+        def check(students):
+            nonlocal skipped
+            signed = {d["student_id"] for d in records.find(
+                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}, "status": {"$in": list(statuses)}},
+                {"student_id": 1})}
+            for student_id in students:
+                if student_id in signed:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                else:
+                    found.append(student_id)
+            return len(found) >= limit
+
+        for doc in StudentProjection._get_collection().find(match, {"student_id": 1}).batch_size(chunk):
+            batch.append(doc["student_id"])
+            if len(batch) == chunk:
+                if check(batch):
+                    return found[:limit]
+                batch = []
+        if batch:
+            check(batch)
+        return found[:limit]
 
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},
@@ -312,10 +371,7 @@ class ContentRepository:
     def count_attending(self, session_ids, attending):
         if not session_ids:
             return 0
-        rows = list(AttendanceDoc._get_collection().aggregate([
-            {"$match": {"session_id": {"$in": list(session_ids)}, "status": {"$in": list(attending)}}},
-            {"$count": "n"}]))
-        return rows[0]["n"] if rows else 0
+        return _count(AttendanceDoc, {"session_id": {"$in": list(session_ids)}, "status": {"$in": list(attending)}})
 
     # --- questions ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from contracts.content import (
     ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
     MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
     REPLAY_FORMS, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED, SESSION_SCHEDULED,
-    AnswerCreateSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
+    AnswerCreateSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusQuerySchema, CheckinStatusSchema, CheckinWindowOutSchema,
     CheckinWindowSchema, CorrectionSchema, FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
     MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema, MaterialSchema,
     MaterialVersionCreateSchema, PollCreateSchema, PollSchema, PresenceSchema, QuestionCreateSchema,
@@ -41,6 +41,7 @@ from services.content.repository import ContentRepository
 
 log = logging.getLogger("praxis.content")
 
+SIGNED_IN = ("present", "late")
 REFUSAL_TEXT = {
     "no_window": "no check-in window was opened for this session",
     "window_not_open": "the check-in window is not open yet",
@@ -393,21 +394,29 @@ class ContentService(PraxisService):
             caller, record, device_id=None, address=None, flags=[])})
 
     @rpc
-    def checkin_status(self, caller, session_id):
+    def checkin_status(self, caller, session_id, query=None):
+        """Counts from indexes and a page of each list: never every student of the programme."""
         ensure_not_student(caller)
+        query = load(CheckinStatusQuerySchema, query)
         session, now = self._session(caller, session_id), _now()
-        expected = sorted(s["student_id"] for s in self.store.admitted_students(session["program_id"])
-                          if domain.session_is_for(session, s["track"]))
-        records = {r["student_id"]: r for r in self.store.session_records(session_id)}
-        signed = {sid for sid, r in records.items() if r["status"] in ("present", "late")}
+        limit, offset = query["limit"], query["offset"]
+        tracks = session["tracks"] or None
+        signed = self.store.session_students(session_id, SIGNED_IN, offset, limit + 1)
+        flagged = self.store.flagged_students(session_id, offset, limit + 1)
+        not_signed = self.store.not_signed_in(session_id, session["program_id"], tracks, SIGNED_IN,
+                                              offset, limit + 1)
         window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
-            "expected": len(expected), "signed_in": sorted(signed),
-            "not_signed_in": [s for s in expected if s not in signed],
-            "flagged": sorted(sid for sid, r in records.items() if r["flags"])})
+            "expected": self.store.count_admitted(session["program_id"], tracks),
+            "signed_in": sorted(signed[:limit]), "not_signed_in": sorted(not_signed[:limit]),
+            "flagged": sorted(flagged[:limit]),
+            "signed_in_count": self.store.count_attending([session_id], SIGNED_IN),
+            "flagged_count": self.store.count_flagged(session_id),
+            "limit": limit, "offset": offset,
+            "has_more": any(len(part) > limit for part in (signed, flagged, not_signed))})
 
     @rpc
     def checkin_refusals(self, caller, session_id):
