@@ -167,21 +167,46 @@ class Burst:
             lms = b.keys(1, role="lms")[0]
             row = {"students": size, "attendance": total}
             api = self.stack.system.base_url
-            for key, path in (("checkin_status", f"/api/v1/sessions/{session_id}/checkin-status"),
-                              ("attendance_list", f"/api/v1/sessions/{session_id}/attendance")):
+            self.applications(program_id, ids)
+            for key, path in (("checkin_status", f"/api/v1/sessions/{session_id}/checkin-status?limit=100"),
+                              ("attendance_list", f"/api/v1/sessions/{session_id}/attendance"),
+                              ("roster", f"/api/v1/programs/{program_id}/roster"),
+                              ("roster_csv", f"/api/v1/programs/{program_id}/roster.csv"),
+                              ("applications", f"/api/v1/programs/{program_id}/applications?limit=50")):
                 res, answers = burst(key, api, [json_request("GET", path, staff)] * 5, 1)
                 row[key] = res.p50 if res.ok else None
                 row[f"{key}_bytes"] = len(answers[-1][1]) if answers and answers[-1] else 0
+                if not res.ok:
+                    say(f"    {key}: {res.sample_error}")
             late = ids[size // 2: size // 2 + 20]
             res, _ = burst("sign-in", api, self.sign_ins(session_id, late, [lms], code), 1)
             row["sign_in"] = res.p50 if res.ok else None
-            row["full_sweep"] = self.full_sweep()
+            row["full_sweep"], row["flagged_query"] = self.full_sweep()
             row["memory"] = self.memory()
             rows.append(row)
             say(f"    {size} students, {total} attendance records: " + ", ".join(
                 f"{k} {v * 1000:.1f} ms" for k, v in row.items()
-                if k in ("checkin_status", "attendance_list", "sign_in", "full_sweep") and v is not None))
+                if k in ("checkin_status", "attendance_list", "roster", "roster_csv", "applications",
+                         "sign_in", "full_sweep", "flagged_query") and v is not None))
         b.growth = rows
+
+    def applications(self, program_id, ids):
+        """Seed enrollment's admitted applications (as selection leaves them)."""
+        from services.enrollment import domain
+        from services.enrollment.models import ApplicationDoc
+        now = datetime.now(timezone.utc)
+        apps = self.client[f"{stack.DB_PREFIX}_enrollment"].applications
+        for start in range(0, len(ids), 1000):
+            docs = []
+            for n, s in enumerate(ids[start:start + 1000], start):
+                app = domain.new_application(
+                    {"student_id": s, "name": f"Student {n}", "track": TRACK, "major": "Commerce",
+                     "year_of_study": 2, "prior_courses": [], "motivation": ""},
+                    {"id": program_id}, school_id=stack_school(), actor="lms:bench", now=now)
+                app.update(status="admitted", score=60 + n % 40, score_source="quiz", decided_at=now,
+                           decision_reason=f"rank {n + 1}")
+                docs.append(ApplicationDoc(**app).to_mongo().to_dict())
+            apps.insert_many(docs, ordered=False)
 
     def seed_records(self, program_id, session_id, students, status):
         now = datetime.now(timezone.utc)
@@ -202,11 +227,15 @@ class Burst:
             self.seed_records(program_id, f"past-{uuid.uuid4().hex[:8]}", ids[:missing], "present")
 
     def full_sweep(self):
-        """The relay's periodic full sweep on content's attendance (the query alone)."""
-        from services.common.events import PENDING
-        res = sequential("full sweep", lambda i: isinstance(
-            list(self.content.attendance.find(PENDING, {"pending_events": 1}).limit(200)), list), 3, 30)
-        return res.p50 if res.ok else None
+        """The relay's queries on content's attendance, timed alone: (the full sweep's
+        ``PENDING``, the flagged one's ``FLAGGED``)."""
+        from services.common.events import FLAGGED, PENDING
+        out = []
+        for query in (PENDING, FLAGGED):
+            res = sequential("relay query", lambda i: isinstance(
+                list(self.content.attendance.find(query, {"pending_events": 1}).limit(200)), list), 3, 30)
+            out.append(res.p50 if res.ok else None)
+        return out
 
     def memory(self):
         """Resident memory (MB) of each process the run started."""
@@ -234,16 +263,19 @@ def growth_report(rows):
     if not rows:
         return
     print()
-    print("Growth (one programme per size; p50 of 5 reads through the gateway, one client; sign-in: p50 of 20):")
-    print(f"  {'students':>9}{'attendance':>12}{'check-in status':>17}{'attendance list':>17}"
-          f"{'one sign-in':>13}{'full sweep':>12}")
+    print("Growth (one programme per size; p50 of 5 reads through the gateway, one client, and the "
+          "size of the answer; sign-in: p50 of 20):")
+    reads = (("checkin_status", "check-in status"), ("attendance_list", "attendance list"),
+             ("roster", "roster"), ("roster_csv", "roster.csv"), ("applications", "applications"))
+    print(f"  {'students':>9}{'attendance':>11}" + "".join(f"{title:>19}" for _, title in reads)
+          + f"{'one sign-in':>13}{'full sweep':>12}{'flagged query':>15}")
+
+    def ms(v):
+        return f"{v * 1000:.1f} ms" if v is not None else "-"
     for r in rows:
-        def ms(v):
-            return f"{v * 1000:.1f} ms" if v is not None else "-"
-        print(f"  {r['students']:>9,}{r['attendance']:>12,}"
-              f"{ms(r['checkin_status']):>10} {r['checkin_status_bytes'] / 1024:>5.0f}k"
-              f"{ms(r['attendance_list']):>10} {r['attendance_list_bytes'] / 1024:>5.0f}k"
-              f"{ms(r['sign_in']):>13}{ms(r['full_sweep']):>12}")
+        print(f"  {r['students']:>9,}{r['attendance']:>11,}"
+              + "".join(f"{ms(r.get(key)):>12} {r.get(key + '_bytes', 0) / 1024:>5.0f}k" for key, _ in reads)
+              + f"{ms(r['sign_in']):>13}{ms(r['full_sweep']):>12}{ms(r.get('flagged_query')):>15}")
     print("  memory (MB resident) at each size:")
     for r in rows:
         print(f"  {r['students']:>9,}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["memory"].items())))
