@@ -616,7 +616,7 @@ def main(argv=None):
             say(problem)
         if bench.failed or args.keep_logs:
             say(f"logs kept in {bench.stack.tmp}")
-    if bench.results:
+    if bench.results or getattr(bench, "growth", None):
         bench.report()
     print(f"\nbench: finished in {time.perf_counter() - started:.0f} s")
     if bench.failed:
