@@ -5,7 +5,7 @@ state change (``pending_events`` on an ``OutboxDocument``, with the indexed flag
 ``outbox_pending``). The ``Outbox`` relay publishes them with publisher confirms
 and then pulls them off the document by ``_id``. A crash between publishing and
 pulling publishes again; consumers dedupe. The relay runs right after every worker
-and every few seconds (a full sweep at start and every 30 s), so a service that
+and every few seconds (a full sweep of every document only at start), so a service that
 died mid-flow catches up when it restarts. At start-up the relay declares every
 consumer queue of contracts.topology, so nothing is published into nothing.
 
@@ -59,7 +59,8 @@ class OutboxDocument(mongoengine.Document):
     ``outbox_pending`` is 1 while events wait: the relay finds them through an
     index on it instead of scanning the collection. A raw pymongo write that
     stores events sets it too (``owing(events)``); a write that forgets is
-    still relayed by the slower full sweep, with a warning.
+    still relayed by the full sweep at the next start (or every ``full_sweep_interval``
+    where a service asks for one), with a warning.
     """
     meta = {"abstract": True}
     pending_events = mongoengine.ListField(mongoengine.DictField(), default=list)
