@@ -371,6 +371,12 @@ class ContentRepository:
     def count_attending(self, session_ids, attending):
         if not session_ids:
             return 0
+        session_ids = list(session_ids)
+        if len(session_ids) == 1:
+            # one $count per status: an equality match counts from the index
+            # (nx-27017 counts an $in match several times slower)
+            return sum(_count(AttendanceDoc, {"session_id": session_ids[0], "status": status})
+                       for status in attending)
         return _count(AttendanceDoc, {"session_id": {"$in": list(session_ids)}, "status": {"$in": list(attending)}})
 
     # --- questions ----------------------------------------------------------------
