@@ -278,7 +278,7 @@ class ContentRepository:
         match = {"program_id": program_id, "status": "admitted"}
         if tracks:
             match["track"] = {"$in": list(tracks)}
-        found, skipped, batch = [], 0, []
+        found, skipped = [], 0
         records = AttendanceDoc._get_collection()
 
         def check(students):
@@ -295,15 +295,13 @@ class ContentRepository:
                     found.append(student_id)
             return len(found) >= limit
 
-        for doc in StudentProjection._get_collection().find(match, {"student_id": 1}).batch_size(chunk):
-            batch.append(doc["student_id"])
-            if len(batch) == chunk:
-                if check(batch):
-                    return found[:limit]
-                batch = []
-        if batch:
-            check(batch)
-        return found[:limit]
+        students, start = StudentProjection._get_collection(), 0
+        while True:
+            # pages with a limit: nx-27017 computes a whole unlimited query before its first batch
+            batch = [d["student_id"] for d in students.find(match, {"student_id": 1}).skip(start).limit(chunk)]
+            if not batch or check(batch) or len(batch) < chunk:
+                return found[:limit]
+            start += chunk
 
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},
