@@ -139,7 +139,7 @@ class Outbox(DependencyProvider):
             full = last_full_sweep is None or (
                 self.full_sweep_interval is not None
                 and time.monotonic() - last_full_sweep >= self.full_sweep_interval)
-            only = _take_written() if self.hinted and woken and not full else None
+            only = _take_written(self.documents) if self.hinted and woken and not full else None
             try:
                 while self.relay(full=full, only=only) == self.batch:  # a backlog: keep going
                     pass
@@ -219,8 +219,10 @@ def outbox_written(document):
     _written.add(document._get_collection_name())
 
 
-def _take_written():
-    taken = set(_written)
+def _take_written(documents):
+    """The collections of ``documents`` written since the last look (others' stay:
+    several services may run in one process, as in the integration tests)."""
+    taken = _written & {d._get_collection_name() for d in documents}
     _written.difference_update(taken)
     return taken
 
