@@ -40,6 +40,71 @@ class EnvelopeSchema(StrictSchema):
     payload = fields.Dict(required=True)
 
 
+def rule(text):
+    """Name the cross-field rule a ``@validates_schema`` method checks: the OpenAPI
+    document lists it in the schema's description (gateway.openapi)."""
+    def mark(method):
+        method.praxis_rule = text
+        return method
+    return mark
+
+
+def rules_of(schema_cls):
+    """The documented rules of a schema and of the schemas it extends."""
+    found = []
+    for klass in reversed(schema_cls.__mro__):
+        for value in vars(klass).values():
+            text = getattr(value, "praxis_rule", None)
+            if text and text not in found:
+                found.append(text)
+    return found
+
+
+class PageQuerySchema(StrictSchema):
+    """``limit`` and ``offset`` of a list route (each list documents its order)."""
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
+_PAGES = {}
+
+
+def page_schema(item_schema):
+    """The one shape of every list: ``{items, limit, offset, has_more}``."""
+    if item_schema not in _PAGES:
+        _PAGES[item_schema] = _page_schema(item_schema)
+    return _PAGES[item_schema]
+
+
+def _page_schema(item_schema):
+    name = item_schema.__name__.removesuffix("Schema")
+    return type(f"{name}PageSchema", (StrictSchema,), {
+        "__doc__": f"A page of {name} items, in the order the route documents",
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "limit": Integer(required=True),
+        "offset": Integer(required=True),
+        "has_more": fields.Boolean(required=True, metadata={"description": "More items follow this page"}),
+    })
+
+
+def page(found, query):
+    """A page from ``found``: what the store returned for ``query``'s offset when
+    asked for one more than ``limit`` (``more(query)``)."""
+    return {"items": found[:query["limit"]], "limit": query["limit"], "offset": query["offset"],
+            "has_more": len(found) > query["limit"]}
+
+
+def page_of(items, query):
+    """A page cut from the whole (bounded) list ``items``."""
+    start = query["offset"]
+    return page(items[start:start + query["limit"] + 1], query)
+
+
+def more(query):
+    """``query`` asking the store for one item more than the page (to know has_more)."""
+    return {**query, "limit": query["limit"] + 1}
+
+
 def load(schema_cls, data, **kwargs):
     """Validate ``data`` at a boundary; raise InvalidInput with the field errors."""
     from contracts.errors import InvalidInput

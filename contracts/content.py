@@ -3,7 +3,7 @@
 questions and answers, feedback and demand polls, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -80,6 +80,8 @@ class SessionCreateSchema(_SessionFields):
                                metadata={"description": "School staff only: the partner running it"})
 
     @validates_schema
+    @rule("ends_at is after starts_at; a live_online session needs stream_url; an on-site form "
+          "(offline_lecture, tour_lecture, corporate_training, workshop) needs a place")
     def _consistent(self, data, **kwargs):
         check_session(data)
 
@@ -88,6 +90,7 @@ class SessionUpdateSchema(_SessionFields):
     """A change (e.g. a reschedule): only the fields sent change."""
 
     @validates_schema
+    @rule("at least one field; form never changes; the session after the change keeps the rules of a new one")
     def _not_empty(self, data, **kwargs):
         if not data:
             raise ValidationError("send at least one field to change")
@@ -100,6 +103,7 @@ class SessionReviewSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -152,6 +156,7 @@ class _MaterialContent(StrictSchema):
     body = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100_000))
 
     @validates_schema
+    @rule("url or body (or both)")
     def _url_or_body(self, data, **kwargs):
         if not data.get("url") and not data.get("body"):
             raise ValidationError("send a url or a body", "url")
@@ -174,6 +179,7 @@ class MaterialReviewSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -229,6 +235,7 @@ class CheckinWindowSchema(StrictSchema):
                                    metadata={"description": "The previous code is accepted this long after a change"})
 
     @validates_schema
+    @rule("grace_seconds is shorter than period_seconds")
     def _grace_below_period(self, data, **kwargs):
         if data["grace_seconds"] >= data["period_seconds"]:
             raise ValidationError("must be shorter than period_seconds", "grace_seconds")
@@ -313,8 +320,64 @@ class CheckinStatusSchema(StrictSchema):
     closes_at = fields.AwareDateTime(allow_none=True)
     expected = Integer(required=True, metadata={"description": "Admitted students the session is for"})
     signed_in = fields.List(fields.String(), required=True)
-    not_signed_in = fields.List(fields.String(), required=True)
+    not_signed_in = fields.List(fields.String(), required=True,
+                                metadata={"description": "Neither signed in nor watched the replay"})
     flagged = fields.List(fields.String(), required=True)
+    watched_replay = fields.List(fields.String(), load_default=list,
+                                 metadata={"description": "Students who watched enough of the replay"})
+    attended = Integer(metadata={"description": "Signed in or watched the replay"})
+
+
+MATRIX_CELLS = (*ATTENDANCE_STATUSES, "not_yet")
+_TOTALS = dict(keys=fields.String(validate=validate.OneOf(MATRIX_CELLS)), values=Integer(), required=True)
+
+
+class MatrixSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Students per status in this session"})
+
+
+class MatrixRowSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    cells = fields.List(fields.String(allow_none=True, validate=validate.OneOf(MATRIX_CELLS)), required=True,
+                        metadata={"description": "One status per session, in the order of `sessions`; "
+                                                 "null where the session is not for the student's track"})
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Sessions per status for this student"})
+
+
+class AttendanceMatrixSchema(StrictSchema):
+    """Students (admitted, by id) x scheduled sessions (by start): present, late,
+    absent, excused, watched_replay or not_yet (the session has not ended, or a
+    recorded one whose replay may still be watched)."""
+    program_id = fields.String(required=True)
+    statuses = fields.List(fields.String(), required=True)
+    sessions = fields.List(fields.Nested(MatrixSessionSchema), required=True)
+    students = fields.List(fields.Nested(MatrixRowSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
+
+
+class StudentSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MATRIX_CELLS))
+    source = fields.String(allow_none=True, metadata={"description": "How the status was recorded"})
+    corrected = fields.Boolean(required=True)
+
+
+class StudentAttendanceSchema(StrictSchema):
+    """One student's attendance across the programme's sessions for their track, by start."""
+    program_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    sessions = fields.List(fields.Nested(StudentSessionSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
 
 
 class RollCallSchema(StrictSchema):

@@ -3,7 +3,7 @@ with waitlists, teams, mentors and tutors, the roster; and the events it
 publishes (consumed by content, incentives, assessment and supervision)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
 from contracts.events import define
 
 SOURCE = "enrollment"
@@ -21,6 +21,8 @@ class TrackSchema(StrictSchema):
     platform = fields.String(required=True, validate=validate.Length(min=1, max=120),
                              metadata={"description": "Simulation platform, e.g. 'X-Mall'"})
     capacity = Integer(required=True, validate=validate.Range(min=0, max=100_000))
+    partner_id = fields.String(load_default=None, allow_none=True, **ID,
+                               metadata={"description": "The enterprise partner whose platform the track uses"})
 
 
 class TeamSizeSchema(StrictSchema):
@@ -28,6 +30,7 @@ class TeamSizeSchema(StrictSchema):
     max = Integer(load_default=5, validate=validate.Range(min=1, max=50))
 
     @validates_schema
+    @rule("min must not exceed max")
     def _min_le_max(self, data, **kwargs):
         if data["min"] > data["max"]:
             raise ValidationError("min must not exceed max", "min")
@@ -51,6 +54,12 @@ class AttendanceRulesSchema(StrictSchema):
         "description": "How long before a session starts its check-in window may open (it closes at the end)"})
 
 
+class AssignmentRulesSchema(StrictSchema):
+    mentor_from_track_partner = fields.Boolean(load_default=False, metadata={
+        "description": "Automatic assignment gives a team only a mentor of its track's partner "
+                       "(every track then names its partner_id)"})
+
+
 class ProgramCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     season = fields.String(required=True, validate=validate.Length(min=1, max=40))
@@ -65,12 +74,16 @@ class ProgramCreateSchema(StrictSchema):
                                     load_default=lambda: SelectionRulesSchema().load({}))
     attendance_rules = fields.Nested(AttendanceRulesSchema,
                                      load_default=lambda: AttendanceRulesSchema().load({}))
+    assignment_rules = fields.Nested(AssignmentRulesSchema, load_default=lambda: AssignmentRulesSchema().load({}))
     credit_rules = fields.Dict(keys=fields.String(validate=SLUG),
                                values=Integer(validate=validate.Range(min=-10_000, max=10_000)),
                                load_default=dict, validate=validate.Length(max=100),
                                metadata={"description": "Points per rule (at most 100), e.g. {'attendance': 2, 'idle_penalty': -5}"})
 
     @validates_schema
+    @rule("ends_on is not before starts_on (and not in the past: a programme already over is refused); "
+          "track keys are unique; team_lock_date lies between starts_on and ends_on; with "
+          "assignment_rules.mentor_from_track_partner every track names its partner_id")
     def _consistent(self, data, **kwargs):
         if data["ends_on"] < data["starts_on"]:
             raise ValidationError("must not be before starts_on", "ends_on")
@@ -80,6 +93,9 @@ class ProgramCreateSchema(StrictSchema):
         lock = data.get("team_lock_date")
         if lock and not data["starts_on"] <= lock <= data["ends_on"]:
             raise ValidationError("must lie between starts_on and ends_on", "team_lock_date")
+        if data["assignment_rules"]["mentor_from_track_partner"] and not all(t["partner_id"] for t in data["tracks"]):
+            raise ValidationError("every track names its partner_id when mentors come from the track's partner",
+                                  "tracks")
 
 
 class ProgramSchema(ProgramCreateSchema):

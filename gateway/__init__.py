@@ -3,17 +3,23 @@
 ``create_app()`` builds it (flask-smorest: OpenAPI 3 from the marshmallow
 schemas at /api/v1/openapi.json, browsable at /api/docs).
 """
+import json
 import logging
 import os
 import re
 import time
 import uuid
+import warnings
+
+# eventlet announces its own deprecation when nameko (2.x, the fixed stack) imports
+# it: a library's notice, not something for operators of `praxis` or the gateway
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 from flask import Blueprint, Flask, g, request
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway import errors, hardening
+from gateway import errors, hardening, openapi
 from gateway.auth import authenticate
 from gateway.ratelimit import RateLimiter
 from gateway.rpc import RpcPool
@@ -27,8 +33,19 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class PraxisApi(Api):
+    DEFAULT_ERROR_RESPONSE_NAME = None  # errors are documented per status (gateway.openapi)
+
     def handle_http_exception(self, error):
         return errors.from_http_exception(error)
+
+    def document(self):
+        """The finished OpenAPI document (gateway.openapi), built once."""
+        if getattr(self, "_document", None) is None:
+            self._document = openapi.finish(self.spec.to_dict(), self._app)
+        return self._document
+
+    def _openapi_json(self):
+        return self._app.response_class(json.dumps(self.document(), indent=2), mimetype="application/json")
 
 
 def create_app(config=None):
@@ -104,8 +121,16 @@ def create_app(config=None):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     for module in (assessments, question_bank, submissions, grading, competition_scores, gradebook):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    from gateway.resources import jobs, reports
+    api.register_blueprint(jobs.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(reports.blp, url_prefix=API_PREFIX)
     from gateway.resources import badges, credits, exchange, leaderboards, rewards
     for module in (credits, exchange, rewards, leaderboards, badges):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     app.register_blueprint(badges.public)  # Open Badges documents are public by design
+    from gateway.lti import routes as lti_routes
+    from gateway.resources import lti, webhooks
+    api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(webhooks.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(lti_routes.bp)
     return app

@@ -43,6 +43,15 @@ class Api:
             sys.exit(f"praxis demo: {method} {path} answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
+    def finish(self, job, poll=0.2):
+        """Follow a job (202 answers: selection, imports) until it has finished."""
+        while job["state"] not in ("succeeded", "failed"):
+            time.sleep(poll)
+            job = self.call("GET", f"/jobs/{job['id']}")
+        if job["state"] == "failed":
+            sys.exit(f"praxis demo: job {job['id']} failed: {job['error']}")
+        return job
+
 
 def programme(today):
     return platinum_cup(f"Platinum Cup {today.year} (demo)", starts_on=today, days=90, lock_after_days=30,
@@ -71,7 +80,7 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
     for application in tqdm(applications, desc="quiz scores", unit="student"):
         admin.call("PUT", f"/applications/{application['id']}/screening-score",
                    json={"score": round(rng.uniform(40, 100), 1), "note": "rules quiz"})
-    admin.call("POST", f"/programs/{pid}/selection", json={})
+    admin.finish(admin.call("POST", f"/programs/{pid}/selection", json={}))
     admitted = [a for a in lms.call("GET", f"/programs/{pid}/applications",
                                     params={"status": "admitted", "limit": 200})["items"]]
     by_track = {}

@@ -1,11 +1,13 @@
 """/programs/{id}/applications, /applications/{id}, /programs/{id}/selection:
 students apply through the LMS, staff screen and select (enrollment service)."""
-from flask import url_for
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from contracts.enrollment import (ApplicationCreateSchema, ApplicationListQuerySchema,
                                   ApplicationPageSchema, ApplicationSchema, ScreeningScoreSchema,
-                                  SelectionResultSchema, SelectionRunSchema, WithdrawalSchema)
+                                  SelectionRunSchema, WithdrawalSchema)
+from contracts.errors import InvalidInput
+from contracts.jobs import JobSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
@@ -74,9 +76,50 @@ def record_screening_score(data, application_id):
 @roles("admin")
 @idempotent
 @blp.arguments(SelectionRunSchema)
-@blp.response(200, SelectionResultSchema)
+@blp.response(202, JobSchema)
 def run_selection(data, program_id):
-    """Run the programme's selection rule: admit the best screened applications up
-    to each track's capacity, waitlist the rest, reject those below the rules;
-    each decision with its reason. Re-running changes nothing already decided."""
-    return reply(call("enrollment", "run_selection", program_id, SelectionRunSchema().dump(data)))
+    """Start the programme's selection as a job (202 with the job at once; follow it
+    at /jobs/{id}, whose result lists the decisions): admit the best screened
+    applications up to each track's capacity, waitlist the rest, reject those below
+    the rules; each decision with its reason. Re-running changes nothing already
+    decided. One selection runs at a time per programme (409 with the running job's
+    id); a retry with the same Idempotency-Key answers the same job."""
+    job = call("enrollment", "start_selection", program_id, SelectionRunSchema().dump(data))
+    return reply(job, 202, {"Location": url_for("jobs.get_job", job_id=job["id"])})
+
+
+IMPORT_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+
+@blp.route("/programs/<program_id>/applications/imports", methods=["POST"])
+@roles("admin", "lms")
+@acting("staff")
+@idempotent
+@blp.doc(requestBody={"required": True, "description": (
+    "The applications, one a line: CSV with a header line (columns "
+    "student_id, name, track, major, year_of_study, prior_courses separated by ';', motivation; "
+    "the first three required) or JSON lines (one application object a line)."),
+    "content": {"text/csv": {"schema": {"type": "string"}, "example": (
+        "student_id,name,track,major,year_of_study,prior_courses,motivation\n"
+        "s001,Li Wei,undergraduate,E-commerce,3,Marketing;Logistics,Sell abroad\n")},
+        "application/x-ndjson": {"schema": {"type": "string"}, "example": (
+            '{"student_id": "s001", "name": "Li Wei", "track": "undergraduate"}\n')}}})
+@blp.response(202, JobSchema)
+def import_applications(program_id):
+    """Import applications from a CSV or JSON-lines file as a job (202 with the job
+    at once): each line is submitted as one application; the job's progress counts
+    done, imported, unchanged, duplicates and rejected lines, and its report gives
+    each line's outcome (a rejected line with its number and reason). The same
+    file posted again changes nothing (its lines come back unchanged)."""
+    kind = IMPORT_TYPES.get(request.mimetype)
+    if kind is None:
+        raise InvalidInput(f"send the file as {' or '.join(IMPORT_TYPES)}",
+                           {"Content-Type": [f"one of {', '.join(IMPORT_TYPES)}"]})
+    try:
+        content = request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the file must be UTF-8 text", {"body": ["not UTF-8"]})
+    if not content.strip():
+        raise InvalidInput("the file is empty", {"body": ["empty"]})
+    job = call("enrollment", "start_import", program_id, {"format": kind, "content": content})
+    return reply(job, 202, {"Location": url_for("jobs.get_job", job_id=job["id"])})

@@ -7,6 +7,7 @@ published ones of their track, without the quiz's question pool."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.assessment import (AssessmentCreateSchema, AssessmentListQuerySchema, AssessmentReviewSchema,
                                   AssessmentSchema, AssessmentUpdateSchema)
 from gateway.auth import acting, roles
@@ -33,7 +34,7 @@ def create_assessment(data, program_id):
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
 @blp.arguments(AssessmentListQuerySchema, location="query")
-@blp.response(200, AssessmentSchema(many=True))
+@blp.response(200, page_schema(AssessmentSchema))
 def list_assessments(query, program_id):
     """The programme's assessments by deadline (students: published ones of their
     track; partner: published ones and its own proposals)."""

@@ -2,6 +2,7 @@
 online presence and replay progress (content service)."""
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema,
                                CheckinWindowOutSchema, CheckinWindowSchema, CorrectionSchema,
                                PresenceSchema, RefusalReportSchema, ReplayProgressOutSchema,
@@ -77,10 +78,11 @@ def checkin_refusals(session_id):
 @blp.route("/sessions/<session_id>/attendance", methods=["GET"])
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
-@blp.response(200, AttendanceSchema(many=True))
-def list_attendance(session_id):
-    """Every attendance record of the session."""
-    return reply(call("content", "list_attendance", session_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(AttendanceSchema))
+def list_attendance(query, session_id):
+    """The session's attendance records, by student id."""
+    return reply(call("content", "list_attendance", session_id, query))
 
 
 @blp.route("/sessions/<session_id>/roll-call", methods=["POST"])

@@ -6,6 +6,7 @@ nothing, the same run with another score is a correction (the old score stays in
 its history); both emit competition_score.recorded."""
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.assessment import CompetitionEntrySchema, CompetitionPostResultSchema, CompetitionScoresCreateSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -27,8 +28,9 @@ def post_scores(data, assessment_id):
 @blp.route("/assessments/<assessment_id>/competition-scores", methods=["GET"])
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
-@blp.response(200, CompetitionEntrySchema(many=True))
-def list_scores(assessment_id):
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(CompetitionEntrySchema))
+def list_scores(query, assessment_id):
     """The runs recorded: a partner those it posted, a student their own and their
     team's, a mentor or tutor their teams', school staff all."""
-    return reply(call("assessment", "list_competition_scores", assessment_id))
+    return reply(call("assessment", "list_competition_scores", assessment_id, query))

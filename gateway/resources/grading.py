@@ -5,6 +5,7 @@ A partner key names its mentor (``X-Acting-User: staff:<mentor id>``); the LMS n
 a tutor or member of staff. Graders see only their own teams' work."""
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.assessment import GradeCreateSchema, QueueItemSchema, ReturnCreateSchema, SubmissionSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -40,8 +41,9 @@ def return_submission(data, submission_id):
 @blp.route("/programs/<program_id>/grading-queue", methods=["GET"])
 @roles("admin", "lms", "partner")
 @acting("staff")
-@blp.response(200, QueueItemSchema(many=True))
-def grading_queue(program_id):
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(QueueItemSchema))
+def grading_queue(query, program_id):
     """Ungraded homework of the grader's own teams (school staff: all), oldest first,
     with how long each has waited."""
-    return reply(call("assessment", "grading_queue", program_id))
+    return reply(call("assessment", "grading_queue", program_id, query))

@@ -3,6 +3,7 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.content import (MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema,
                                MaterialSchema, MaterialVersionCreateSchema)
 from gateway.auth import acting, roles
@@ -27,9 +28,9 @@ def create_material(data):
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
 @blp.arguments(MaterialListQuerySchema, location="query")
-@blp.response(200, MaterialSchema(many=True))
+@blp.response(200, page_schema(MaterialSchema))
 def list_materials(query):
-    """Materials (LMS: published ones; partner: its own)."""
+    """Materials (LMS: published ones; partner: its own), oldest first."""
     return reply(call("content", "list_materials", query))
 
 

@@ -2,6 +2,7 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import PollCreateSchema, PollSchema, VoteOutSchema, VoteSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -24,10 +25,11 @@ def create_poll(data, program_id):
 @blp.route("/programs/<program_id>/polls", methods=["GET"])
 @roles("admin", "lms")
 @acting("student", "staff")
-@blp.response(200, PollSchema(many=True))
-def list_polls(program_id):
-    """The programme's polls."""
-    return reply(call("content", "list_polls", program_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(PollSchema))
+def list_polls(query, program_id):
+    """The programme's polls, oldest first."""
+    return reply(call("content", "list_polls", program_id, query))
 
 
 @blp.route("/polls/<poll_id>", methods=["GET"])

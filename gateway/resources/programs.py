@@ -2,6 +2,7 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.enrollment import ProgramCreateSchema, ProgramListQuerySchema, ProgramSchema
 from contracts.supervision import FunnelSchema
 from gateway.auth import acting, roles
@@ -26,7 +27,7 @@ def create_program(data):
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
 @blp.arguments(ProgramListQuerySchema, location="query")
-@blp.response(200, ProgramSchema(many=True))
+@blp.response(200, page_schema(ProgramSchema))
 def list_programs(query):
     """The school's programmes, newest first."""
     return reply(call("enrollment", "list_programs", query))

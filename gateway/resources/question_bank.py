@@ -3,6 +3,7 @@
 see questions only on their papers)."""
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.assessment import BankQuestionOutSchema, QuestionBankCreateSchema, QuestionListQuerySchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -28,7 +29,7 @@ def add_questions(data, program_id):
 @roles("admin", "lms", "partner")
 @acting("staff")
 @blp.arguments(QuestionListQuerySchema, location="query")
-@blp.response(200, BankQuestionOutSchema(many=True))
+@blp.response(200, page_schema(BankQuestionOutSchema))
 def list_questions(query, program_id):
     """The bank's questions with their keys, by id (a partner: those it added)."""
     return reply(call("assessment", "list_questions", program_id, query))

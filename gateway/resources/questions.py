@@ -3,6 +3,7 @@ within the programme's SLA (content service)."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import AnswerCreateSchema, QuestionCreateSchema, QuestionSchema, ResolveSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -26,10 +27,11 @@ def ask_question(data, session_id):
 @blp.route("/sessions/<session_id>/questions", methods=["GET"])
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
-@blp.response(200, QuestionSchema(many=True))
-def list_questions(session_id):
-    """The session's questions with their answers."""
-    return reply(call("content", "list_questions", session_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(QuestionSchema))
+def list_questions(query, session_id):
+    """The session's questions with their answers, in the order they were asked."""
+    return reply(call("content", "list_questions", session_id, query))
 
 
 @blp.route("/questions/<question_id>/answers", methods=["POST"])
@@ -56,7 +58,8 @@ def resolve_question(data, question_id):
 
 @blp.route("/programs/<program_id>/questions/overdue", methods=["GET"])
 @roles("admin")
-@blp.response(200, QuestionSchema(many=True))
-def overdue_questions(program_id):
-    """Open questions past their answer deadline (supervision)."""
-    return reply(call("content", "overdue_questions", program_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(QuestionSchema))
+def overdue_questions(query, program_id):
+    """Open questions past their answer deadline (supervision), longest overdue first."""
+    return reply(call("content", "overdue_questions", program_id, query))

@@ -6,6 +6,7 @@ wait for the school's review. Partners see and change only their own; the LMS
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import (SessionCancelSchema, SessionCreateSchema, SessionListQuerySchema,
                                SessionReviewSchema, SessionSchema, SessionUpdateSchema)
 from gateway.auth import acting, roles
@@ -30,7 +31,7 @@ def create_session(data, program_id):
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
 @blp.arguments(SessionListQuerySchema, location="query")
-@blp.response(200, SessionSchema(many=True))
+@blp.response(200, page_schema(SessionSchema))
 def list_sessions(query, program_id):
     """The programme's sessions by start time (LMS: scheduled only; partner: its own)."""
     return reply(call("content", "list_sessions", program_id, query))
@@ -39,11 +40,12 @@ def list_sessions(query, program_id):
 @blp.route("/programs/<program_id>/proposals", methods=["GET"])
 @roles("admin", "lms")
 @acting("staff")
-@blp.response(200, SessionSchema(many=True))
-def list_proposals(program_id):
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(SessionSchema))
+def list_proposals(query, program_id):
     """Sessions waiting for the school's review: partners' proposals and the follow-ups
     that polls proposed (``poll_id`` says which), oldest first (school staff)."""
-    return reply(call("content", "list_proposals", program_id))
+    return reply(call("content", "list_proposals", program_id, query))
 
 
 @blp.route("/sessions/<session_id>", methods=["GET"])

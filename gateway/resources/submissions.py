@@ -7,6 +7,7 @@ stored once: the second answer says ``created: false``."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.assessment import (PaperQuerySchema, PaperSchema, RevisionSchema, SubmissionCreateSchema,
                                   SubmissionListQuerySchema, SubmissionResultSchema, SubmissionSchema)
 from gateway.auth import acting, roles
@@ -46,7 +47,7 @@ def submit(data, assessment_id):
 @roles("admin", "lms", "partner")
 @acting("student", "staff")
 @blp.arguments(SubmissionListQuerySchema, location="query")
-@blp.response(200, SubmissionSchema(many=True))
+@blp.response(200, page_schema(SubmissionSchema))
 def list_submissions(query, assessment_id):
     """The assessment's submissions, oldest first: a student their own, a mentor or
     tutor their teams', school staff all."""

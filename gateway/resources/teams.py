@@ -3,6 +3,7 @@ admitted students form teams within their track (enrollment service)."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.enrollment import (MentorChoiceSchema, TeamCreateSchema, TeamListQuerySchema,
                                   TeamMemberSchema, TeamSchema, TutorChoiceSchema)
 from gateway.auth import acting, roles
@@ -29,9 +30,9 @@ def form_team(data, program_id):
 @roles("admin", "lms")
 @acting("student", "staff")
 @blp.arguments(TeamListQuerySchema, location="query")
-@blp.response(200, TeamSchema(many=True))
+@blp.response(200, page_schema(TeamSchema))
 def list_teams(query, program_id):
-    """The programme's active teams; ``without=mentor`` lists teams without a mentor."""
+    """The programme's active teams in the order they were formed; ``without=mentor`` lists teams without a mentor."""
     return reply(call("enrollment", "list_teams", program_id, query))
 
 

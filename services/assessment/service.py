@@ -25,7 +25,7 @@ from contracts.assessment import (
     GradebookSchema, GradeCreateSchema, OverrideCreateSchema, OverrideSchema, PaperQuerySchema, PaperSchema,
     QuestionBankCreateSchema, QuestionListQuerySchema, BankQuestionOutSchema, QueueItemSchema, ReturnCreateSchema,
     RevisionSchema, SubmissionCreateSchema, SubmissionListQuerySchema)
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, page, page_of
 from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN, TEAM_CHANGED,
@@ -186,9 +186,10 @@ class AssessmentService(PraxisService):
         if caller["role"] != "partner":
             access.require_school_staff(self.store, caller, program["id"])
         query = load(QuestionListQuerySchema, query)
-        return [self._question_view(q) for q in self.store.bank(
-            caller["school_id"], program["id"], module=query.get("module"), limit=query["limit"],
-            offset=query["offset"], partner_id=caller.get("partner_id") if caller["role"] == "partner" else None)]
+        return page([self._question_view(q) for q in self.store.bank(
+            caller["school_id"], program["id"], module=query.get("module"), limit=query["limit"] + 1,
+            offset=query["offset"], partner_id=caller.get("partner_id") if caller["role"] == "partner" else None)],
+            query)
 
     # --- assessments ---------------------------------------------------------------------------
 
@@ -229,7 +230,8 @@ class AssessmentService(PraxisService):
         found = self.store.list_assessments(caller["school_id"], program["id"], status=query.get("status"),
                                             kind=query.get("kind"), module=query.get("module"))
         visible = [a for a in found if access.may_see(self.store, caller, a)]
-        return [access.view(caller, a) for a in visible[query["offset"]:query["offset"] + query["limit"]]]
+        return page([access.view(caller, a) for a in visible[query["offset"]:query["offset"] + query["limit"] + 1]],
+                    query)
 
     @rpc
     def get_assessment(self, caller, assessment_id):
@@ -356,8 +358,8 @@ class AssessmentService(PraxisService):
                                                   status=query.get("status"))
         visible = [s for s in found if access.may_see_work(self.store, caller, s, teams=scope)]
         now = _now()
-        page = visible[query["offset"]:query["offset"] + query["limit"]]
-        return [access.submission_view(self.store, caller, s, now) for s in page]
+        shown = visible[query["offset"]:query["offset"] + query["limit"] + 1]
+        return page([access.submission_view(self.store, caller, s, now) for s in shown], query)
 
     def _gradable(self, caller, submission_id):
         if acting_student(caller) is not None:
@@ -419,9 +421,10 @@ class AssessmentService(PraxisService):
         return access.submission_view(self.store, caller, self.store.submissions.save(revised), now)
 
     @rpc
-    def grading_queue(self, caller, program_id):
+    def grading_queue(self, caller, program_id, query=None):
         """Ungraded homework of the grader's own teams (staff: every team), oldest first,
         with how long each has waited."""
+        query = load(PageQuerySchema, query)
         program = access.program(self.store, caller, program_id)
         if acting_student(caller) is not None:
             raise Forbidden("a student has no grading queue")
@@ -436,7 +439,7 @@ class AssessmentService(PraxisService):
                 queue.append((since, {**s, "assessment_title": titles[s["assessment_id"]],
                                       "waited_seconds": int((now - since).total_seconds())}))
         queue.sort(key=lambda pair: pair[0])
-        return [dump(QueueItemSchema, item) for _, item in queue]
+        return page_of([dump(QueueItemSchema, item) for _, item in queue], query)
 
     # --- competition scores ---------------------------------------------------------------------
 
@@ -500,9 +503,10 @@ class AssessmentService(PraxisService):
         raise Conflict(f"run {result['run_id']} keeps changing; retry")
 
     @rpc
-    def list_competition_scores(self, caller, assessment_id):
+    def list_competition_scores(self, caller, assessment_id, query=None):
         """A partner sees the scores it posted; a student their own and their team's;
         a mentor or tutor their teams'; school staff all."""
+        query = load(PageQuerySchema, query)
         a = access.assessment(self.store, caller, assessment_id)
         entries = self.store.competition_entries(assessment_id=a["id"])
         student_id = acting_student(caller)
@@ -517,7 +521,7 @@ class AssessmentService(PraxisService):
                 teams = self.store.teams(a["program_id"])
                 members = {m for t in teams if t["id"] in scope for m in t.get("members") or []}
                 entries = [e for e in entries if e["team_id"] in scope or e["student_id"] in members]
-        return [dump(CompetitionEntrySchema, e) for e in entries]
+        return page_of([dump(CompetitionEntrySchema, e) for e in entries], query)
 
     # --- the gradebook -------------------------------------------------------------------------------
 

@@ -369,6 +369,9 @@ def _envelope_of(event):
     return _jsonable(dataclasses.asdict(event))
 
 
+envelope_of = _envelope_of  # the JSON-ready envelope of a parsed Event (e.g. to forward it)
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}

@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from contracts.content import ATTENDING, CHECKIN_FORMS, REPLAY_FORMS, check_session
 from contracts.enrollment import AttendanceRulesSchema
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
 from services.common.acting import stamp
 
 CODE_DIGITS = 6
@@ -63,13 +63,13 @@ def change_session(session, changes, *, program, now):
     if "tracks" in changes:
         check_tracks(changes["tracks"], program)
     if session["status"] == "cancelled":
-        raise InvalidInput("a cancelled session cannot change", {"status": ["cancelled"]})
+        raise Conflict("a cancelled session cannot change", {"status": ["cancelled"]})
     return updated, changed
 
 
 def review_session(session, decision, reason, *, now):
     if session["status"] not in ("proposed", "draft"):
-        raise InvalidInput(f"only a proposed or draft session can be reviewed (it is {session['status']})",
+        raise Conflict(f"only a proposed or draft session can be reviewed (it is {session['status']})",
                            {"status": [session["status"]]})
     if decision == "approve":
         try:
@@ -99,17 +99,17 @@ def new_window(session, params, *, window_id, secret, now, rules=None):
     """A check-in window from now, within the session's time: from the programme's lead
     time before the start, closing by itself at the session's end at the latest."""
     if session["status"] != "scheduled":
-        raise InvalidInput("open check-in only for a scheduled session", {"status": [session["status"]]})
+        raise Conflict("open check-in only for a scheduled session", {"status": [session["status"]]})
     if session["form"] not in CHECKIN_FORMS:
-        raise InvalidInput("a recorded session has no live audience to sign in",
+        raise Conflict("a recorded session has no live audience to sign in",
                            {"form": [session["form"]]})
     lead = (rules or default_attendance_rules())["checkin_lead_minutes"]
     earliest = session["starts_at"] - timedelta(minutes=lead)
     if now < earliest:
-        raise InvalidInput(f"check-in opens at the earliest {lead} minutes before the session starts "
+        raise Conflict(f"check-in opens at the earliest {lead} minutes before the session starts "
                            f"({earliest.isoformat()})", {"window": ["too_early"]})
     if now >= session["ends_at"]:
-        raise InvalidInput("the session has ended: only staff corrections change its records",
+        raise Conflict("the session has ended: only staff corrections change its records",
                            {"window": ["session_ended"]})
     return {"window_id": window_id, "secret": secret, "opens_at": now,
             "closes_at": min(now + timedelta(minutes=params["minutes"]), session["ends_at"]),
@@ -146,7 +146,7 @@ def current_code(session_id, window, now):
     """The code to show now, or the reason there is none."""
     refusal = window_refusal(window, now)
     if refusal:
-        raise InvalidInput(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
+        raise Conflict(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
     step = code_step(window, now)
     return {"session_id": session_id, "window_id": window["window_id"],
             "code": code_for(window["secret"], session_id, window["window_id"], step),
@@ -195,7 +195,7 @@ def signin_refusal(session, student, code, now):
 def refuse_after_end(session, now, what):
     """After the session's end only staff corrections change its records."""
     if now >= session["ends_at"]:
-        raise InvalidInput(f"the session has ended: {what} is refused; staff correct past records",
+        raise Conflict(f"the session has ended: {what} is refused; staff correct past records",
                            {"session": ["session_ended"]})
 
 
@@ -279,7 +279,7 @@ def online_status(minutes, session, rules):
 
 def replay_counts(session, share, rules):
     if session["form"] not in REPLAY_FORMS:
-        raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+        raise Conflict("this session has no replay", {"form": [session["form"]]})
     return share >= rules["replay_threshold"]
 
 
@@ -365,6 +365,16 @@ def poll_decision_due(poll, now):
     return not poll_decided(poll) and poll_closed(poll, now)
 
 
+TITLE_MAX = 200  # a session's title (contracts.content)
+FOLLOWUP_SUFFIX = " (follow-up)"
+
+
+def followup_title(title):
+    """``<title> (follow-up)`` within a session title's length limit (a long title is shortened)."""
+    room = TITLE_MAX - len(FOLLOWUP_SUFFIX)
+    return (title if len(title) <= room else title[:room - 1].rstrip() + "\u2026") + FOLLOWUP_SUFFIX
+
+
 def demand_poll(session, *, now):
     """The poll the system opens when a session has ended (the paper's 81% asked
     for a second training that never came): should there be a follow-up?"""
@@ -373,7 +383,7 @@ def demand_poll(session, *, now):
         "program_id": session["program_id"], "session_id": session["id"],
         "question": f"Do you want a follow-up session on \u201c{session['title']}\u201d?",
         "threshold": 0.6, "quorum": 0.5, "closes_at": now + DEMAND_POLL_OPEN_FOR,
-        "followup": {"title": f"{session['title']} (follow-up)", "module": session["module"],
+        "followup": {"title": followup_title(session["title"]), "module": session["module"],
                      "form": session["form"], "tracks": session["tracks"],
                      "instructor": session["instructor"], "place": session.get("place"),
                      "stream_url": session.get("stream_url")},

@@ -126,6 +126,17 @@ class ContentRepository:
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
 
+    def records_of_sessions(self, session_ids, student_id=None):
+        """Attendance records of these sessions (of one student: by ``_id``)."""
+        if student_id is not None:
+            return self.attendance.find({"_id": {"$in": [f"{s}:{student_id}" for s in session_ids]}})
+        return self.attendance.find({"session_id": {"$in": list(session_ids)}})
+
+    def scheduled_sessions(self, school_id, program_id):
+        """The programme's scheduled sessions (past and coming), by start."""
+        return self.sessions.find({"school_id": school_id, "program_id": program_id, "status": "scheduled"},
+                                  sort=[("starts_at", 1), ("_id", 1)])
+
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},
                                                  "_id": refusal["id"]})

@@ -12,19 +12,19 @@ from datetime import datetime, timezone
 
 from nameko.timer import timer
 
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, more, page, page_of
 from contracts.content import (
     ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
     MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
     REPLAY_FORMS, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED, SESSION_SCHEDULED,
-    AnswerCreateSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
+    AnswerCreateSchema, AttendanceMatrixSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
     CheckinWindowSchema, CorrectionSchema, FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
     MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema, MaterialSchema,
     MaterialVersionCreateSchema, PollCreateSchema, PollSchema, PresenceSchema, QuestionCreateSchema,
     QuestionSchema, RefusalReportSchema, ReplayProgressOutSchema, ReplayProgressSchema, ResolveSchema,
     RollCallResultSchema, RollCallSchema, SessionCancelSchema, SessionCreateSchema,
     SessionFeedbackSummarySchema, SessionListQuerySchema, SessionReviewSchema, SessionSchema,
-    SessionUpdateSchema, SignInResultSchema, SignInSchema, VoteOutSchema, VoteSchema)
+    SessionUpdateSchema, SignInResultSchema, SignInSchema, StudentAttendanceSchema, VoteOutSchema, VoteSchema)
 from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
                                   TEAM_CHANGED, TEAM_FORMED)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -35,7 +35,7 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.content import domain
+from services.content import domain, reports
 from services.content.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.content.repository import ContentRepository
 
@@ -120,7 +120,7 @@ class ContentService(PraxisService):
     def _admitted(self, session, student_id):
         student = self.store.get_student(session["school_id"], session["program_id"], student_id)
         if student is None or student["status"] != "admitted":
-            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+            raise Conflict(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
         return student
 
     def _session_view(self, session, now=None):
@@ -218,19 +218,21 @@ class ContentService(PraxisService):
             query["status"] = "scheduled"
         partner_id = caller["partner_id"] if caller["role"] == "partner" else None
         now = _now()
-        return [self._session_view(s, now) for s in self.store.list_sessions(
-            caller["school_id"], program_id, partner_id=partner_id, **query)]
+        return page([self._session_view(s, now) for s in self.store.list_sessions(
+            caller["school_id"], program_id, partner_id=partner_id, **more(query))], query)
 
     @rpc
-    def list_proposals(self, caller, program_id):
+    def list_proposals(self, caller, program_id, query=None):
         """Sessions waiting for the school's review: partners' proposals and the follow-ups
         polls proposed (drafts), oldest first."""
+        query = load(PageQuerySchema, query)
         ensure_not_student(caller)
         self._program(caller, program_id)
         found = [s for status in ("proposed", "draft")
                  for s in self.store.list_sessions(caller["school_id"], program_id, status=status, limit=500)]
         now = _now()
-        return [self._session_view(s, now) for s in sorted(found, key=lambda s: (s["created_at"], s["id"]))]
+        return page_of([self._session_view(s, now) for s in sorted(found, key=lambda s: (s["created_at"], s["id"]))],
+                       query)
 
     @rpc
     def get_session(self, caller, session_id):
@@ -304,7 +306,7 @@ class ContentService(PraxisService):
             session = self._session(caller, session_id)
             window, now = session.get("checkin"), _now()
             if window is None or domain.window_refusal(window, now):
-                raise InvalidInput("the check-in window is not open", {"window": ["not open"]})
+                raise Conflict("the check-in window is not open", {"window": ["not open"]})
             return self.store.sessions.save({**session, "checkin": {**window, "closes_at": now}})
         session = _retrying(step)
         return dump(CheckinWindowOutSchema, {**session["checkin"], "session_id": session["id"]})
@@ -337,7 +339,9 @@ class ContentService(PraxisService):
                                     "address": data["address"]})
             log.info("sign-in refused", extra={"correlation_id": caller.get("correlation_id"),
                                                "session_id": session_id, "reason": reason})
-            raise InvalidInput(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
+            # a wrong or expired code is bad input (422); the session's or student's state refuses otherwise (409)
+            refused = InvalidInput if reason in ("wrong_code", "expired_code") else Conflict
+            raise refused(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
         record = {**(existing or domain.new_record(session, student_id, now=now)),
                   "signed_in_at": now, "device_id": data["device_id"], "address": data["address"]}
@@ -376,14 +380,40 @@ class ContentService(PraxisService):
                           if domain.session_is_for(session, s["track"]))
         records = {r["student_id"]: r for r in self.store.session_records(session_id)}
         signed = {sid for sid, r in records.items() if r["status"] in ("present", "late")}
+        watched = {sid for sid, r in records.items() if r["status"] == "watched_replay"}
         window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
             "expected": len(expected), "signed_in": sorted(signed),
-            "not_signed_in": [s for s in expected if s not in signed],
+            "not_signed_in": [s for s in expected if s not in signed and s not in watched],
+            "watched_replay": sorted(watched), "attended": len(signed | watched),
             "flagged": sorted(sid for sid, r in records.items() if r["flags"])})
+
+    # --- what a supervisor reads (services.content.reports) ------------------------------------
+
+    @rpc
+    def attendance_matrix(self, caller, program_id):
+        """Admitted students x scheduled sessions, with per-student and per-session totals."""
+        self._program(caller, program_id)
+        sessions = self.store.scheduled_sessions(caller["school_id"], program_id)
+        records = self.store.records_of_sessions([s["id"] for s in sessions])
+        return dump(AttendanceMatrixSchema, reports.matrix(
+            program_id, self.store.admitted_students(program_id), sessions, records, _now()))
+
+    @rpc
+    def student_attendance(self, caller, program_id, student_id):
+        """One student's attendance across the programme's sessions for their track
+        (a student acting through the LMS reads only their own)."""
+        ensure_self(caller, student_id)
+        self._program(caller, program_id)
+        student = self.store.get_student(caller["school_id"], program_id, student_id)
+        if student is None:
+            raise NotFound(f"no student {student_id} in programme {program_id}")
+        sessions = self.store.scheduled_sessions(caller["school_id"], program_id)
+        records = self.store.records_of_sessions([s["id"] for s in sessions], student_id=student_id)
+        return dump(StudentAttendanceSchema, reports.history(program_id, student, sessions, records, _now()))
 
     @rpc
     def checkin_refusals(self, caller, session_id):
@@ -401,12 +431,13 @@ class ContentService(PraxisService):
     # --- attendance ---------------------------------------------------------------------
 
     @rpc
-    def list_attendance(self, caller, session_id):
+    def list_attendance(self, caller, session_id, query=None):
+        query = load(PageQuerySchema, query)
         self._session(caller, session_id)
         own = acting_student(caller)
-        return [self._attendance_view(caller, r) for r in
-                sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])
-                if own is None or r["student_id"] == own]
+        return page_of([self._attendance_view(caller, r) for r in
+                        sorted(self.store.session_records(session_id), key=lambda r: r["student_id"])
+                        if own is None or r["student_id"] == own], query)
 
     @rpc
     def roll_call(self, caller, session_id, data):
@@ -414,7 +445,7 @@ class ContentService(PraxisService):
         data, now = load(RollCallSchema, data), _now()
         session = self._session(caller, session_id)
         if session["status"] != "scheduled":
-            raise InvalidInput("roll call only for a scheduled session", {"status": [session["status"]]})
+            raise Conflict("roll call only for a scheduled session", {"status": [session["status"]]})
         domain.refuse_after_end(session, now, "a roll call")
         admitted = {s["student_id"] for s in self.store.admitted_students(session["program_id"])
                     if domain.session_is_for(session, s["track"])}
@@ -464,7 +495,7 @@ class ContentService(PraxisService):
         data, now = load(PresenceSchema, data), _now()
         session = self._session(caller, session_id)
         if session["form"] != "live_online":
-            raise InvalidInput("join and leave records are for live online sessions", {"form": [session["form"]]})
+            raise Conflict("join and leave records are for live online sessions", {"form": [session["form"]]})
         self._admitted(session, data["student_id"])
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
 
@@ -491,7 +522,7 @@ class ContentService(PraxisService):
         session = self._session(caller, session_id)
         ensure_self(caller, data["student_id"])
         if session["form"] not in REPLAY_FORMS:
-            raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+            raise Conflict("this session has no replay", {"form": [session["form"]]})
         self._admitted(session, data["student_id"])
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
 
@@ -532,11 +563,12 @@ class ContentService(PraxisService):
         return dump(QuestionSchema, self.store.questions.get(question["id"]))
 
     @rpc
-    def list_questions(self, caller, session_id):
+    def list_questions(self, caller, session_id, query=None):
+        query = load(PageQuerySchema, query)
         self._session(caller, session_id)
         own = acting_student(caller)
-        return [dump(QuestionSchema, q) for q in self.store.session_questions(session_id)
-                if own is None or q["student_id"] == own]
+        return page_of([dump(QuestionSchema, q) for q in self.store.session_questions(session_id)
+                        if own is None or q["student_id"] == own], query)
 
     def _question(self, caller, question_id):
         question = self.store.questions.get(question_id, school_id=caller["school_id"])
@@ -607,10 +639,11 @@ class ContentService(PraxisService):
         return dump(QuestionSchema, _retrying(step))
 
     @rpc
-    def overdue_questions(self, caller, program_id):
+    def overdue_questions(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        return [dump(QuestionSchema, q) for q in
-                self.store.overdue_questions(caller["school_id"], program_id, _now())]
+        return page_of([dump(QuestionSchema, q) for q in
+                        self.store.overdue_questions(caller["school_id"], program_id, _now())], query)
 
     @timer(interval=30)
     def scan_overdue_questions(self):
@@ -648,7 +681,7 @@ class ContentService(PraxisService):
         record = self.store.attendance.get(f"{session_id}:{data['student_id']}")
         refusal = domain.feedback_refusal(session, record, now)
         if refusal:
-            raise InvalidInput(refusal, {"student_id": [refusal]})
+            raise Conflict(refusal, {"student_id": [refusal]})
         feedback = {**data, "id": f"{session_id}:{data['student_id']}", "school_id": caller["school_id"],
                     "session_id": session_id, "program_id": session["program_id"],
                     "instructor_id": session["instructor"]["id"], "submitted_at": now}
@@ -760,9 +793,9 @@ class ContentService(PraxisService):
     @rpc
     def list_materials(self, caller, query=None):
         query = load(MaterialListQuerySchema, query)
-        return [self._material_view(caller, m) for m in self.store.list_materials(
+        return page([self._material_view(caller, m) for m in self.store.list_materials(
             caller["school_id"], published_only=caller["role"] == "lms",
-            partner_id=caller["partner_id"] if caller["role"] == "partner" else None, **query)]
+            partner_id=caller["partner_id"] if caller["role"] == "partner" else None, **more(query))], query)
 
     # --- demand polls --------------------------------------------------------------------------
 
@@ -788,11 +821,13 @@ class ContentService(PraxisService):
         return self._poll_view(self.store.polls.get(poll["id"]))
 
     @rpc
-    def list_polls(self, caller, program_id):
+    def list_polls(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
         now = _now()
-        return [self._poll_view(self._decide_poll(caller, p, now)) for p in self.store.polls.find(
-            {"school_id": caller["school_id"], "program_id": program_id}, sort=[("created_at", 1)])]
+        polls = self.store.polls.find({"school_id": caller["school_id"], "program_id": program_id},
+                                      sort=[("created_at", 1)], skip=query["offset"], limit=query["limit"] + 1)
+        return page([self._poll_view(self._decide_poll(caller, p, now)) for p in polls], query)
 
     @rpc
     def get_poll(self, caller, poll_id):
@@ -821,10 +856,10 @@ class ContentService(PraxisService):
             raise NotFound(f"no poll {poll_id}")
         refusal = domain.vote_refusal(poll, now)
         if refusal:
-            raise InvalidInput(refusal, {"poll": [refusal]})
+            raise Conflict(refusal, {"poll": [refusal]})
         student = self.store.get_student(caller["school_id"], poll["program_id"], data["student_id"])
         if student is None or student["status"] != "admitted":
-            raise InvalidInput(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
+            raise Conflict(REFUSAL_TEXT["not_admitted"], {"student_id": ["not_admitted"]})
         vote = {"id": f"{poll_id}:{data['student_id']}", "poll_id": poll_id, **data, "at": now}
         if not self.store.add_vote(vote):
             if self.store.get_vote(vote["id"])["answer"] != data["answer"]:

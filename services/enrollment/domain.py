@@ -222,6 +222,31 @@ def plan_assignments(teams, staff):
     return pairs, left
 
 
+def plan_for_programme(teams, staff, program, kind):
+    """``plan_assignments``, per track when the programme takes each team's mentor
+    from the partner whose platform its track uses (``assignment_rules``)."""
+    if kind != "mentor" or not (program.get("assignment_rules") or {}).get("mentor_from_track_partner"):
+        return plan_assignments(teams, staff)
+    pairs, left = [], []
+    for track in program["tracks"]:
+        mine = [t for t in teams if t["track"] == track["key"]]
+        if mine:
+            got, missed = plan_assignments(mine, [s for s in staff if s["partner_id"] == track.get("partner_id")])
+            pairs += got
+            left += missed
+    return pairs, left
+
+
+def mentor_partner_error(program, team, staff):
+    """Why this mentor may not mentor this team under the programme's rules, or None."""
+    if not (program.get("assignment_rules") or {}).get("mentor_from_track_partner"):
+        return None
+    wanted = (track_of(program, team["track"]) or {}).get("partner_id")
+    if staff["partner_id"] != wanted:
+        return f"track '{team['track']}' takes mentors of partner {wanted}, not {staff['partner_id']}"
+    return None
+
+
 # --- the roster --------------------------------------------------------------
 
 def roster_rows(applications, teams, staff):

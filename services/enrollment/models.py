@@ -25,6 +25,7 @@ class ProgramDoc(OutboxDocument):
     selection_rules = me.DictField()
     attendance_rules = me.DictField()
     credit_rules = me.DictField()
+    assignment_rules = me.DictField()
     created_by = me.StringField(required=True)
     created_by_person = me.StringField(null=True)
     created_at = me.DateTimeField(required=True)

@@ -80,3 +80,22 @@ class EventTap:
     def close(self):
         self.queue.bind(self.connection.default_channel).delete()
         self.connection.release()
+
+
+def finished(client, job_id, timeout=60):
+    """Follow /jobs/{id} until the job has succeeded or failed; the job."""
+    from tests.waiting import eventually
+
+    def done():
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        return job if job["state"] in ("succeeded", "failed") else None
+    return eventually(done, timeout=timeout)
+
+
+def select(admin, program_id, body=None, headers=None):
+    """Run selection (a job: 202 at once) and wait for it; the job's result."""
+    started = admin.post(f"/api/v1/programs/{program_id}/selection", json=body or {}, headers=headers or {})
+    assert started.status_code == 202, started.text
+    job = finished(admin, started.json()["id"])
+    assert job["state"] == "succeeded", job
+    return job["result"]

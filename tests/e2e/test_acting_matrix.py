@@ -239,7 +239,10 @@ OTHER_STUDENT = {
 OTHER_PARTNER_ALLOWED = {"GET /programs", "GET /programs/{program_id}", "GET /programs/{program_id}/sessions",
                          "GET /materials", "POST /programs/{program_id}/sessions", "POST /materials"}
 # another school's keys: collections answer their own school's (nothing of ours), creating is theirs
-FOREIGN_ALLOWED = {"GET /programs", "GET /materials", "POST /programs"}
+FOREIGN_ALLOWED = {"GET /programs", "GET /materials", "POST /programs",
+                   # LTI and webhooks: a school's own registrations, keys, courses, grade posts and endpoints
+                   "GET /lti/platforms", "GET /lti/keys", "POST /lti/keys/rotation", "GET /lti/grade-posts",
+                   "GET /lti/contexts", "GET /webhooks/event-types", "GET /webhooks/endpoints"}
 # documented exceptions for an admitted caller: the LMS acting for staff answers only as the
 # school's teacher (this session's instructor is the partner's)
 ALLOWED_REFUSALS = {("staff", "POST /questions/{question_id}/answers"): {403}}

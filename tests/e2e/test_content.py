@@ -105,7 +105,7 @@ def test_a_partners_session_is_hidden_from_students_until_the_school_approves_it
     proposed = create_session(school, school.partner, title="Amazon listing workshop", form="workshop")
     assert proposed["status"] == "proposed" and proposed["partner_id"] == "xmall"
     assert school.lms.get(f"{API}/sessions/{proposed['id']}").status_code == 404
-    assert proposed["id"] not in [s["id"] for s in school.lms.get(f"{API}/programs/{school.program_id}/sessions").json()]
+    assert proposed["id"] not in [s["id"] for s in school.lms.get(f"{API}/programs/{school.program_id}/sessions").json()["items"]]
 
     approved = school.admin.post(f"{API}/sessions/{proposed['id']}/review", json={"decision": "approve"})
     assert approved.status_code == 200 and approved.json()["status"] == "scheduled"
@@ -118,7 +118,7 @@ def test_a_partner_sees_and_changes_only_its_own_sessions(school):
     assert school.partner.get(f"{API}/sessions/{theirs['id']}").status_code == 404
     assert school.partner.patch(f"{API}/sessions/{theirs['id']}", json={"title": "Mine now"}).status_code == 404
     assert school.partner.post(f"{API}/sessions/{theirs['id']}/cancel", json={"reason": "x"}).status_code == 404
-    listed = [s["id"] for s in school.partner.get(f"{API}/programs/{school.program_id}/sessions").json()]
+    listed = [s["id"] for s in school.partner.get(f"{API}/programs/{school.program_id}/sessions").json()["items"]]
     assert own["id"] in listed and theirs["id"] not in listed
     assert school.partner.post(f"{API}/sessions/{own['id']}/review", json={"decision": "approve"}).status_code == 403
 
@@ -168,7 +168,7 @@ def test_an_admitted_student_signs_in_once_with_the_current_code(school):
     assert first.json()["status"] == "present" and first.json()["flags"] == []
     again = sign_in(school, session["id"], "ann", device_id="phone-ann")
     assert again.status_code == 200 and again.json() == first.json()
-    records = school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    records = school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()["items"]
     assert [r["student_id"] for r in records] == ["ann"]
 
     status = school.admin.get(f"{API}/sessions/{session['id']}/checkin-status").json()
@@ -187,7 +187,7 @@ def test_refused_sign_ins_say_why_and_repeated_wrong_codes_are_visible(school):
         assert refused.status_code == 422
         assert refused.json()["errors"] == {"sign_in": ["wrong_code"]}
     stranger = sign_in(school, session["id"], "mallory")
-    assert stranger.status_code == 422 and stranger.json()["errors"] == {"sign_in": ["not_admitted"]}
+    assert stranger.status_code == 409 and stranger.json()["errors"] == {"sign_in": ["not_admitted"]}
     assert "not admitted" in stranger.json()["detail"]
 
     report = school.admin.get(f"{API}/sessions/{session['id']}/checkin-refusals").json()
@@ -212,8 +212,8 @@ def test_a_code_marks_only_its_own_session_and_only_while_its_window_is_open(sch
     closed = school.admin.post(f"{API}/sessions/{today['id']}/checkin-window/close")
     assert closed.status_code == 200
     late = sign_in(school, today["id"], "dan", code=code)
-    assert late.json()["errors"] == {"sign_in": ["window_closed"]}
-    assert school.admin.get(f"{API}/sessions/{today['id']}/checkin-code").status_code == 422
+    assert late.status_code == 409 and late.json()["errors"] == {"sign_in": ["window_closed"]}
+    assert school.admin.get(f"{API}/sessions/{today['id']}/checkin-code").status_code == 409
 
 
 def test_one_device_signing_in_two_students_flags_both_records(school):
@@ -224,7 +224,7 @@ def test_one_device_signing_in_two_students_flags_both_records(school):
     second = sign_in(school, session["id"], "fay", device_id="shared-phone", address="10.0.0.8")
     # the student sees neither the flag nor the device and address (staff do)
     assert second.status_code == 201 and second.json()["flags"] == [] and second.json()["device_id"] is None
-    records = {r["student_id"]: r for r in school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()}
+    records = {r["student_id"]: r for r in school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()["items"]}
     assert records["eve"]["flags"] == ["shared_device"] and records["fay"]["flags"] == ["shared_device"]
     assert school.admin.get(f"{API}/sessions/{session['id']}/checkin-status").json()["flagged"] == ["eve", "fay"]
 
@@ -307,7 +307,7 @@ def test_watching_enough_of_the_replay_counts_for_a_student_who_missed_the_sessi
     assert done["counted"] is True and done["status"] == "watched_replay"
     # progress never goes back
     assert student(school, "ned").post(url, json={"student_id": "ned", "watched_share": 0.1}).json()["watched_share"] == 0.85
-    assert student(school, "stranger").post(url, json={"student_id": "stranger", "watched_share": 1}).status_code == 422
+    assert student(school, "stranger").post(url, json={"student_id": "stranger", "watched_share": 1}).status_code == 409
 
 
 # --- questions -------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_a_question_is_answered_by_the_instructor_and_resolved_by_the_student(sc
     assert answered.json()["status"] == "answered" and answered.json()["answers"][0]["role"] == "instructor"
     assert student(school, "someone-else").post(f"{qurl}/resolve", json={"student_id": "someone-else"}).status_code == 403
     assert student(school, "pia").post(f"{qurl}/resolve", json={"student_id": "pia"}).json()["status"] == "resolved"
-    overdue = school.admin.get(f"{API}/programs/{school.program_id}/questions/overdue").json()
+    overdue = school.admin.get(f"{API}/programs/{school.program_id}/questions/overdue").json()["items"]
     assert question["id"] not in [q["id"] for q in overdue]
 
 
@@ -367,7 +367,7 @@ def test_attending_students_rate_an_ended_session_once_and_staff_see_the_scores(
     rating = {"clarity": 5, "practical_value": 4, "pace": 3, "comment": "More examples please"}
     assert student(school, "quin").post(url, json={"student_id": "quin", **rating}).status_code == 201
     assert student(school, "quin").post(url, json={"student_id": "quin", **rating}).status_code == 409
-    assert student(school, "sue").post(url, json={"student_id": "sue", **rating}).status_code == 422  # absent
+    assert student(school, "sue").post(url, json={"student_id": "sue", **rating}).status_code == 409  # absent
     assert student(school, "rex").post(url, json={"student_id": "rex", **rating, "clarity": 6}).status_code == 422
 
     summary = school.admin.get(url).json()
@@ -384,7 +384,7 @@ def test_feedback_before_the_session_ends_is_refused(school):
     school.lms.post(f"{API}/sessions/{session['id']}/roll-call", json={"present": ["tom"]})
     response = student(school, "tom").post(f"{API}/sessions/{session['id']}/feedback",
                                            json={"student_id": "tom", "clarity": 5, "practical_value": 5, "pace": 5})
-    assert response.status_code == 422 and "not ended" in response.json()["detail"]
+    assert response.status_code == 409 and "not ended" in response.json()["detail"]
 
 
 # --- materials ----------------------------------------------------------------------------------
@@ -404,12 +404,12 @@ def test_a_partners_material_is_published_after_review_and_a_new_version_needs_r
     seen = school.lms.get(murl).json()
     assert seen["published"]["url"] == "https://cdn.xmall.example.com/listing-v1.pdf" and "versions" not in seen
 
-    assert material["id"] in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
+    assert material["id"] in [m["id"] for m in school.lms.get(f"{API}/materials").json()["items"]]
     pending = school.partner.post(f"{API}/materials", json={
         "program_id": school.program_id, "module": "store-ops", "title": "Draft", "kind": "link",
         "url": "http://intranet.xmall.example.com/draft"}).json()
-    assert pending["id"] not in [m["id"] for m in school.lms.get(f"{API}/materials").json()]
-    to_review = school.admin.get(f"{API}/materials", params={"pending_review": "true"}).json()
+    assert pending["id"] not in [m["id"] for m in school.lms.get(f"{API}/materials").json()["items"]]
+    to_review = school.admin.get(f"{API}/materials", params={"pending_review": "true"}).json()["items"]
     assert pending["id"] in [m["id"] for m in to_review] and material["id"] not in [m["id"] for m in to_review]
 
     v2 = school.partner.post(f"{murl}/versions", json={"url": "https://cdn.xmall.example.com/listing-v2.pdf"})
@@ -427,7 +427,7 @@ def test_partners_see_and_change_only_their_own_materials(school):
     murl = f"{API}/materials/{material['id']}"
     assert school.other_partner.get(murl).status_code == 404
     assert school.other_partner.post(f"{murl}/versions", json={"body": "hijack"}).status_code == 404
-    assert material["id"] not in [m["id"] for m in school.other_partner.get(f"{API}/materials").json()]
+    assert material["id"] not in [m["id"] for m in school.other_partner.get(f"{API}/materials").json()["items"]]
     assert school.partner.post(f"{murl}/review", json={"version": 1, "decision": "approve"}).status_code == 403
 
 
@@ -472,7 +472,7 @@ def test_polls_decide_on_their_final_tally_and_a_proposed_follow_up_is_approved_
     for voter, answer in (("v1", "yes"), ("v2", "yes"), ("v3", "no")):
         vote(polls["crossed"], voter, answer)
     assert student(fresh, "outsider").post(f"{API}/polls/{polls['crossed']['id']}/votes",
-                                           json={"student_id": "outsider", "answer": "yes"}).status_code == 422
+                                           json={"student_id": "outsider", "answer": "yes"}).status_code == 409
 
     def decided(poll):
         shown = fresh.admin.get(f"{API}/polls/{poll['id']}").json()
@@ -481,10 +481,10 @@ def test_polls_decide_on_their_final_tally_and_a_proposed_follow_up_is_approved_
     assert (changed["reached"], changed["yes"], changed["no"], changed["followup_session_id"]) == (False, 2, 2, None)
     assert (crossed["reached"], crossed["yes"], crossed["no"], crossed["eligible"]) == (True, 2, 1, 5)
     late = student(fresh, "v5").post(f"{API}/polls/{polls['crossed']['id']}/votes", json={"student_id": "v5", "answer": "no"})
-    assert late.status_code == 422 and "closed" in late.json()["detail"]
+    assert late.status_code == 409 and "closed" in late.json()["detail"]
 
     # staff find the proposal; it copies what it needs from the session it follows
-    proposals = fresh.lms.get(f"{API}/programs/{fresh.program_id}/proposals").json()
+    proposals = fresh.lms.get(f"{API}/programs/{fresh.program_id}/proposals").json()["items"]
     assert [p["id"] for p in proposals if p["poll_id"]] == [crossed["followup_session_id"]]
     assert student(fresh, "v1").get(f"{API}/programs/{fresh.program_id}/proposals").status_code == 403
     draft = proposals[[p["id"] for p in proposals].index(crossed["followup_session_id"])]
@@ -506,14 +506,14 @@ def test_a_poll_without_a_closing_time_gets_one_and_one_in_the_past_is_refused(s
 # --- with the real enrollment service ----------------------------------------------------------
 
 def test_students_admitted_by_enrollments_selection_may_sign_in_and_lose_it_when_they_withdraw(client_for):
-    from tests.e2e.enrollment_helpers import apply, create_programme, score
+    from tests.e2e.enrollment_helpers import apply, create_programme, score, select
     name = f"content-real-{uuid.uuid4().hex[:6]}"
     admin, lms = client_for(name, "admin"), client_for(name, "lms", acting="staff:registrar")
     school = SimpleNamespace(name=name, admin=admin, lms=lms, program_id=create_programme(admin, capacity_ug=1))
     apps = {s: apply(lms, school.program_id, s) for s in ("winner", "runner-up")}
     score(admin, apps["winner"]["id"], 90)
     score(admin, apps["runner-up"]["id"], 80)
-    assert admin.post(f"{API}/programs/{school.program_id}/selection", json={}).status_code == 200
+    select(admin, school.program_id)
 
     session = create_session(school, admin)
     open_window(school, session["id"])

@@ -12,7 +12,7 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     stages = eventually(lambda: (lambda s: s if s["trained"] == seeded["signed_in"] else None)(
         admin.call("GET", f"/programs/{seeded['program_id']}/funnel")["stages"]))
     assert stages["registered"] == 24 and stages["admitted"] == seeded["admitted"]
-    teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")
+    teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")["items"]
     assert teams and all(t["mentor_id"] and t["tutor_id"] for t in teams)
     assert any(seeded["program_id"] in line for line in lines)
     book = admin.call("GET", f"/programs/{seeded['program_id']}/gradebook")

@@ -16,7 +16,7 @@ from contracts import topology
 from contracts.content import SOURCE as CONTENT
 from contracts.enrollment import (MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
                                   STUDENT_WITHDRAWN, TEAM_FORMED)
-from contracts.errors import InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
 from services.content.repository import ContentRepository
 from services.content.service import ContentService
@@ -127,7 +127,7 @@ def test_an_admitted_student_may_sign_in_and_a_withdrawn_one_may_not(content, pr
     publish(rabbit_config, withdrawn(program, "stu1"))
     eventually(lambda: student("stu1", program)["status"] == "withdrawn")
     other = open_session(content, program)
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflict) as refused:
         sign_in(content, other["id"], "stu1")
     assert refused.value.errors == {"sign_in": ["not_admitted"]}
 
@@ -240,7 +240,7 @@ def test_an_overdue_question_raises_question_overdue_once(content, program, rabb
     assert len(published(QUESTION_OVERDUE)) == 1
     assert overdue[0]["payload"]["question_id"] == question["id"]
     assert len(published(QUESTION_ASKED)) == 1
-    listed = call(content, "overdue_questions", ADMIN, program)
+    listed = call(content, "overdue_questions", ADMIN, program)["items"]
     assert [q["id"] for q in listed] == [question["id"]] and listed[0]["overdue"] is True
 
 
@@ -282,7 +282,7 @@ def test_the_system_opens_one_demand_poll_after_each_session_ends(content, progr
     upcoming = open_session(content, program)
     assert call(content, "open_demand_polls") == 1
     assert call(content, "open_demand_polls") == 0  # once per session
-    [poll] = call(content, "list_polls", ADMIN, program)
+    [poll] = call(content, "list_polls", ADMIN, program)["items"]
     assert poll["session_id"] == ended["id"] and poll["opened_by"] == "content:after-session"
     assert "Store operations" in poll["question"] and poll["followup"]["module"] == "ops"
     assert poll["session_id"] != upcoming["id"]

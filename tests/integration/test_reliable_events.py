@@ -1,7 +1,7 @@
 """Reliable events on the real broker and database server: the outbox relay,
 the idempotent inbox, dead letters, retries, catch-up and queue declaration."""
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from kombu import Connection
@@ -25,8 +25,8 @@ from services.supervision.models import ProgramFunnelDoc
 from services.supervision.service import SupervisionService
 
 CALLER = {"school_id": "jufe", "actor": "admin:k1", "correlation_id": "it-1"}
-PROGRAM = {"name": "Platinum Cup 2026", "season": "2026", "starts_on": "2026-03-01",
-           "ends_on": "2026-06-30",
+PROGRAM = {"name": "Platinum Cup 2026", "season": "2026", "starts_on": date.today().isoformat(),
+           "ends_on": (date.today() + timedelta(days=120)).isoformat(),
            "tracks": [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40}]}
 
 
@@ -244,7 +244,7 @@ def test_an_rpc_whose_caller_gave_up_is_not_run_later(container_factory, rabbit_
         with pytest.raises(RpcTimeout):
             proxy.create_program(CALLER, {**PROGRAM, "name": "Too late"})
     with ServiceRpcProxy("enrollment", rabbit_config, timeout=10) as proxy:
-        assert [p for p in proxy.list_programs(CALLER) if p["name"] == "Too late"] == []
+        assert [p for p in proxy.list_programs(CALLER)["items"] if p["name"] == "Too late"] == []
 
 
 def test_events_appended_by_a_push_update_are_relayed_exactly_once_each(container_factory, rabbit_config):

@@ -32,7 +32,8 @@ class FakeRecords:
         return {**record, "rev": record["rev"] + 1}
 
     def find(self, query, sort=None, skip=0, limit=0):
-        return [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        found = [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        return found[skip:skip + limit if limit else None]
 
     def all_events(self):
         return [e for events in self.events.values() for e in events]
@@ -74,6 +75,14 @@ class FakeContentRepository:
     # attendance
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
+
+    def records_of_sessions(self, session_ids, student_id=None):
+        return [r for r in self.attendance.find({}) if r["session_id"] in session_ids
+                and student_id in (None, r["student_id"])]
+
+    def scheduled_sessions(self, school_id, program_id):
+        found = self.sessions.find({"school_id": school_id, "program_id": program_id, "status": "scheduled"})
+        return sorted(found, key=lambda s: (s["starts_at"], s["id"]))
 
     def add_refusal(self, refusal):
         self.refused.append(refusal)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
 from services.content import domain
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
@@ -106,7 +106,7 @@ def test_a_code_is_refused_before_the_window_opens_and_after_it_closes():
 
 
 def test_no_code_is_shown_outside_the_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.current_code("s1", window(minutes=1), at(minutes=2))
 
 
@@ -148,7 +148,7 @@ def test_a_sign_in_after_the_late_limit_is_late():
 
 
 def test_a_recorded_session_gets_no_check_in_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.new_window(session(form="recorded"), {"minutes": 10, "period_seconds": 30, "grace_seconds": 5},
                           window_id="w", secret=SECRET, now=T0)
 
@@ -202,7 +202,7 @@ def test_the_replay_counts_from_the_threshold_on():
 
 
 def test_an_offline_session_has_no_replay():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.replay_counts(session(form="workshop"), 1.0, RULES)
 
 
@@ -364,7 +364,7 @@ PARAMS = {"minutes": 240, "period_seconds": 30, "grace_seconds": 5}
 
 def test_a_window_opens_at_the_earliest_the_programmes_lead_time_before_the_start():
     rules = {**RULES, "checkin_lead_minutes": 30}
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflict) as refused:
         domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=-31), rules=rules)
     assert refused.value.errors == {"window": ["too_early"]}
     assert domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=-30),
@@ -374,7 +374,7 @@ def test_a_window_opens_at_the_earliest_the_programmes_lead_time_before_the_star
 def test_a_window_closes_by_itself_at_the_sessions_end_and_none_opens_after_it():
     opened = domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=60), rules=RULES)
     assert opened["closes_at"] == at(minutes=90)
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflict) as refused:
         domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=90), rules=RULES)
     assert refused.value.errors == {"window": ["session_ended"]}
 

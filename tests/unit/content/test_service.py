@@ -8,7 +8,7 @@ from nameko.testing.services import worker_factory
 
 from contracts.content import (ATTENDANCE_RECORDED, FOLLOWUP_PROPOSED, POLL_THRESHOLD_REACHED,
                                SESSION_SCHEDULED)
-from contracts.errors import InvalidInput, NotFound
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.enrollment import PROGRAM_CREATED, STUDENT_ADMITTED
 from contracts.events import make_event, parse_event
 from services.content.service import ContentService
@@ -82,7 +82,7 @@ def test_a_refused_sign_in_is_recorded_with_its_reason_and_stores_no_record(serv
     with pytest.raises(InvalidInput) as refused:
         service.sign_in(LMS, session["id"], {"student_id": "bob", "code": wrong, "device_id": "d1"})
     assert refused.value.errors == {"sign_in": ["wrong_code"]}
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):  # the student's state refuses, not the input
         service.sign_in(LMS, session["id"], {"student_id": "zed", "code": code})
     assert [(r["student_id"], r["reason"], r["device_id"]) for r in service.store.refused] == [
         ("bob", "wrong_code", "d1"), ("zed", "not_admitted", None)]
@@ -130,7 +130,7 @@ def test_a_poll_decides_on_its_final_tally_not_on_a_running_tally_that_crossed(s
     service.vote(LMS, poll["id"], {"student_id": "cat", "answer": "no"})
     service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "no"})  # changed until the close
     after(monkeypatch, 61)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "yes"})  # closed
     decided = service.get_poll(ADMIN, poll["id"])
     assert (decided["state"], decided["reached"], decided["yes"], decided["no"]) == ("decided", False, 1, 2)
