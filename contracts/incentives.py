@@ -252,8 +252,9 @@ class RedemptionSchema(StrictSchema):
 class EnterpriseRewardCreateSchema(StrictSchema):
     amount = Integer(required=True, validate=validate.Range(min=1, max=100_000),
                             metadata={"description": "Credits shared among the team's members"})
-    money = fields.Decimal(load_default=None, allow_none=True, as_string=True, places=2,
-                           validate=validate.Range(min=0), metadata={"description": "Recorded as data"})
+    money = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Regexp(r"^\d{1,12}(\.\d{1,2})?$", error="an amount such as 1500.00"),
+                          metadata={"description": "Money shared with the team, recorded as data (e.g. '1500.00')"})
     currency = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     split = fields.String(load_default="equal", validate=validate.OneOf(["equal", "shares"]))
     shares = fields.Dict(keys=fields.String(**STUDENT),

@@ -222,8 +222,8 @@ def _incentives(admin, lms, pid, student, item_id, wait_s=60):
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and not found["badge_url"]:
         response = admin.session.get(f"{admin.base_url}/api/v1/students/{student}/badges", timeout=30)
-        if response.status_code == 200 and response.json():
-            found["badge_url"] = response.json()[0]["assertion_url"]
+        if response.status_code == 200 and response.json()["items"]:
+            found["badge_url"] = response.json()["items"][0]["assertion_url"]
         else:
             time.sleep(0.5)
     if not found["badge_url"]:

@@ -2,6 +2,7 @@
 staff adjustments and reversals, appeals, and the programme's credit rules."""
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.incentives import (AdjustmentCreateSchema, AppealCreateSchema, AppealDecisionSchema, AppealSchema,
                                   EntrySchema, LedgerQuerySchema, LedgerSchema, RecomputeSchema,
                                   ReversalCreateSchema, RuleSetCreateSchema, RuleSetSchema)
@@ -61,10 +62,11 @@ def appeal(data, entry_id):
 @blp.route("/programs/<program_id>/appeals", methods=["GET"])
 @roles("admin", "lms")
 @acting("staff")
-@blp.response(200, AppealSchema(many=True))
-def list_appeals(program_id):
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(AppealSchema))
+def list_appeals(query, program_id):
     """The programme's appeals, oldest first."""
-    return reply(call("incentives", "list_appeals", program_id))
+    return reply(call("incentives", "list_appeals", program_id, query))
 
 
 @blp.route("/appeals/<appeal_id>/decision", methods=["POST"])

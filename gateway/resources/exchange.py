@@ -3,6 +3,7 @@ and per-student limits, redemptions, cancellations with a refund."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.incentives import (CatalogueItemCreateSchema, CatalogueItemSchema, RedemptionCancelSchema,
                                   RedemptionCreateSchema, RedemptionSchema)
 from gateway.auth import acting, roles
@@ -25,10 +26,11 @@ def add_item(data, program_id):
 @blp.route("/programs/<program_id>/catalogue", methods=["GET"])
 @roles("admin", "lms")
 @acting("student", "staff")
-@blp.response(200, CatalogueItemSchema(many=True))
-def list_items(program_id):
-    """The programme's catalogue with the stock left."""
-    return reply(call("incentives", "list_items", program_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(CatalogueItemSchema))
+def list_items(query, program_id):
+    """The programme's catalogue with the stock left, oldest item first."""
+    return reply(call("incentives", "list_items", program_id, query))
 
 
 @blp.route("/redemptions", methods=["POST"])

@@ -95,7 +95,7 @@ def test_fifty_concurrent_redemptions_of_stock_ten_sell_exactly_ten(system, admi
     assert len(made) == 10
     buyers = [r["student_id"] for r in made]
     assert len(set(buyers)) == 10, "nobody is charged twice"
-    stock = {i["id"]: i for i in admin.get(f"/api/v1/programs/{pid}/catalogue").json()}[item_id]
+    stock = {i["id"]: i for i in admin.get(f"/api/v1/programs/{pid}/catalogue").json()["items"]}[item_id]
     assert (stock["stock"], stock["sold"]) == (0, 10)
     for student in STUDENTS:
         balance = credits(lms, student, pid)["balances"][0]
@@ -106,7 +106,7 @@ def test_fifty_concurrent_redemptions_of_stock_ten_sell_exactly_ten(system, admi
     cancelled = admin.post(f"/api/v1/redemptions/{made[0]['id']}/cancellation", json={"reason": "changed mind"})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert credits(lms, made[0]["student_id"], pid)["balances"][0]["spendable"] == 30
-    stock = {i["id"]: i for i in admin.get(f"/api/v1/programs/{pid}/catalogue").json()}[item_id]
+    stock = {i["id"]: i for i in admin.get(f"/api/v1/programs/{pid}/catalogue").json()["items"]}[item_id]
     assert (stock["stock"], stock["sold"]) == (1, 9)
     again = admin.post(f"/api/v1/redemptions/{made[0]['id']}/cancellation", json={"reason": "again"})
     assert again.status_code == 409
@@ -182,7 +182,8 @@ def test_a_badge_is_served_as_open_badges_2_and_as_a_signed_open_badges_3_creden
         "criteria": "Earn at least 50 lifetime credits", "condition": {"kind": "lifetime_at_least", "at_least": 50}})
     assert badge.status_code == 201, badge.text
     give(admin, pid, student, 50, "demo day winner")
-    awards = lms.get(f"/api/v1/students/{student}/badges", headers={"X-Acting-User": f"student:{student}"}).json()
+    awards = lms.get(f"/api/v1/students/{student}/badges",
+                     headers={"X-Acting-User": f"student:{student}"}).json()["items"]
     assert [a["badge_key"] for a in awards] == ["first-fifty"]
     base = system.base_url
 
