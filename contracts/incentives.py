@@ -249,18 +249,12 @@ class RedemptionSchema(StrictSchema):
 
 # --- enterprise rewards --------------------------------------------------------------
 
-def _not_negative(value):
-    if value < 0:
-        raise ValidationError("must not be negative")
-
-
 class EnterpriseRewardCreateSchema(StrictSchema):
     amount = Integer(required=True, validate=validate.Range(min=1, max=100_000),
                             metadata={"description": "Credits shared among the team's members"})
-    # a decimal string ("1250.00"); the sign is checked by a function, since a JSON
-    # Schema minimum on a string-typed field is no valid OpenAPI
-    money = fields.Decimal(load_default=None, allow_none=True, as_string=True, places=2,
-                           validate=_not_negative, metadata={"description": "Recorded as data, e.g. \"1250.00\""})
+    money = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Regexp(r"^\d{1,12}(\.\d{1,2})?$", error="an amount such as 1500.00"),
+                          metadata={"description": "Money shared with the team, recorded as data (e.g. '1500.00')"})
     currency = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"),
                              metadata={"description": "ISO 4217 code of money", "example": "CNY"})
     split = fields.String(load_default="equal", validate=validate.OneOf(["equal", "shares"]))

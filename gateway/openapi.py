@@ -88,7 +88,8 @@ _FORMATS = {"date": "2026-03-01", "date-time": "2026-03-01T09:00:00+00:00", "ema
             "uuid": "5b9a4c9e-6a4e-4a0a-9f1c-0c7a3c2d1e5f"}
 # a value for each pattern the contracts use (a new pattern fails tests/unit/gateway/test_openapi.py)
 _PATTERNS = {r"^[a-z0-9][a-z0-9_-]{0,39}$": "undergraduate", r"^\d{6}$": "492817",
-             r"^[a-z_]+(\.[a-z_]+)+\.v\d+$": "student.admitted.v1"}
+             r"^[a-z_]+(\.[a-z_]+)+\.v\d+$": "student.admitted.v1",
+             r"^\d{1,12}(\.\d{1,2})?$": "1500.00", r"^[A-Z]{3}$": "CNY"}
 
 
 def finish(spec, app=None):

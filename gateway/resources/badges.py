@@ -4,7 +4,7 @@ and the public Open Badges documents: 2.0 hosted assertions and 3.0 credentials
 from flask import Blueprint as FlaskBlueprint, Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
-from contracts.base import PageQuerySchema, page_of, page_schema
+from contracts.base import PageQuerySchema, page_schema
 from contracts.incentives import BadgeAwardSchema, BadgeClassCreateSchema, BadgeClassSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -37,7 +37,7 @@ def add_badge(data, program_id):
 @blp.response(200, page_schema(BadgeClassSchema))
 def list_badges(query, program_id):
     """The programme's badge classes, oldest first."""
-    return reply(page_of(call("incentives", "list_badge_classes", program_id), query))
+    return reply(call("incentives", "list_badge_classes", program_id, query))
 
 
 @blp.route("/programs/<program_id>/badges/evaluation", methods=["POST"])
@@ -55,8 +55,8 @@ def evaluate(program_id):
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_schema(BadgeAwardSchema))
 def student_badges(query, student_id):
-    """A student's badges with their Open Badges 2.0 and 3.0 URLs, in the order they were awarded."""
-    return reply(page_of(call("incentives", "student_badges", student_id, _base()), query))
+    """A student's badges with their Open Badges 2.0 and 3.0 URLs, oldest first."""
+    return reply(call("incentives", "student_badges", student_id, _base(), query))
 
 
 # --- public documents (Open Badges verifiers fetch them without a key) ------------------

@@ -2,7 +2,7 @@
 staff adjustments and reversals, appeals, and the programme's credit rules."""
 from flask_smorest import Blueprint
 
-from contracts.base import PageQuerySchema, page_of, page_schema
+from contracts.base import PageQuerySchema, page_schema
 from contracts.incentives import (AdjustmentCreateSchema, AppealCreateSchema, AppealDecisionSchema, AppealSchema,
                                   EntrySchema, LedgerQuerySchema, LedgerSchema, RecomputeSchema,
                                   ReversalCreateSchema, RuleSetCreateSchema, RuleSetSchema)
@@ -66,7 +66,7 @@ def appeal(data, entry_id):
 @blp.response(200, page_schema(AppealSchema))
 def list_appeals(query, program_id):
     """The programme's appeals, oldest first."""
-    return reply(page_of(call("incentives", "list_appeals", program_id), query))
+    return reply(call("incentives", "list_appeals", program_id, query))
 
 
 @blp.route("/appeals/<appeal_id>/decision", methods=["POST"])

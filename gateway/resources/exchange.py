@@ -3,7 +3,7 @@ and per-student limits, redemptions, cancellations with a refund."""
 from flask import url_for
 from flask_smorest import Blueprint
 
-from contracts.base import PageQuerySchema, page_of, page_schema
+from contracts.base import PageQuerySchema, page_schema
 from contracts.incentives import (CatalogueItemCreateSchema, CatalogueItemSchema, RedemptionCancelSchema,
                                   RedemptionCreateSchema, RedemptionSchema)
 from gateway.auth import acting, roles
@@ -29,8 +29,8 @@ def add_item(data, program_id):
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_schema(CatalogueItemSchema))
 def list_items(query, program_id):
-    """The programme's catalogue with the stock left."""
-    return reply(page_of(call("incentives", "list_items", program_id), query))
+    """The programme's catalogue with the stock left, oldest item first."""
+    return reply(call("incentives", "list_items", program_id, query))
 
 
 @blp.route("/redemptions", methods=["POST"])

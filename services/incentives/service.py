@@ -14,7 +14,7 @@ from nameko.timer import timer
 
 from contracts.assessment import (COMPETITION_SCORE_RECORDED, DEADLINE_MISSED, GRADE_OVERRIDDEN, QUIZ_SCORED,
                                   SUBMISSION_GRADED)
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, page, page_of
 from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED,
                                SESSION_CANCELLED, SESSION_SCHEDULED)
 from contracts.enrollment import (MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
@@ -346,11 +346,13 @@ class IncentivesService(PraxisService):
         return dump(AppealSchema, record)
 
     @rpc
-    def list_appeals(self, caller, program_id, status=None):
+    def list_appeals(self, caller, program_id, query=None):
         _staff_only(caller)
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        query = {"school_id": caller["school_id"], "program_id": program_id, **({"status": status} if status else {})}
-        return dump(AppealSchema, self.store.appeals.find(query, sort=[("created_at", 1)]), many=True)
+        found = self.store.appeals.find({"school_id": caller["school_id"], "program_id": program_id},
+                                        sort=[("created_at", 1)], skip=query["offset"], limit=query["limit"] + 1)
+        return page(dump(AppealSchema, found, many=True), query)
 
     @rpc
     def decide_appeal(self, caller, appeal_id, data):
@@ -391,10 +393,12 @@ class IncentivesService(PraxisService):
         return dump(CatalogueItemSchema, self.store.items.get(item["id"]))
 
     @rpc
-    def list_items(self, caller, program_id):
+    def list_items(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        return dump(CatalogueItemSchema, self.store.items.find(
-            {"school_id": caller["school_id"], "program_id": program_id}, sort=[("created_at", 1)]), many=True)
+        found = self.store.items.find({"school_id": caller["school_id"], "program_id": program_id},
+                                      sort=[("created_at", 1)], skip=query["offset"], limit=query["limit"] + 1)
+        return page(dump(CatalogueItemSchema, found, many=True), query)
 
     def _item(self, caller, item_id):
         item = self.store.items.get(item_id, school_id=caller["school_id"])
@@ -488,7 +492,7 @@ class IncentivesService(PraxisService):
         reward_id = _new_id(caller)
         record = {"id": reward_id, "school_id": caller["school_id"], "program_id": team["program_id"],
                   "team_id": team_id, "partner_id": caller.get("partner_id"), "amount": data["amount"],
-                  "money": str(data["money"]) if data.get("money") is not None else None,
+                  "money": data.get("money"),
                   "currency": data.get("currency"), "split": data["split"], "innovation": data["innovation"],
                   "allocation": allocation, "created_at": _now()}
         event = self._event(caller, ENTERPRISE_REWARD_GRANTED, {
@@ -568,10 +572,12 @@ class IncentivesService(PraxisService):
         return dump(BadgeClassSchema, badge)
 
     @rpc
-    def list_badge_classes(self, caller, program_id):
+    def list_badge_classes(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        return dump(BadgeClassSchema, self.store.badge_classes.find(
-            {"school_id": caller["school_id"], "program_id": program_id}), many=True)
+        found = self.store.badge_classes.find({"school_id": caller["school_id"], "program_id": program_id},
+                                              sort=[("created_at", 1)])
+        return page_of(dump(BadgeClassSchema, found, many=True), query)
 
     def _award_badge(self, badge, account, base=None):
         award = {"id": badges.assertion_id(badge["id"], account["student_id"]), "school_id": badge["school_id"],
@@ -620,14 +626,16 @@ class IncentivesService(PraxisService):
         return dump(BadgeAwardSchema, awarded, many=True)
 
     @rpc
-    def student_badges(self, caller, student_id, base_url=None):
+    def student_badges(self, caller, student_id, base_url=None, query=None):
+        query = load(PageQuerySchema, query)
         ensure_self(caller, student_id)
         if not self.store.student_accounts(caller["school_id"], student_id):
             raise NotFound(f"no student {student_id}")
         awards = self.store.badge_awards.find({"school_id": caller["school_id"], "student_id": student_id},
-                                              sort=[("issued_at", 1)])
-        return dump(BadgeAwardSchema, [self._award_view(a, base_url or badges.public_url()) for a in awards],
-                    many=True)
+                                              sort=[("issued_at", 1)], skip=query["offset"],
+                                              limit=query["limit"] + 1)
+        return page(dump(BadgeAwardSchema, [self._award_view(a, base_url or badges.public_url()) for a in awards],
+                         many=True), query)
 
     # --- public Open Badges documents (no caller: they are public by design) ---------------
 

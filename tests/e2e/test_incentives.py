@@ -15,7 +15,7 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from tests.waiting import eventually
 
 SCHOOL = "incentives-school"
@@ -38,7 +38,7 @@ def programme(admin, lms):
     pid = create_programme(admin, capacity_ug=30)
     for student in STUDENTS:
         score(admin, apply(lms.acting(f"student:{student}"), pid, student)["id"], 80)
-    assert admin.post(f"/api/v1/programs/{pid}/selection", json={}).status_code == 200
+    select(admin, pid)
     team = admin.post(f"/api/v1/programs/{pid}/teams", json={
         "name": "Alpha", "track": "undergraduate", "members": STUDENTS[:3]})
     assert team.status_code == 201, team.text
@@ -182,7 +182,8 @@ def test_a_badge_is_served_as_open_badges_2_and_as_a_signed_open_badges_3_creden
         "criteria": "Earn at least 50 lifetime credits", "condition": {"kind": "lifetime_at_least", "at_least": 50}})
     assert badge.status_code == 201, badge.text
     give(admin, pid, student, 50, "demo day winner")
-    awards = lms.get(f"/api/v1/students/{student}/badges", headers={"X-Acting-User": f"student:{student}"}).json()["items"]
+    awards = lms.get(f"/api/v1/students/{student}/badges",
+                     headers={"X-Acting-User": f"student:{student}"}).json()["items"]
     assert [a["badge_key"] for a in awards] == ["first-fifty"]
     base = system.base_url
 

@@ -198,3 +198,24 @@ def test_reconcile_prints_every_difference_and_rebuild_makes_the_balances_the_en
         cli.main(["incentives", "reconcile", "--rebuild"])
     assert done.value.code == 0 and "after rebuilding: 0 difference(s)" in capsys.readouterr().err
     assert balance("gus") == (7, 7)
+
+
+def test_assessment_and_supervision_events_give_and_take_credits_once(incentives, rabbit_config):
+    from contracts.assessment import SUBMISSION_GRADED
+    from contracts.supervision import STUDENT_IDLE
+    graded = make_event(SUBMISSION_GRADED, {
+        "program_id": "p1", "assessment_id": "hw1", "assessment_kind": "homework", "module": "ops",
+        "student_id": "ivy", "deadline": T0.isoformat(), "submission_id": "sub1", "attempt": 1,
+        "submitted_at": T0.isoformat(), "late": False, "days_late": 0, "on_time": True, "score": 8,
+        "raw_score": 8, "max_score": 10, "percent": 80, "late_penalty": 0, "graded_at": T0.isoformat(),
+        "graded_by": "t1", "counted_percent": 80}, school_id=SCHOOL, actor="test", occurred_at=T0)
+    idle = make_event(STUDENT_IDLE, {"program_id": "p1", "student_id": "ivy", "idle_since": T0.isoformat(),
+                                     "spell_id": "ivy-spell-1"}, school_id=SCHOOL, actor="test",
+                      occurred_at=T0 + timedelta(days=3))
+    publish(rabbit_config, graded)
+    publish(rabbit_config, graded)
+    eventually(lambda: balance("ivy") == (10, 10))  # (the floor would keep an earlier penalty back)
+    for envelope in (idle, graded, idle):
+        publish(rabbit_config, envelope)
+    eventually(lambda: balance("ivy") == (5, 5) and len(entries("ivy")) == 2)
+    assert [(e["rule"], e["amount"]) for e in entries("ivy")] == [("homework_on_time", 10), ("idle", -5)]
