@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.enrollment_helpers import application, create_programme, score
+from tests.e2e.enrollment_helpers import application, create_programme, finished, score
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -48,7 +48,10 @@ def world(client_for):
         assert created.status_code == 201, created.text
         apps[student] = created.json()["id"]
         score(admin, apps[student], 90 - n)
-    assert admin.post(f"{API}/programs/{w.program_id}/selection", json={}).status_code == 200
+    started = admin.post(f"{API}/programs/{w.program_id}/selection", json={})
+    assert started.status_code == 202, started.text
+    w.job_id = started.json()["id"]
+    finished(admin, w.job_id)
     w.application_id = apps[w.own]
     w.team_id = _ok(admin.post(f"{API}/programs/{w.program_id}/teams", json={
         "name": "Own", "track": "undergraduate", "members": [w.own, w.mate]}))["id"]
@@ -125,7 +128,8 @@ def path_ids(w):
     return {"program_id": w.program_id, "session_id": w.session_id, "material_id": w.material_id,
             "question_id": w.question_id, "poll_id": w.poll_id, "application_id": w.application_id,
             "team_id": w.team_id, "student_id": w.own, "mentor_id": w.mentor_id, "tutor_id": w.tutor_id,
-            "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id}
+            "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id,
+            "job_id": w.job_id}
 
 
 def concrete(path, w):
@@ -204,6 +208,7 @@ OTHER_STUDENT = {
     "GET /teams/{team_id}": {404}, "POST /teams/{team_id}/members": {403},
     "DELETE /teams/{team_id}/members/{student_id}": {403},
     "GET /submissions/{submission_id}": {404}, "POST /submissions/{submission_id}/revision": {404},
+    "GET /programs/{program_id}/students/{student_id}/attendance": {403},
 }
 # what the other partner of the same school may do (the rest of what partners may call: 404)
 OTHER_PARTNER_ALLOWED = {"GET /programs", "GET /programs/{program_id}", "GET /programs/{program_id}/sessions",
@@ -277,7 +282,7 @@ def snapshot(w):
     for name, response in views.items():
         assert response.status_code == 200, (name, response.text)
         seen[name] = response.json()
-    for session in seen["sessions"]:
+    for session in seen["sessions"]["items"]:
         session.pop("checkin_open", None)
     return json.loads(json.dumps(seen, sort_keys=True))
 
