@@ -105,14 +105,30 @@ def more(query):
     return {**query, "limit": query["limit"] + 1}
 
 
+_SCHEMAS = {}
+
+
+def schema_of(schema_cls, **kwargs):
+    """One instance per schema class and options, built on first use (building a
+    schema costs far more than using it; load and dump keep no state in it)."""
+    key = (schema_cls, tuple(sorted((k, tuple(v) if isinstance(v, (list, set)) else v)
+                                    for k, v in kwargs.items())))
+    try:
+        return _SCHEMAS[key]
+    except KeyError:
+        return _SCHEMAS.setdefault(key, schema_cls(**kwargs))
+    except TypeError:  # an unhashable option: build it for this call
+        return schema_cls(**kwargs)
+
+
 def load(schema_cls, data, **kwargs):
     """Validate ``data`` at a boundary; raise InvalidInput with the field errors."""
     from contracts.errors import InvalidInput
     try:
-        return schema_cls(**kwargs).load(data if data is not None else {})
+        return schema_of(schema_cls, **kwargs).load(data if data is not None else {})
     except ValidationError as exc:
         raise InvalidInput("request failed validation", exc.messages) from exc
 
 
 def dump(schema_cls, obj, **kwargs):
-    return schema_cls(**kwargs).dump(obj)
+    return schema_of(schema_cls, **kwargs).dump(obj)

@@ -319,10 +319,18 @@ class CheckinStatusSchema(StrictSchema):
     window_open = fields.Boolean(required=True)
     closes_at = fields.AwareDateTime(allow_none=True)
     expected = Integer(required=True, metadata={"description": "Admitted students the session is for"})
-    signed_in = fields.List(fields.String(), required=True)
+    signed_in = fields.List(fields.String(), required=True,
+                            metadata={"description": "A page of the students signed in (present or late)"})
     not_signed_in = fields.List(fields.String(), required=True,
-                                metadata={"description": "Neither signed in nor watched the replay"})
-    flagged = fields.List(fields.String(), required=True)
+                                metadata={"description": "A page of the expected students who neither signed in "
+                                                         "nor watched the replay"})
+    flagged = fields.List(fields.String(), required=True,
+                          metadata={"description": "A page of the students whose record is flagged"})
+    signed_in_count = Integer(metadata={"description": "All students signed in (present or late)"})
+    flagged_count = Integer(metadata={"description": "All flagged records"})
+    limit = Integer(metadata={"description": "Each list holds at most this many students"})
+    offset = Integer(metadata={"description": "Each list starts after this many"})
+    has_more = fields.Boolean(metadata={"description": "A list goes on past this page"})
     watched_replay = fields.List(fields.String(), load_default=list,
                                  metadata={"description": "Students who watched enough of the replay"})
     attended = Integer(metadata={"description": "Signed in or watched the replay"})
@@ -378,6 +386,12 @@ class StudentAttendanceSchema(StrictSchema):
     track = fields.String(required=True)
     sessions = fields.List(fields.Nested(StudentSessionSchema), required=True)
     totals = fields.Dict(**_TOTALS)
+
+
+class CheckinStatusQuerySchema(StrictSchema):
+    """A page of each list of the check-in status (the counts are always whole)."""
+    limit = Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class RollCallSchema(StrictSchema):

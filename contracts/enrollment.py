@@ -448,7 +448,16 @@ class RosterRowSchema(StrictSchema):
 
 class RosterSchema(StrictSchema):
     program_id = fields.String(required=True)
-    rows = fields.List(fields.Nested(RosterRowSchema), required=True)
+    rows = fields.List(fields.Nested(RosterRowSchema), required=True,
+                       metadata={"description": "A page of the roster, by track, name and student id"})
+    limit = Integer(metadata={"description": "The page holds at most this many rows"})
+    offset = Integer(metadata={"description": "The page starts after this many rows"})
+    has_more = fields.Boolean(metadata={"description": "The roster goes on past this page"})
+
+
+class RosterQuerySchema(StrictSchema):
+    limit = Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 ROSTER_COLUMNS = ["student_id", "name", "major", "year_of_study", "track", "status", "promoted",

@@ -26,6 +26,7 @@ SERVICE_CLASSES = {
     "enrollment": "EnrollmentService", "content": "ContentService",
     "assessment": "AssessmentService", "incentives": "IncentivesService",
     "supervision": "SupervisionService",
+    "webhooks": "WebhooksService",
 }
 
 

@@ -124,4 +124,13 @@ def create_app(config=None):
     from gateway.resources import jobs, reports
     api.register_blueprint(jobs.blp, url_prefix=API_PREFIX)
     api.register_blueprint(reports.blp, url_prefix=API_PREFIX)
+    from gateway.resources import badges, credits, exchange, leaderboards, rewards
+    for module in (credits, exchange, rewards, leaderboards, badges):
+        api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(badges.public)  # Open Badges documents are public by design
+    from gateway.lti import routes as lti_routes
+    from gateway.resources import lti, webhooks
+    api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(webhooks.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(lti_routes.bp)
     return app

@@ -74,6 +74,12 @@ def _lookup(key_id):
 def authenticate():
     """Set ``g.caller`` from the Authorization header, or return a 401 problem."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        # a browser opened from the LMS: the LTI launch session (gateway/lti/session.py)
+        from gateway.lti.session import caller_from_cookie
+        handled, refusal = caller_from_cookie()
+        if handled:
+            return refusal
     scheme, _, token = header.partition(" ")
     # a malformed key is refused before any lookup (nothing is looked up or remembered for it)
     match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" and len(token) < 100 else None

@@ -8,6 +8,9 @@
     praxis dead-letters replay SERVICE ID
     praxis import applications FILE --program ID --school SCHOOL
                                CSV of applications from the LMS, through the enrollment service
+    praxis incentives reconcile [--program ID] [--rebuild]
+                               compare every balance with the sum of its ledger entries
+                               (--rebuild: set the balances that differ to those sums)
 """
 import argparse
 import json
@@ -94,6 +97,27 @@ def _import_applications(args):
     sys.exit(import_main(args.file, args.program, args.school))
 
 
+def _incentives_reconcile(args):
+    """Print every balance that differs from the sum of its entries; exit 1 if any."""
+    from services.common.storage import connect
+    from services.incentives.repository import IncentivesRepository
+    connect("incentives")
+    repository = IncentivesRepository()
+    differences = repository.reconcile(args.program)
+    for difference in differences:
+        print(json.dumps(difference, sort_keys=True))
+    print(f"{len(differences)} difference(s)", file=sys.stderr)
+    if differences and args.rebuild:
+        for difference in differences:
+            if difference["spendable"] is not None:  # (entries without an account: nothing to rebuild)
+                fixed = repository.rebuild(f"{difference['program_id']}:{difference['student_id']}")
+                print(json.dumps({"rebuilt": difference["student_id"], "program_id": difference["program_id"],
+                                  **fixed}, sort_keys=True))
+        differences = repository.reconcile(args.program)
+        print(f"after rebuilding: {len(differences)} difference(s)", file=sys.stderr)
+    sys.exit(1 if differences else 0)
+
+
 def _demo(args):
     from gateway.demo import seed
     seed(args.url, args.school, args.students)
@@ -140,6 +164,13 @@ def build_parser():
     applications.add_argument("--program", required=True, help="the programme's id")
     applications.add_argument("--school", required=True, help="the school the programme belongs to")
     applications.set_defaults(func=_import_applications)
+
+    incentives = commands.add_parser("incentives", help="the credit ledger").add_subparsers(
+        dest="action", required=True)
+    reconcile = incentives.add_parser("reconcile", help="compare every balance with the sum of its entries")
+    reconcile.add_argument("--program", help="only this programme")
+    reconcile.add_argument("--rebuild", action="store_true", help="set the balances that differ to their entries' sums")
+    reconcile.set_defaults(func=_incentives_reconcile)
     return parser
 
 

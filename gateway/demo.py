@@ -5,7 +5,9 @@ It creates a school admin key and an LMS key, a programme with two tracks,
 applications (with a running count), quiz scores, selection, teams, mentors and
 tutors, a session with its check-in window, where part of the students sign
 in with the rotating code, and a quiz from the question bank and a homework with a
-rubric, with attempts, submissions and a few graded ones in the gradebook.
+rubric, with attempts, submissions and a few graded ones in the gradebook; the
+incentives side: a credit exchange catalogue, a badge for the first credits, the
+credits the sign-ins earn (the default rules), a redemption and the leaderboard.
 """
 import random
 import sys
@@ -98,6 +100,17 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
         admin.call("POST", f"/programs/{pid}/tutors", json={"name": f"Tutor {n + 1}", "max_load": 4})
     admin.call("POST", f"/programs/{pid}/assignments", json={})
 
+    # (wait_for_events: incentives learns of the programme from enrollment's event)
+    catalogue = [admin.call("POST", f"/programs/{pid}/catalogue", json=item, wait_for_events=30) for item in (
+        {"name": "1 academic credit hour", "description": "Recorded by the academic office", "price": 100,
+         "stock": 20, "per_student_limit": 2},
+        {"name": "Company visit to X-Mall", "description": "A day at the partner's operations centre",
+         "price": 5, "stock": 10, "per_student_limit": 1})]
+    admin.call("POST", f"/programs/{pid}/badges", wait_for_events=30, json={
+        "key": "first-credits", "name": "First credits", "description": "Took part in a training session",
+        "criteria": "Earn 5 lifetime credits (e.g. attend a session)",
+        "condition": {"kind": "lifetime_at_least", "at_least": 5}})
+
     now = datetime.now(timezone.utc)
     session = admin.call("POST", f"/programs/{pid}/sessions", json={
         "title": "Store operations on X-Mall", "module": "store-operations", "form": "offline_lecture",
@@ -115,15 +128,19 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
         signed += 1
 
     work = assessments(admin, lms, pid, [a["student_id"] for a in admitted], rng, now)
+    credits = _incentives(admin, lms, pid, admitted[0]["student_id"] if signed else None, catalogue[1]["id"])
 
     out(f"seeded programme {pid}: {students} applications, {len(admitted)} admitted, "
         f"{teams} teams, {signed} signed in to session {session['id']}, "
         f"{work['quiz_attempts']} quiz attempts, {work['graded']} homework graded")
+    if credits["badge_url"]:
+        out(f"credits: {credits['leader']} leads; a badge (Open Badges 2.0): {credits['badge_url']}")
     out(f"admin key: {admin_key}")
     out(f"LMS key:   {lms_key}")
     out(f"try: curl -s {base_url}/api/v1/programs/{pid}/funnel -H 'Authorization: Bearer {admin_key}'")
+    out(f"     curl -s {base_url}/api/v1/programs/{pid}/leaderboard -H 'Authorization: Bearer {admin_key}'")
     return {"program_id": pid, "session_id": session["id"], "admitted": len(admitted), "teams": teams,
-            "signed_in": signed, "admin_key": admin_key, **work}
+            "signed_in": signed, "admin_key": admin_key, **work, **credits}
 
 
 DEMO_QUESTIONS = [
@@ -194,3 +211,25 @@ def assessments(admin, lms, pid, students, rng, now):
                     "comment": "Good start; check your shipping costs."})
                 graded += 1
     return {"quiz_id": quiz["id"], "homework_id": homework["id"], "quiz_attempts": attempts, "graded": graded}
+
+
+def _incentives(admin, lms, pid, student, item_id, wait_s=60):
+    """Wait for the sign-ins' credits (events reach incentives asynchronously), then the
+    first student who signed in exchanges 5 of them for the company visit."""
+    found = {"badge_url": None, "leader": None, "redemption_id": None}
+    if student is None:
+        return found
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not found["badge_url"]:
+        response = admin.session.get(f"{admin.base_url}/api/v1/students/{student}/badges", timeout=30)
+        if response.status_code == 200 and response.json()["items"]:
+            found["badge_url"] = response.json()["items"][0]["assertion_url"]
+        else:
+            time.sleep(0.5)
+    if not found["badge_url"]:
+        return found
+    found["redemption_id"] = lms.call("POST", "/redemptions", json={"item_id": item_id, "student_id": student},
+                                      headers={"X-Acting-User": f"student:{student}"})["id"]
+    rows = admin.call("GET", f"/programs/{pid}/leaderboard")["rows"]
+    found["leader"] = f"{rows[0]['name']} ({rows[0]['score']:g})" if rows else None
+    return found

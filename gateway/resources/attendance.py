@@ -3,7 +3,7 @@ online presence and replay progress (content service)."""
 from flask_smorest import Blueprint
 
 from contracts.base import PageQuerySchema, page_schema
-from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema,
+from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatusQuerySchema, CheckinStatusSchema,
                                CheckinWindowOutSchema, CheckinWindowSchema, CorrectionSchema,
                                PresenceSchema, RefusalReportSchema, ReplayProgressOutSchema,
                                ReplayProgressSchema, RollCallResultSchema, RollCallSchema,
@@ -61,10 +61,12 @@ def sign_in(data, session_id):
 @blp.route("/sessions/<session_id>/checkin-status", methods=["GET"])
 @roles("admin", "lms", "partner")
 @acting("staff")
+@blp.arguments(CheckinStatusQuerySchema, location="query")
 @blp.response(200, CheckinStatusSchema)
-def checkin_status(session_id):
-    """Live list: who has and who has not signed in, and flagged records."""
-    return reply(call("content", "checkin_status", session_id))
+def checkin_status(query, session_id):
+    """Live list: who has and who has not signed in, and flagged records (the counts
+    whole, the lists a page: ``limit``/``offset``)."""
+    return reply(call("content", "checkin_status", session_id, query))
 
 
 @blp.route("/sessions/<session_id>/checkin-refusals", methods=["GET"])

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from marshmallow import ValidationError
 
+from contracts.base import schema_of
 from contracts.content import ATTENDING, CHECKIN_FORMS, REPLAY_FORMS, check_session
 from contracts.enrollment import AttendanceRulesSchema
 from contracts.errors import Conflict, InvalidInput
@@ -18,7 +19,7 @@ FOLLOWUP_AFTER = timedelta(days=7)  # provisional date of a proposed follow-up; 
 
 
 def default_attendance_rules():
-    return AttendanceRulesSchema().load({})
+    return schema_of(AttendanceRulesSchema).load({})
 
 
 def attendance_rules(program):

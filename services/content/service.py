@@ -17,7 +17,8 @@ from contracts.content import (
     ATTENDANCE_RECORDED, ATTENDING, CHECKIN_OPENED, FEEDBACK_SUBMITTED, FOLLOWUP_PROPOSED,
     MATERIAL_PUBLISHED, POLL_THRESHOLD_REACHED, QUESTION_ANSWERED, QUESTION_ASKED, QUESTION_OVERDUE,
     REPLAY_FORMS, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED, SESSION_SCHEDULED,
-    AnswerCreateSchema, AttendanceMatrixSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema, CheckinWindowOutSchema,
+    AnswerCreateSchema, AttendanceMatrixSchema, AttendanceSchema, CheckinCodeSchema, CheckinStatusQuerySchema,
+    CheckinStatusSchema, CheckinWindowOutSchema,
     CheckinWindowSchema, CorrectionSchema, FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
     MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema, MaterialSchema,
     MaterialVersionCreateSchema, PollCreateSchema, PollSchema, PresenceSchema, QuestionCreateSchema,
@@ -41,6 +42,7 @@ from services.content.repository import ContentRepository
 
 log = logging.getLogger("praxis.content")
 
+SIGNED_IN = ("present", "late")
 REFUSAL_TEXT = {
     "no_window": "no check-in window was opened for this session",
     "window_not_open": "the check-in window is not open yet",
@@ -63,6 +65,17 @@ def _new_id(caller):
     return caller.get("operation_id") or uuid.uuid4().hex
 
 
+def _millis(moment):
+    """``moment`` as the database keeps it (milliseconds): an answer built before the
+    write says what a later read says."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _signed_in_already(record):
+    """A record a sign-in leaves as it is: any status but absent, or corrected by staff."""
+    return record is not None and (record["status"] != "absent" or record["corrected"])
+
+
 def _retrying(step, attempts=5):
     """Run a read-change-save step again when a concurrent change won (Conflict)."""
     for attempt in range(attempts):
@@ -77,7 +90,7 @@ class ContentService(PraxisService):
     name = "content"
 
     store = Storage(ContentRepository, documents=DOCUMENTS)
-    outbox = Outbox(*OUTBOX_DOCUMENTS)
+    outbox = Outbox(*OUTBOX_DOCUMENTS, hinted=True)  # every write with events goes through _Records
 
     # --- helpers --------------------------------------------------------------
 
@@ -319,6 +332,9 @@ class ContentService(PraxisService):
 
     @rpc
     def sign_in(self, caller, session_id, data):
+        """Few round trips on the common path (a first sign-in): the session, the student,
+        one insert of the record with its event, one insert of both claims. The existing
+        record is read only when the insert finds one or the sign-in is refused."""
         data, now = load(SignInSchema, data), _now()
         session = self.store.sessions.get(session_id, school_id=caller["school_id"])
         if session is None:
@@ -326,13 +342,12 @@ class ContentService(PraxisService):
         student_id = data["student_id"]
         ensure_self(caller, student_id)
         record_id = f"{session_id}:{student_id}"
-        existing = self.store.attendance.get(record_id)
-        if existing and (existing["status"] != "absent" or existing["corrected"]):
-            # signing in twice answers the record made the first time (and staff's word is final)
-            return self._sign_in_result(caller, False, existing)
         student = self.store.get_student(caller["school_id"], session["program_id"], student_id)
         reason = domain.signin_refusal(session, student, data["code"], now)
         if reason:
+            existing = self.store.attendance.get(record_id)
+            if _signed_in_already(existing):
+                return self._sign_in_result(caller, False, existing)
             self.store.add_refusal({"id": uuid.uuid4().hex, "school_id": caller["school_id"],
                                     "session_id": session_id, "student_id": student_id,
                                     "reason": reason, "at": now, "device_id": data["device_id"],
@@ -343,25 +358,36 @@ class ContentService(PraxisService):
             refused = InvalidInput if reason in ("wrong_code", "expired_code") else Conflict
             raise refused(f"sign-in refused: {REFUSAL_TEXT[reason]}", {"sign_in": [reason]})
         rules = domain.attendance_rules(self.store.get_program(caller["school_id"], session["program_id"]))
-        record = {**(existing or domain.new_record(session, student_id, now=now)),
-                  "signed_in_at": now, "device_id": data["device_id"], "address": data["address"]}
+        status = domain.signin_status(session, rules, now)
+        now = _millis(now)
+        fields = {"signed_in_at": now, "device_id": data["device_id"], "address": data["address"]}
         try:
-            self._record_status(caller, session, record, existing,
-                                domain.signin_status(session, rules, now), "checkin", now)
+            try:  # most sign-ins are the first: insert without reading (a duplicate raises Conflict)
+                stored = self._record_status(caller, session, {
+                    **domain.new_record(session, student_id, now=now), **fields}, None, status, "checkin", now)
+            except Conflict:
+                existing = self.store.attendance.get(record_id)
+                if existing is None or _signed_in_already(existing):
+                    # signing in twice answers the record made the first time (and staff's word is final)
+                    raise
+                stored = self._record_status(caller, session, {**existing, **fields}, existing, status,
+                                             "checkin", now)
         except Conflict:  # the same student signed in concurrently: that record stands
             return self._sign_in_result(caller, False, self.store.attendance.get(record_id))
         # one device or address signing in several students: flag every such record.
         # Each student flags itself when it is not the first; the second also flags
         # the first (whose record exists: it was stored before its claim). So a
         # campus address shared by hundreds costs each sign-in O(1) writes.
-        for kind, value in (("device", data["device_id"]), ("address", data["address"])):
-            if value:
-                students = self.store.claim(session_id, kind, value, student_id)
-                position = students.index(student_id)
-                if position >= 1:
-                    to_flag = [student_id] + ([students[0]] if position == 1 else [])
-                    self.store.flag(session_id, to_flag, f"shared_{kind}")
-        return self._sign_in_result(caller, True, self.store.attendance.get(record_id))
+        claims = [(kind, value) for kind, value in (("device", data["device_id"]), ("address", data["address"]))
+                  if value]
+        flagged = False
+        for kind, students in self.store.claim_all(session_id, claims, student_id).items():
+            position = students.index(student_id)
+            if position >= 1:
+                to_flag = [student_id] + ([students[0]] if position == 1 else [])
+                self.store.flag(session_id, to_flag, f"shared_{kind}")
+                flagged = True
+        return self._sign_in_result(caller, True, self.store.attendance.get(record_id) if flagged else stored)
 
     @staticmethod
     def _attendance_view(caller, record):
@@ -373,23 +399,32 @@ class ContentService(PraxisService):
             caller, record, device_id=None, address=None, flags=[])})
 
     @rpc
-    def checkin_status(self, caller, session_id):
+    def checkin_status(self, caller, session_id, query=None):
+        """Counts from indexes and a page of each list: never every student of the programme."""
         ensure_not_student(caller)
+        query = load(CheckinStatusQuerySchema, query)
         session, now = self._session(caller, session_id), _now()
-        expected = sorted(s["student_id"] for s in self.store.admitted_students(session["program_id"])
-                          if domain.session_is_for(session, s["track"]))
-        records = {r["student_id"]: r for r in self.store.session_records(session_id)}
-        signed = {sid for sid, r in records.items() if r["status"] in ("present", "late")}
-        watched = {sid for sid, r in records.items() if r["status"] == "watched_replay"}
+        limit, offset = query["limit"], query["offset"]
+        tracks = session["tracks"] or None
+        signed = self.store.session_students(session_id, SIGNED_IN, offset, limit + 1)
+        watched = self.store.session_students(session_id, ("watched_replay",), offset, limit + 1)
+        flagged = self.store.flagged_students(session_id, offset, limit + 1)
+        # neither signed in nor watched the replay
+        not_signed = self.store.not_signed_in(session_id, session["program_id"], tracks,
+                                              (*SIGNED_IN, "watched_replay"), offset, limit + 1)
         window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
-            "expected": len(expected), "signed_in": sorted(signed),
-            "not_signed_in": [s for s in expected if s not in signed and s not in watched],
-            "watched_replay": sorted(watched), "attended": len(signed | watched),
-            "flagged": sorted(sid for sid, r in records.items() if r["flags"])})
+            "expected": self.store.count_admitted(session["program_id"], tracks),
+            "signed_in": sorted(signed[:limit]), "not_signed_in": sorted(not_signed[:limit]),
+            "watched_replay": sorted(watched[:limit]), "flagged": sorted(flagged[:limit]),
+            "signed_in_count": self.store.count_attending([session_id], SIGNED_IN),
+            "attended": self.store.count_attending([session_id], (*SIGNED_IN, "watched_replay")),
+            "flagged_count": self.store.count_flagged(session_id),
+            "limit": limit, "offset": offset,
+            "has_more": any(len(part) > limit for part in (signed, watched, flagged, not_signed))})
 
     # --- what a supervisor reads (services.content.reports) ------------------------------------
 

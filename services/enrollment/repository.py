@@ -184,6 +184,14 @@ class EnrollmentRepository:
         cursor = self._apps.find(query).sort([("score", -1), ("submitted_at", 1), ("_id", 1)])
         return [_plain(d, ApplicationDoc) for d in cursor]
 
+    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
+        """A page of the admitted and withdrawn applications in roster order (track,
+        name, student id): the database sorts and skips, the service reads one page."""
+        query = {"school_id": school_id, "program_id": program_id, "status": {"$in": ["admitted", "withdrawn"]}}
+        cursor = (self._apps.find(query).sort([("track", 1), ("name", 1), ("student_id", 1)])
+                  .skip(offset).limit(limit))
+        return [_plain(d, ApplicationDoc) for d in cursor]
+
     def applications_by_id(self, ids):
         return {d["_id"]: _plain(d, ApplicationDoc) for d in self._apps.find({"_id": {"$in": list(ids)}})}
 

@@ -20,7 +20,7 @@ from contracts.enrollment import (
     STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED,
     ApplicationCreateSchema, ApplicationListQuerySchema, ApplicationPageSchema, ApplicationSchema,
     AssignmentResultSchema, MentorCreateSchema, ProgramCreateSchema, ProgramListQuerySchema,
-    ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
+    ProgramSchema, RosterQuerySchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
     StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
     TeamSchema, TutorCreateSchema, WithdrawalSchema)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -818,14 +818,18 @@ class EnrollmentService(PraxisService):
     # --- the roster ----------------------------------------------------------
 
     @rpc
-    def roster(self, caller, program_id):
-        """Admitted students (and those who withdrew after admission) with track,
-        team, mentor, tutor and status."""
+    def roster(self, caller, program_id, query=None):
+        """A page of the admitted students (and those who withdrew after admission) with
+        track, team, mentor, tutor and status. The page is of the admitted and withdrawn
+        applications, so one may hold fewer rows than ``limit`` (a withdrawal before
+        admission has no row); ``has_more`` says whether to ask for the next offset."""
+        query = load(RosterQuerySchema, query)
         self._program(caller, program_id)
-        school_id = caller["school_id"]
-        apps = [a for a in self.store.applications_in(school_id, program_id, None, ("admitted", "withdrawn"))
-                if a["status"] == "admitted" or a.get("previous_status") == "admitted"]
+        school_id, limit, offset = caller["school_id"], query["limit"], query["offset"]
+        found = self.store.roster_applications(school_id, program_id, offset, limit + 1)
+        apps = [a for a in found[:limit] if a["status"] == "admitted" or a.get("previous_status") == "admitted"]
         teams = self.store.list_teams(school_id, program_id, limit=MANY)
         staff = [*self.store.list_staff(school_id, program_id, "mentor"),
                  *self.store.list_staff(school_id, program_id, "tutor")]
-        return dump(RosterSchema, {"program_id": program_id, "rows": domain.roster_rows(apps, teams, staff)})
+        return dump(RosterSchema, {"program_id": program_id, "rows": domain.roster_rows(apps, teams, staff),
+                                   "limit": limit, "offset": offset, "has_more": len(found) > limit})

@@ -17,7 +17,9 @@ def system(make_vhost, mongo_uri, drop_databases, tmp_path_factory):
     drop_databases.append(prefix)
     env = {**os.environ, "AMQP_URI": make_vhost("e2e"), "MONGO_URI": mongo_uri,
            "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10",
-           "PRAXIS_DEADLINE_SCAN_SECONDS": "1"}
+           "PRAXIS_DEADLINE_SCAN_SECONDS": "1",
+           # LMS platforms and webhook receivers of the tests listen on the loopback, over http
+           "PRAXIS_ALLOW_LOOPBACK_HTTP": "1", "PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS": "0.2"}
     running = local.System(tmp_path_factory.mktemp("system"), env=env,
                            gateway_port=local.free_port())
     try:

@@ -87,6 +87,17 @@ def world(client_for):
     w.poll_id = _ok(admin.post(f"{API}/programs/{w.program_id}/polls", json={
         "question": "Again?", "closes_at": iso(datetime.now(timezone.utc) + timedelta(days=1)),
         "followup": {"title": "Again", "module": "listings", "instructor": {"id": "xmall-trainer", "kind": "mentor"}}}))["id"]
+    # incentives: the owner's credits (once incentives knows the programme), an appeal, a redemption
+    w.entry_id = eventually(lambda: (lambda r: r.json()["id"] if r.status_code == 201 else None)(admin.post(
+        f"{API}/credits/adjustments", json={"program_id": w.program_id, "student_id": w.own, "amount": 30,
+                                            "reason": "matrix"})), timeout=60)
+    w.appeal_id = _ok(lms.acting(f"student:{w.own}").post(f"{API}/credits/entries/{w.entry_id}/appeal",
+                                                          json={"reason": "matrix"}))["id"]
+    w.item_id = _ok(admin.post(f"{API}/programs/{w.program_id}/catalogue", json={
+        "name": "Company visit", "price": 5, "stock": 9, "per_student_limit": 3}))["id"]
+    w.redemption_id = eventually(lambda: (lambda r: r.json()["id"] if r.status_code == 201 else None)(
+        lms.acting(f"student:{w.own}").post(f"{API}/redemptions", json={"item_id": w.item_id, "student_id": w.own})),
+        timeout=60)
 
     # assessment: a quiz from the bank (the partner teaches "listings"), taken by the owning student
     eventually(lambda: admin.post(f"{API}/programs/{w.program_id}/question-bank", json={"questions": [
@@ -129,6 +140,7 @@ def path_ids(w):
             "question_id": w.question_id, "poll_id": w.poll_id, "application_id": w.application_id,
             "team_id": w.team_id, "student_id": w.own, "mentor_id": w.mentor_id, "tutor_id": w.tutor_id,
             "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id,
+            "entry_id": w.entry_id, "appeal_id": w.appeal_id, "redemption_id": w.redemption_id,
             "job_id": w.job_id}
 
 
@@ -195,6 +207,21 @@ def body_for(key, w):
             {"run_id": "matrix", "student_id": w.own, "score": 1}]},
         "POST /programs/{program_id}/grade-overrides": {"student_id": w.own, "assessment_id": w.assessment_id,
                                                         "percent": 50, "reason": "matrix"},
+        "POST /credits/adjustments": {"program_id": w.program_id, "student_id": w.own, "amount": 1, "reason": "m"},
+        "POST /credits/entries/{entry_id}/reversal": {"reason": "matrix"},
+        "POST /credits/entries/{entry_id}/appeal": {"reason": "matrix"},
+        "POST /appeals/{appeal_id}/decision": {"decision": "reject", "reason": "matrix"},
+        "PUT /programs/{program_id}/credit-rules": {"rules": []},
+        "POST /programs/{program_id}/credit-rules/preview": {"rules": []},
+        "POST /programs/{program_id}/catalogue": {"name": "Mug", "price": 1, "stock": 1},
+        "POST /redemptions": {"item_id": w.item_id, "student_id": w.own},
+        "POST /redemptions/{redemption_id}/cancellation": {"reason": "matrix"},
+        "POST /teams/{team_id}/enterprise-rewards": {"amount": 3, "innovation": "matrix"},
+        "PUT /programs/{program_id}/leaderboard-settings": {"mode": "anonymous"},
+        "PUT /students/{student_id}/leaderboard-preference": {"program_id": w.program_id, "opt_out": False},
+        "POST /programs/{program_id}/badges": {"key": f"b{uuid.uuid4().hex[:8]}", "name": "B", "description": "d",
+                                               "criteria": "c", "condition": {"kind": "lifetime_at_least",
+                                                                              "at_least": 1000}},
     }.get(key)
 
 
@@ -208,13 +235,19 @@ OTHER_STUDENT = {
     "GET /teams/{team_id}": {404}, "POST /teams/{team_id}/members": {403},
     "DELETE /teams/{team_id}/members/{student_id}": {403},
     "GET /submissions/{submission_id}": {404}, "POST /submissions/{submission_id}/revision": {404},
+    "GET /students/{student_id}/credits": {403}, "GET /students/{student_id}/badges": {403},
+    "POST /credits/entries/{entry_id}/appeal": {404}, "GET /redemptions/{redemption_id}": {404},
+    "POST /redemptions": {403}, "PUT /students/{student_id}/leaderboard-preference": {403},
     "GET /programs/{program_id}/students/{student_id}/attendance": {403},
 }
 # what the other partner of the same school may do (the rest of what partners may call: 404)
 OTHER_PARTNER_ALLOWED = {"GET /programs", "GET /programs/{program_id}", "GET /programs/{program_id}/sessions",
                          "GET /materials", "POST /programs/{program_id}/sessions", "POST /materials"}
 # another school's keys: collections answer their own school's (nothing of ours), creating is theirs
-FOREIGN_ALLOWED = {"GET /programs", "GET /materials", "POST /programs"}
+FOREIGN_ALLOWED = {"GET /programs", "GET /materials", "POST /programs",
+                   # LTI and webhooks: a school's own registrations, keys, courses, grade posts and endpoints
+                   "GET /lti/platforms", "GET /lti/keys", "POST /lti/keys/rotation", "GET /lti/grade-posts",
+                   "GET /lti/contexts", "GET /webhooks/event-types", "GET /webhooks/endpoints"}
 # documented exceptions for an admitted caller: the LMS acting for staff answers only as the
 # school's teacher (this session's instructor is the partner's)
 ALLOWED_REFUSALS = {("staff", "POST /questions/{question_id}/answers"): {403}}

@@ -20,3 +20,9 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     assert seeded["quiz_attempts"] > 0 and seeded["graded"] > 0
     assert states.count("graded") >= seeded["quiz_attempts"] + seeded["graded"]
     assert "ungraded" in states  # handed in, waiting for its grader
+    # the incentives side: credits from the sign-ins, a badge, a redemption, the leaderboard
+    assert seeded["badge_url"] and seeded["redemption_id"]
+    rows = admin.call("GET", f"/programs/{seeded['program_id']}/leaderboard")["rows"]
+    assert rows[0]["score"] >= 5
+    catalogue = admin.call("GET", f"/programs/{seeded['program_id']}/catalogue")
+    assert [item["sold"] for item in catalogue] == [0, 1]

@@ -63,8 +63,28 @@ class FakeContentRepository:
     def admitted_students(self, program_id):
         return [s for s in self.students.values() if s["program_id"] == program_id and s["status"] == "admitted"]
 
-    def count_admitted(self, program_id):
-        return len(self.admitted_students(program_id))
+    def count_admitted(self, program_id, tracks=None):
+        return len([s for s in self.admitted_students(program_id) if not tracks or s["track"] in tracks])
+
+    def _records_of(self, session_id):
+        return sorted(self.attendance.find({"session_id": session_id}), key=lambda r: r["student_id"])
+
+    def session_students(self, session_id, statuses, offset=0, limit=100):
+        return [r["student_id"] for r in self._records_of(session_id) if r["status"] in statuses][offset:offset + limit]
+
+    def flagged_students(self, session_id, offset=0, limit=100):
+        return [r["student_id"] for r in self._records_of(session_id) if r["flags"]][offset:offset + limit]
+
+    def count_flagged(self, session_id):
+        return len(self.flagged_students(session_id, limit=10 ** 9))
+
+    def count_attending(self, session_ids, attending):
+        return sum(1 for s in session_ids for r in self._records_of(s) if r["status"] in attending)
+
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100):
+        signed = set(self.session_students(session_id, statuses, limit=10 ** 9))
+        return sorted(s["student_id"] for s in self.admitted_students(program_id)
+                      if (not tracks or s["track"] in tracks) and s["student_id"] not in signed)[offset:offset + limit]
 
     def team_of(self, program_id, student_id):
         return None
@@ -92,6 +112,9 @@ class FakeContentRepository:
         if student_id not in students:
             students.append(student_id)
         return list(students)
+
+    def claim_all(self, session_id, claims, student_id):
+        return {kind: self.claim(session_id, kind, value, student_id) for kind, value in claims}
 
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:

@@ -89,6 +89,20 @@ def test_a_refused_sign_in_is_recorded_with_its_reason_and_stores_no_record(serv
     assert service.store.attendance.docs == {}
 
 
+def test_a_student_marked_absent_by_roll_call_who_then_signs_in_is_present_and_staffs_word_stays_final(service):
+    session, code = open_session(service)
+    service.roll_call(ADMIN, session["id"], {"present": ["ann"], "mark_others_absent": True})
+    signed = service.sign_in(LMS, session["id"], {"student_id": "bob", "code": code})
+    assert signed["created"] is True and signed["record"]["status"] == "present"
+    assert signed["record"] == service.sign_in(LMS, session["id"], {"student_id": "bob", "code": code})["record"]
+    recorded = [e["payload"] for e in service.store.attendance.all_events() if e["type"] == ATTENDANCE_RECORDED.type]
+    assert [(p["previous_status"], p["status"]) for p in recorded if p["student_id"] == "bob"] == [
+        (None, "absent"), ("absent", "present")]
+    service.correct_attendance(ADMIN, session["id"], "cat", {"status": "absent", "reason": "left early"})
+    kept = service.sign_in(LMS, session["id"], {"student_id": "cat", "code": code})
+    assert kept["created"] is False and kept["record"]["status"] == "absent"
+
+
 def test_one_address_signing_in_two_students_flags_both(service):
     session, code = open_session(service)
     service.sign_in(LMS, session["id"], {"student_id": "ann", "code": code, "address": "10.1.1.1"})

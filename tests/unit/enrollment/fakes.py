@@ -73,6 +73,12 @@ class FakeStore:
                  and track in (None, a["track"]) and a["status"] in statuses]
         return copy.deepcopy(sorted(found, key=_rank))
 
+    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
+        found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
+                 and a["status"] in ("admitted", "withdrawn")]
+        found.sort(key=lambda a: (a["track"], a["name"], a["student_id"]))
+        return copy.deepcopy(found[offset:offset + limit])
+
     def applications_by_id(self, ids):
         return {i: copy.deepcopy(self.apps[i]) for i in ids if i in self.apps}
 

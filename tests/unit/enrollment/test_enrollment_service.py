@@ -463,6 +463,20 @@ def test_the_roster_lists_admitted_students_with_track_team_mentor_and_tutor(ser
     assert rows["u4"]["status"] == "withdrawn"
 
 
+def test_the_roster_comes_in_pages_that_hold_every_row_once_in_roster_order(service, admitted):
+    whole = service.roster(ADMIN, admitted)
+    assert whole["has_more"] is False and len(whole["rows"]) == 6
+    pages, offset = [], 0
+    while True:
+        page = service.roster(ADMIN, admitted, {"limit": 4, "offset": offset})
+        pages.append(page)
+        if not page["has_more"]:
+            break
+        offset += 4
+    assert [len(p["rows"]) for p in pages] == [4, 2]
+    assert [r["student_id"] for p in pages for r in p["rows"]] == [r["student_id"] for r in whole["rows"]]
+
+
 def test_a_claim_left_by_an_interrupted_team_formation_does_not_block_the_students(service, admitted):
     # as if a request died after claiming u0 for a team it never stored
     service.store.memberships[f"{admitted}:u0"] = "ghost-team"
