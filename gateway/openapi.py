@@ -62,7 +62,6 @@ RETRY_AFTER = (409, 429, 503)
 # them), and resources named in the body rather than the path
 DECLARED = {
     ("get", "/api/v1/sessions/{session_id}/checkin-code"): {409: "No check-in window is open for the session"},
-    ("post", "/api/v1/materials"): {404: "No programme program_id in the caller's school"},
 }
 
 # request examples a reader recognises (others are generated from the schema)
@@ -200,11 +199,12 @@ def _error_response(code):
             "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}, "example": example}}}
 
 
-def statuses(path, method, operation, path_parameters=()):
-    """The error statuses this operation can answer, from the route's facts."""
+def statuses(path, method, operation, path_parameters=(), body_names_a_resource=False):
+    """The error statuses this operation can answer, from the route's facts (a path
+    or a body naming a resource by id may name none of the caller's: 404)."""
     codes = {400, 401, 403, 429, 503}
     params = [*path_parameters, *operation.get("parameters", [])]
-    if "{" in path:
+    if "{" in path or body_names_a_resource:
         codes.add(404)
     if method in WRITES or operation.get("x-idempotent"):
         codes.add(409)
@@ -233,7 +233,7 @@ def _operation(spec, path, method, operation, path_parameters):
             if "schema" in media and "example" not in media:
                 media["example"] = example(spec, media["schema"])
     declared = DECLARED.get((method, path), {})
-    for code in statuses(path, method, operation, path_parameters):
+    for code in statuses(path, method, operation, path_parameters, _body_names_a_resource(spec, operation)):
         responses[str(code)] = ({**_error_response(code), "description": declared[code]} if code in declared
                                 else {"$ref": f"#/components/responses/{_name(code)}"})
     parameters.append({"$ref": "#/components/parameters/X-Request-ID"})
@@ -253,6 +253,18 @@ def _operation(spec, path, method, operation, path_parameters):
             name = _ref_name(media["schema"])
             media["example"] = copy.deepcopy(EXAMPLES[name]) if name in EXAMPLES else example(spec, media["schema"])
     _describe(operation, method, path)
+
+
+def _body_names_a_resource(spec, operation):
+    """The JSON body has a field ``<something>_id`` (a programme, a student, an item...)."""
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not media:
+        return False
+    schema = media.get("schema", {})
+    name = _ref_name(schema)
+    if name:
+        schema = spec["components"]["schemas"].get(name, {})
+    return any(prop.endswith("_id") for prop in schema.get("properties", {}))
 
 
 def _describe(operation, method, path):

@@ -5,7 +5,7 @@ the key and the person apart; a partner answers only as its own mentor or instru
 import pytest
 
 from contracts.enrollment import MENTOR_ASSIGNED, TEAM_FORMED
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from tests.e2e.test_content import (API, admit, code_of, create_session, make_school, open_window, publish,
                                     sign_in, student)
 from tests.waiting import eventually
@@ -51,7 +51,7 @@ def test_a_student_never_gets_the_code_never_signs_in_another_and_never_runs_a_r
     forged = ann.post(f"{API}/sessions/{session['id']}/sign-ins",
                       json={"student_id": "bob", "code": code_of(school, session["id"])})
     assert forged.status_code == 403
-    assert school.admin.get(f"{API}/sessions/{session['id']}/attendance").json() == []
+    assert school.admin.get(f"{API}/sessions/{session['id']}/attendance").json()["items"] == []
 
 
 def test_a_student_reads_only_their_own_attendance_without_devices_or_addresses(school):
@@ -59,9 +59,9 @@ def test_a_student_reads_only_their_own_attendance_without_devices_or_addresses(
     open_window(school, session["id"])
     for who in ("ann", "bob"):
         assert sign_in(school, session["id"], who, device_id=f"phone-{who}", address="10.1.1.1").status_code == 201
-    mine = student(school, "ann").get(f"{API}/sessions/{session['id']}/attendance").json()
+    mine = student(school, "ann").get(f"{API}/sessions/{session['id']}/attendance").json()["items"]
     assert [(r["student_id"], r["device_id"], r["address"], r["flags"]) for r in mine] == [("ann", None, None, [])]
-    staff_view = {r["student_id"]: r for r in school.lms.get(f"{API}/sessions/{session['id']}/attendance").json()}
+    staff_view = {r["student_id"]: r for r in school.lms.get(f"{API}/sessions/{session['id']}/attendance").json()["items"]}
     assert staff_view["bob"]["device_id"] == "phone-bob" and staff_view["bob"]["flags"] == ["shared_address"]
 
 
@@ -73,8 +73,8 @@ def test_a_student_asks_votes_rates_and_resolves_only_in_their_own_name(school):
     asked = student(school, "bob").post(f"{url}/questions", json={"student_id": "bob", "text": "Which carrier?"}).json()
     assert ann.post(f"{API}/questions/{asked['id']}/resolve", json={"student_id": "bob"}).status_code == 403
     assert ann.post(f"{API}/questions/{asked['id']}/resolve", json={"student_id": "ann"}).status_code == 403
-    assert ann.get(f"{url}/questions").json() == []  # bob's question is bob's
-    assert school.admin.get(f"{url}/questions").json()[0]["status"] == "open"
+    assert ann.get(f"{url}/questions").json()["items"] == []  # bob's question is bob's
+    assert school.admin.get(f"{url}/questions").json()["items"][0]["status"] == "open"
     assert ann.post(f"{url}/feedback", json={"student_id": "bob", "clarity": 1, "practical_value": 1,
                                              "pace": 1}).status_code == 403
     assert ann.post(f"{url}/replay-progress", json={"student_id": "bob", "watched_share": 1}).status_code == 403
@@ -95,7 +95,7 @@ def test_a_student_withdraws_and_leaves_teams_only_in_their_own_name(client_for)
         "student_id": "dee", "name": "Dee", "track": "undergraduate"}).status_code == 403
     for n, app in enumerate(apps.values()):
         score(admin, app["id"], 90 - n)
-    admin.post(f"{API}/programs/{program_id}/selection", json={})
+    select(admin, program_id)
     amy = lms.acting("student:amy")
     assert amy.get(f"{API}/applications/{apps['ben']['id']}").status_code == 404
     assert amy.post(f"{API}/applications/{apps['ben']['id']}/withdrawal", json={}).status_code == 404
@@ -168,6 +168,6 @@ def test_a_partner_answers_only_as_its_own_mentor_or_instructor(school):
     # the LMS acting for staff answers as the school's teacher only, as that teacher
     assert school.lms.acting("staff:mentor-zhao").post(url, json={"author_id": "mentor-zhao", "text": "x"}).status_code == 403
     assert school.lms.acting("staff:someone").post(url, json={"author_id": "teacher-li", "text": "x"}).status_code == 403
-    assert school.admin.get(f"{API}/sessions/{session['id']}/questions").json()[0]["answers"] == []
+    assert school.admin.get(f"{API}/sessions/{session['id']}/questions").json()["items"][0]["answers"] == []
     answered = school.partner.acting("staff:mentor-zhao").post(url, json={"author_id": "mentor-zhao", "text": "DHL"})
     assert answered.status_code == 200 and answered.json()["answers"][0]["role"] == "mentor"

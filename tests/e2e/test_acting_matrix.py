@@ -48,9 +48,10 @@ def world(client_for):
         assert created.status_code == 201, created.text
         apps[student] = created.json()["id"]
         score(admin, apps[student], 90 - n)
-    started = admin.post(f"{API}/programs/{w.program_id}/selection", json={})  # a job: 202, then its result
+    started = admin.post(f"{API}/programs/{w.program_id}/selection", json={})
     assert started.status_code == 202, started.text
-    w.job_id = finished(admin, started.json()["id"])["id"]
+    w.job_id = started.json()["id"]
+    finished(admin, w.job_id)
     w.application_id = apps[w.own]
     w.team_id = _ok(admin.post(f"{API}/programs/{w.program_id}/teams", json={
         "name": "Own", "track": "undergraduate", "members": [w.own, w.mate]}))["id"]
@@ -139,7 +140,8 @@ def path_ids(w):
             "question_id": w.question_id, "poll_id": w.poll_id, "application_id": w.application_id,
             "team_id": w.team_id, "student_id": w.own, "mentor_id": w.mentor_id, "tutor_id": w.tutor_id,
             "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id,
-            "entry_id": w.entry_id, "appeal_id": w.appeal_id, "redemption_id": w.redemption_id, "job_id": w.job_id}
+            "entry_id": w.entry_id, "appeal_id": w.appeal_id, "redemption_id": w.redemption_id,
+            "job_id": w.job_id}
 
 
 def concrete(path, w):

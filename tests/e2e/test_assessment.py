@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.enrollment_helpers import EventTap, applications, apply, create_programme, score
+from tests.e2e.enrollment_helpers import EventTap, applications, apply, create_programme, score, select
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -69,7 +69,7 @@ def school(client_for):
     for sid in ("ana", "bo", "cai", "dan"):
         app = apply(s.lms, pid, sid)
         score(s.admin, app["id"], 90)
-    ok(s.admin.post(f"{API}/programs/{pid}/selection", json={}))
+    select(s.admin, pid)
     s.teams = {}
     for name_, members in (("Falcons", ["ana", "bo"]), ("Herons", ["cai", "dan"])):
         s.teams[name_] = ok(s.lms.post(f"{API}/programs/{pid}/teams",
@@ -77,7 +77,7 @@ def school(client_for):
     s.mentors = [ok(s.admin.post(f"{API}/programs/{pid}/mentors", json={
         "name": f"Mentor {n}", "partner_id": "xmall", "max_load": 1}), 201)["id"] for n in (1, 2)]
     ok(s.admin.post(f"{API}/programs/{pid}/assignments", json={}))
-    teams = {t["name"]: t for t in ok(s.admin.get(f"{API}/programs/{pid}/teams"))}
+    teams = {t["name"]: t for t in ok(s.admin.get(f"{API}/programs/{pid}/teams"))["items"]}
     s.mentor_of = {name_: teams[name_]["mentor_id"] for name_ in teams}
     # the assessment service knows the programme once the bank accepts questions
     eventually(lambda: s.admin.post(f"{API}/programs/{pid}/question-bank",
@@ -133,7 +133,7 @@ def test_a_quiz_paper_scoring_and_keys_after_the_deadline(school):
     assert school.lms.get(f"{API}/submissions/{body['id']}", headers=student("bo")).status_code == 404
     assert school.other.get(f"{API}/assessments/{quiz['id']}").status_code == 404
     assert school.other.get(f"{API}/submissions/{body['id']}").status_code == 404
-    assert ok(school.lms.get(f"{API}/assessments/{quiz['id']}/submissions", headers=student("bo"))) == []
+    assert ok(school.lms.get(f"{API}/assessments/{quiz['id']}/submissions", headers=student("bo")))["items"] == []
 
     def keys_shown():
         shown = ok(school.lms.get(f"{API}/submissions/{body['id']}", headers=student("ana")))
@@ -159,9 +159,9 @@ def test_a_homework_round_trip_with_rubric_grading_and_one_return(school):
                              json={"text": "my store", "links": ["https://x-mall.example/ana"]}), 201)["submission"]
     assert sub["status"] == "submitted" and sub["score"] is None
 
-    queue = ok(school.partner.get(f"{API}/programs/{school.program_id}/grading-queue", headers=staff(falcons)))
+    queue = ok(school.partner.get(f"{API}/programs/{school.program_id}/grading-queue", headers=staff(falcons)))["items"]
     assert [q["id"] for q in queue] == [sub["id"]] and queue[0]["waited_seconds"] >= 0
-    assert ok(school.partner.get(f"{API}/programs/{school.program_id}/grading-queue", headers=staff(herons))) == []
+    assert ok(school.partner.get(f"{API}/programs/{school.program_id}/grading-queue", headers=staff(herons)))["items"] == []
     assert school.partner.post(f"{API}/submissions/{sub['id']}/grade", headers=staff(herons),
                                json={"levels": {"listing": "strong", "pricing": "strong"}}).status_code == 404
 
@@ -252,9 +252,9 @@ def test_competition_runs_from_the_partner(school):
         "results": [{"run_id": "xm-7781", "team_id": team_id, "score": 600}]}))
     assert [r["results"][0]["outcome"] for r in (first, again, fixed)] == ["recorded", "unchanged", "corrected"]
     assert [h["score"] for h in fixed["results"][0]["entry"]["history"]] == [640.0]
-    mine = ok(school.lms.get(f"{API}/assessments/{proposed['id']}/competition-scores", headers=student("bo")))
+    mine = ok(school.lms.get(f"{API}/assessments/{proposed['id']}/competition-scores", headers=student("bo")))["items"]
     assert [(e["run_id"], e["percent"]) for e in mine] == [("xm-7781", 60.0)]
-    assert ok(school.lms.get(f"{API}/assessments/{proposed['id']}/competition-scores", headers=student("cai"))) == []
+    assert ok(school.lms.get(f"{API}/assessments/{proposed['id']}/competition-scores", headers=student("cai")))["items"] == []
 
 
 def test_the_attempt_limit_holds_under_concurrent_requests(school):
@@ -269,7 +269,7 @@ def test_the_attempt_limit_holds_under_concurrent_requests(school):
     with ThreadPoolExecutor(max_workers=17) as pool:
         answers = [f.result() for f in [pool.submit(c) for c in calls]]
     assert {a.status_code for a in answers} <= {200, 201, 409}, [a.text for a in answers if a.status_code >= 500]
-    stored = ok(school.lms.get(f"{API}/assessments/{quiz['id']}/submissions", headers=student("bo")))
+    stored = ok(school.lms.get(f"{API}/assessments/{quiz['id']}/submissions", headers=student("bo")))["items"]
     assert sorted(s["attempt"] for s in stored) == [1, 2, 3]
     assert sorted(a.json()["submission"]["attempt"] for a in answers if a.status_code == 201) == [1, 2, 3]
     assert all("no attempts left" in a.json()["detail"] or "being processed" in a.json()["detail"]
@@ -310,8 +310,7 @@ def test_the_rules_quiz_changes_selection(client_for):
         found = {a["student_id"]: a.get("score") for a in applications(admin, pid, status="screened")}
         return found if found == {"ana": pytest.approx(85.71), "bo": 100.0, "cai": pytest.approx(14.29)} else None
     eventually(screened, timeout=30, interval=0.3)
-    decided = {d["student_id"]: d["decision"] for d in ok(admin.post(f"{API}/programs/{pid}/selection",
-                                                                      json={}))["decisions"]}
+    decided = {d["student_id"]: d["decision"] for d in select(admin, pid)["decisions"]}
     assert decided == {"bo": "admitted", "ana": "waitlisted", "cai": "rejected"}
 
 

@@ -18,7 +18,7 @@ def admin(client_for):
 
 @pytest.fixture(scope="module")
 def lms(client_for):
-    return client_for("jobs-school", "lms")
+    return client_for("jobs-school", "lms", acting="staff:registrar")
 
 
 def post_file(client, program_id, body, content_type="text/csv", **headers):

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.test_content import API, admit, create_session, iso, make_school, now, open_window, sign_in
+from tests.e2e.test_content import (API, admit, create_session, iso, make_school, now, open_window, sign_in,
+                                    student)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_the_attendance_matrix_follows_the_records_and_counts_a_replay(school):
     replay = create_session(school, school.admin, title="Replay", form="recorded", place=None,
                             replay_url="https://video.example.com/r", starts_at=iso(earlier),
                             ends_at=iso(earlier + timedelta(hours=1)))
-    watched = school.lms.post(f"{API}/sessions/{replay['id']}/replay-progress",
+    watched = student(school, "mb").post(f"{API}/sessions/{replay['id']}/replay-progress",
                               json={"student_id": "mb", "watched_share": 0.95})
     assert watched.status_code == 200, watched.text
 
@@ -45,7 +46,8 @@ def test_the_attendance_matrix_follows_the_records_and_counts_a_replay(school):
     status = school.admin.get(f"{API}/sessions/{replay['id']}/checkin-status").json()
     assert "mb" in status["watched_replay"] and "mb" not in status["not_signed_in"]
 
-    history = school.lms.get(f"{API}/programs/{school.program_id}/students/mb/attendance").json()
+    history = student(school, "mb").get(f"{API}/programs/{school.program_id}/students/mb/attendance").json()
+    assert student(school, "ma").get(f"{API}/programs/{school.program_id}/students/mb/attendance").status_code == 403
     assert {s["session_id"]: s["status"] for s in history["sessions"]}[replay["id"]] == "watched_replay"
 
     exported = school.admin.get(f"{API}/programs/{school.program_id}/attendance.csv")

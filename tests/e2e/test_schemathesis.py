@@ -12,9 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.generation.modes import GenerationMode
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_headers_conformance,
                                  response_schema_conformance, status_code_conformance)
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.modes import GenerationMode
 
 from gateway.auth import create_key
 from gateway.demo import Api, seed
@@ -26,6 +27,16 @@ EXAMPLES = int(os.environ.get("PRAXIS_FUZZ_EXAMPLES", "12"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 REAL_IDS = 0.8  # share of cases that use a seeded id (the rest fuzz the id too)
+STAFF = "staff:registrar"
+
+
+def _headers(seeded, operation, role):
+    """The role's key; the LMS says who acts (staff where the route admits staff, else the seeded student)."""
+    headers = {"Authorization": f"Bearer {seeded['keys'][role]}"}
+    kinds = operation.get("x-acting") or []
+    if role == "lms" and kinds:
+        headers["X-Acting-User"] = STAFF if "staff" in kinds else f"student:{seeded['student']}"
+    return headers
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +46,15 @@ def seeded(system, gateway_db):
     made = seed(system.base_url, SCHOOL, 12, db=gateway_db, out=lambda *a: None)
     keys = {"admin": made["admin_key"], "lms": create_key(SCHOOL, "lms", db=gateway_db),
             "partner": create_key(SCHOOL, "partner", partner_id=PARTNER, db=gateway_db)}
-    admin, lms, partner = (Api(system.base_url, keys[r]) for r in ("admin", "lms", "partner"))
+    admin, partner = Api(system.base_url, keys["admin"]), Api(system.base_url, keys["partner"])
+    lms = Api(system.base_url, keys["lms"], acting=STAFF)
     pid, sid = made["program_id"], made["session_id"]
     admitted = lms.call("GET", f"/programs/{pid}/applications", params={"status": "admitted"})["items"]
     material = partner.call("POST", "/materials", json={
         "program_id": pid, "title": "Listing photos", "module": "store-operations", "kind": "slides",
         "url": "https://x-mall.example.com/a"})
-    question = lms.call("POST", f"/sessions/{sid}/questions", json={
+    question = Api(system.base_url, keys["lms"], acting=f"student:{admitted[0]['student_id']}").call(
+        "POST", f"/sessions/{sid}/questions", json={
         "student_id": admitted[0]["student_id"], "text": "How are listings ranked?"})
     poll = admin.call("POST", f"/programs/{pid}/polls", json={
         "question": "A second session?", "closes_at": (datetime.now(timezone.utc) + timedelta(days=3)).isoformat(),
@@ -56,7 +69,7 @@ def seeded(system, gateway_db):
            "tutor_id": admin.call("GET", f"/programs/{pid}/tutors")["items"][0]["id"],
            "material_id": material["id"], "question_id": question["id"], "poll_id": poll["id"],
            "instructor_id": "teacher-1", "job_id": job["id"]}
-    return {"keys": keys, "ids": ids}
+    return {"keys": keys, "ids": ids, "student": admitted[0]["student_id"]}
 
 
 class _client:
@@ -96,11 +109,11 @@ def _run(operation, seeded, base_url, calls):
             if name in seeded["ids"] and rng.random() < REAL_IDS:
                 case.path_parameters[name] = seeded["ids"][name]
         for role in operation.definition.raw.get("x-roles", []):
-            headers = {"Authorization": f"Bearer {seeded['keys'][role]}"}
+            headers = _headers(seeded, operation.definition.raw, role)
             calls[0] += 1
             try:
                 case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
-            except (Exception, BaseExceptionGroup) as exc:  # a check failed: keep the call, go on
+            except (Exception, FailureGroup) as exc:  # a check failed: keep the call, go on
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 if (operation.label, first) not in seen:
                     seen.add((operation.label, first))
@@ -115,14 +128,14 @@ def test_sequences_that_follow_the_documents_links_answer_as_documented(system, 
     feeds the operations on that resource) and walks sequences of calls, each
     with a key of a role the operation admits (admin where it may)."""
     schema = schemathesis.openapi.from_url(f"{system.base_url}/api/v1/openapi.json")
-    keys, calls = seeded["keys"], []
+    calls = []
 
     class Sequences(schema.as_state_machine()):
         def get_call_kwargs(self, case):
             calls.append(case.operation.label)
             roles = case.operation.definition.raw.get("x-roles", ["admin"])
             role = "admin" if "admin" in roles else roles[0]
-            return {"base_url": system.base_url, "headers": {"Authorization": f"Bearer {keys[role]}"}}
+            return {"base_url": system.base_url, "headers": _headers(seeded, case.operation.definition.raw, role)}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, checks=CHECKS, headers=kwargs.get("headers"))
