@@ -1,6 +1,6 @@
 """Contracts of the supervision service: platform telemetry, the programme
 funnel, idle accounts, alerts, and the events it publishes."""
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contracts.base import ID, StrictSchema
 from contracts.events import define
@@ -25,11 +25,16 @@ class FunnelSchema(StrictSchema):
     name = fields.String(required=True)
     season = fields.String(required=True)
     tracks = fields.List(fields.String(), required=True)
-    stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+    stages = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), required=True,
                          metadata={"description": "Students who ever reached each stage: "
                                                   + ", ".join(FUNNEL_STAGES)
-                                                  + " (trained: took part in a session, live or by replay)"})
-    started_at = fields.AwareDateTime(required=True)
+                                                  + " (trained: took part in at least the programme's minimum share "
+                                                    "of sessions, live or by replay; active: a platform login after "
+                                                    "the first session). null: the stage has no source yet"})
+    notes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
+                        metadata={"description": "Why a stage is null, e.g. 'not tracked yet'"})
+    started_at = fields.AwareDateTime(allow_none=True,
+                                      metadata={"description": "null until supervision has heard of the programme"})
 
 
 # --- events ----------------------------------------------------------------
@@ -142,3 +147,171 @@ ALERT_RESOLVED = define(
     SOURCE, "alert.resolved", 1, AlertResolvedPayload,
     "An alert was resolved, by staff or because its cause went away (activity ended an idle spell). "
     "Key: alert_id. For the same consumers as alert.raised.")
+
+
+# --- the supervision API (RPC and HTTP bodies) ---------------------------------
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class TelemetryBatchSchema(StrictSchema):
+    """The records are checked one by one (bad ones are reported, good ones kept)."""
+    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+                          metadata={"description": f"Up to {MAX_BATCH} activity records: record_id, account_id, "
+                                                   "kind (" + ", ".join(ACTIVITY_KINDS) + "), at"})
+
+
+class BadRecordSchema(StrictSchema):
+    index = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    errors = fields.Dict(load_default=dict)
+
+
+class TelemetryAcceptedSchema(StrictSchema):
+    batch_id = fields.String(required=True)
+    accepted = fields.Integer(required=True, metadata={"description": "Records published for processing"})
+    rejected = fields.List(fields.Nested(BadRecordSchema), required=True)
+
+
+class AccountMappingSchema(StrictSchema):
+    account_id = fields.String(required=True, validate=ACCOUNT)
+    student_id = fields.String(required=True, validate=STUDENT)
+
+
+class AccountMappingsSchema(StrictSchema):
+    accounts = fields.List(fields.Nested(AccountMappingSchema), required=True,
+                           validate=validate.Length(min=1, max=5000))
+
+
+class AccountSchema(StrictSchema):
+    account_id = fields.String(required=True)
+    student_id = fields.String(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    last_activity_at = fields.AwareDateTime(allow_none=True)
+
+
+class AccountPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(AccountSchema), required=True)
+    unmapped = fields.Integer(required=True, metadata={"description": "Accounts with records and no student yet"})
+
+
+class RulesSchema(StrictSchema):
+    idle_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=365),
+                               metadata={"description": "Idle after this many days without platform activity"})
+    grace_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=365),
+                                metadata={"description": "Then the account is reclaimed after this many more"})
+    min_attendance_share = fields.Float(load_default=0.6, validate=validate.Range(min=0, max=1),
+                                        metadata={"description": "Trained / minimum attendance: share of sessions"})
+    excused = fields.List(fields.String(validate=STUDENT), load_default=list, validate=validate.Length(max=10_000),
+                          metadata={"description": "Students the idle check leaves alone"})
+    promote_waitlisted = fields.Boolean(load_default=False,
+                                        metadata={"description": "A reclaimed place goes to the track's waitlist"})
+
+
+class StudentStageSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    reached_at = fields.AwareDateTime(allow_none=True)
+
+
+class StagePageSchema(StrictSchema):
+    stage = fields.String(required=True)
+    items = fields.List(fields.Nested(StudentStageSchema), required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class DayCountsSchema(StrictSchema):
+    day = fields.String(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class StudentActivitySchema(StrictSchema):
+    program_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    stages = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(), required=True)
+    lms = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(allow_none=True), required=True,
+                      metadata={"description": "Last attendance, replay, question, submission"})
+    platform = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(allow_none=True), required=True,
+                           metadata={"description": "Last platform activity per kind"})
+    platform_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    accounts = fields.List(fields.String(), required=True)
+    days = fields.List(fields.Nested(DayCountsSchema), required=True)
+    idle_since = fields.AwareDateTime(allow_none=True)
+
+
+class IdleAccountSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    accounts = fields.List(fields.String(), required=True)
+    team_id = fields.String(allow_none=True)
+    idle_since = fields.AwareDateTime(required=True)
+    spell_id = fields.String(required=True)
+    reclaim_requested = fields.Boolean(required=True)
+
+
+class AlertSchema(StrictSchema):
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    message = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ALERT_STATUSES))
+    student_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    mentor_id = fields.String(allow_none=True)
+    tutor_id = fields.String(allow_none=True)
+    subject_id = fields.String(allow_none=True)
+    raised_at = fields.AwareDateTime(required=True)
+    note = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+
+
+class AlertPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(AlertSchema), required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class AlertQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(ALERT_STATUSES))
+    mentor_id = fields.String(**ID)
+
+
+class AlertActionSchema(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(["acknowledged", "resolved"]))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _note_for_acknowledgement(self, data, **kwargs):
+        if data["status"] == "acknowledged" and not data["note"].strip():
+            raise ValidationError("say what is being done", "note")
+
+
+class ReportRowSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "The furthest stage reached"})
+    attendance_rate = fields.Float(allow_none=True)
+    platform_activity = fields.Integer(required=True, metadata={"description": "Platform records counted"})
+    last_platform_activity_at = fields.AwareDateTime(allow_none=True)
+    submissions = fields.Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
+    credits = fields.Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
+    open_alerts = fields.Integer(required=True)
+
+
+class ReportSchema(StrictSchema):
+    program_id = fields.String(required=True)
+    funnel = fields.Nested(FunnelSchema, required=True)
+    students = fields.List(fields.Nested(ReportRowSchema), required=True)
+    sessions = fields.List(fields.Dict(), required=True,
+                           metadata={"description": "Attendance per session: session_id, title, attended, expected"})
+    mentors = fields.List(fields.Dict(), required=True,
+                          metadata={"description": "mentor_id, answered, median_answer_hours, overdue"})
+    instructors = fields.List(fields.Dict(), required=True,
+                              metadata={"description": "instructor_id, score (1-5), responses"})

@@ -48,3 +48,11 @@ def declare_all(connection):
             queue.bind(channel).declare()
     finally:
         channel.close()
+
+# supervision's whole domain: telemetry (published by the gateway with pika), sessions,
+# teams and mentors, replays, questions and feedback (issue 10)
+SUBSCRIPTIONS["supervision"] += [
+    _supervision.TELEMETRY_INGESTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED,
+    MENTOR_UNASSIGNED, enrollment.TUTOR_ASSIGNED, content.SESSION_SCHEDULED, content.SESSION_CHANGED,
+    content.SESSION_CANCELLED, content.REPLAY_WATCHED, content.QUESTION_ASKED, content.QUESTION_ANSWERED,
+    content.QUESTION_OVERDUE, content.FEEDBACK_SUBMITTED]

@@ -93,4 +93,6 @@ def create_app(config=None):
     for module in (programs, sessions, attendance, materials, questions, feedback, polls,
                    applications, teams, mentors, roster):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    from gateway.resources import supervision
+    api.register_blueprint(supervision.blp, url_prefix=API_PREFIX)
     return app
