@@ -301,6 +301,7 @@ class ReportRowSchema(StrictSchema):
     platform_activity = fields.Integer(required=True, metadata={"description": "Platform records counted"})
     last_platform_activity_at = fields.AwareDateTime(allow_none=True)
     submissions = fields.Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
+    missing_work = fields.Integer(allow_none=True, metadata={"description": "Deadlines missed; null: not tracked yet"})
     credits = fields.Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
     open_alerts = fields.Integer(required=True)
 
@@ -311,6 +312,9 @@ class ReportSchema(StrictSchema):
     students = fields.List(fields.Nested(ReportRowSchema), required=True)
     sessions = fields.List(fields.Dict(), required=True,
                            metadata={"description": "Attendance per session: session_id, title, attended, expected"})
+    assessments = fields.List(fields.Dict(), required=True,
+                              metadata={"description": "Missing work per assessment: assessment_id, title, "
+                                                       "submitted, missed"})
     mentors = fields.List(fields.Dict(), required=True,
                           metadata={"description": "mentor_id, answered, median_answer_hours, overdue"})
     instructors = fields.List(fields.Dict(), required=True,

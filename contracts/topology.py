@@ -56,3 +56,6 @@ SUBSCRIPTIONS["supervision"] += [
     MENTOR_UNASSIGNED, enrollment.TUTOR_ASSIGNED, content.SESSION_SCHEDULED, content.SESSION_CHANGED,
     content.SESSION_CANCELLED, content.REPLAY_WATCHED, content.QUESTION_ASKED, content.QUESTION_ANSWERED,
     content.QUESTION_OVERDUE, content.FEEDBACK_SUBMITTED]
+# supervision: submitting / finished, missing work (assessment's events, issue 10)
+SUBSCRIPTIONS["supervision"] += [assessment.ASSESSMENT_PUBLISHED, assessment.SUBMISSION_RECEIVED,
+                                 assessment.DEADLINE_MISSED, assessment.COMPETITION_SCORE_RECORDED]

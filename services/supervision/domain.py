@@ -16,9 +16,9 @@ from contracts.supervision import ACTIVITY_KINDS, FUNNEL_STAGES
 DAY = 86400
 # the attendance statuses that count as taking part (live or by replay)
 TRAINED_BY = ("present", "late", "watched_replay")
-# stages without a source yet: reported as null and "not tracked yet", not 0
-UNTRACKED = ("submitting", "finished")
 NOT_TRACKED = "not tracked yet"
+# assessments every student of their tracks must hand in to finish (a competition score also finishes)
+REQUIRED_KINDS = ("quiz", "homework")
 DEFAULT_RULES = {
     "idle_days": 7, "grace_days": 3, "min_attendance_share": 0.6,
     "excused": [], "promote_waitlisted": False,
@@ -93,10 +93,21 @@ def placeholder_program(program):
             "telemetry_seen": False}
 
 
-def funnel_view(program, tracked=()):
+def untracked_stages(program):
+    """Stages with no source yet for this programme: null and "not tracked yet", not 0
+    (active: no platform telemetry yet; submitting/finished: nothing to hand in yet)."""
+    untracked = []
+    if not program.get("telemetry_seen"):
+        untracked.append("active")
+    if not program.get("assessments") and not program.get("competition_seen"):
+        untracked += ["submitting", "finished"]
+    return untracked
+
+
+def funnel_view(program):
     """The funnel as the API answers it: a count per stage, or null with a note
     for a stage that has no source yet."""
-    untracked = [s for s in UNTRACKED if s not in tracked]
+    untracked = untracked_stages(program)
     return {
         "program_id": program["id"], "school_id": program["school_id"], "name": program["name"],
         "season": program["season"], "tracks": program["tracks"],
@@ -154,6 +165,19 @@ def active_now(program, student):
     return first is not None and login is not None and login >= first
 
 
+def required_for(program, track):
+    return [aid for aid, a in program.get("assessments", {}).items()
+            if a["kind"] in REQUIRED_KINDS and (not a["tracks"] or track in a["tracks"])]
+
+
+def finished_now(program, student):
+    """Every required assessment handed in, or a competition score."""
+    if student.get("competition"):
+        return True
+    required = required_for(program, student.get("track"))
+    return bool(required) and all(aid in student.get("submitted", {}) for aid in required)
+
+
 def stages_due(program, student):
     """The stages the student has reached by now and is not yet flagged for."""
     rules = {**DEFAULT_RULES, **program.get("rules", {})}
@@ -162,6 +186,10 @@ def stages_due(program, student):
         due.append("trained")
     if "active" not in student["stages"] and active_now(program, student):
         due.append("active")
+    if "submitting" not in student["stages"] and student.get("submitted"):
+        due.append("submitting")
+    if "finished" not in student["stages"] and finished_now(program, student):
+        due.append("finished")
     return due
 
 

@@ -8,7 +8,7 @@ from contracts.supervision import FUNNEL_STAGES
 from services.supervision import domain
 
 CSV_COLUMNS = ("student_id", "track", "team_id", "stage", "attendance_rate", "platform_activity",
-               "last_platform_activity_at", "submissions", "credits", "open_alerts")
+               "last_platform_activity_at", "submissions", "missing_work", "credits", "open_alerts")
 
 
 def furthest_stage(student):
@@ -22,6 +22,7 @@ def programme_report(program, students, alerts, now):
     for alert in alerts:
         if alert["status"] != "resolved" and alert.get("student_id"):
             open_alerts[alert["student_id"]] = open_alerts.get(alert["student_id"], 0) + 1
+    tracked_work = "submitting" not in domain.untracked_stages(program)
     rows = []
     for student in sorted(students, key=lambda s: s["student_id"]):
         rate, _, _ = domain.attendance_standing(program, student, now)
@@ -32,10 +33,12 @@ def programme_report(program, students, alerts, now):
             "attendance_rate": None if rate is None else round(rate, 4),
             "platform_activity": sum(student["platform"]["counts"].values()),
             "last_platform_activity_at": domain.moment(student["platform"].get("last_ts")),
-            "submissions": None, "credits": None,
+            "submissions": len(student.get("submitted", {})) if tracked_work else None,
+            "missing_work": len(student.get("missed", {})) if tracked_work else None, "credits": None,
             "open_alerts": open_alerts.get(student["student_id"], 0)})
     return {"program_id": program["id"], "funnel": domain.funnel_view(program), "students": rows,
             "sessions": session_attendance(program, students),
+            "assessments": missing_work(program, students),
             "mentors": mentor_responsiveness(program), "instructors": instructor_scores(program)}
 
 
@@ -47,10 +50,18 @@ def session_attendance(program, students):
         expected = [s for s in students if s.get("status") == "admitted"
                     and (not session["tracks"] or s.get("track") in session["tracks"])]
         attended = sum(1 for s in expected if s["attended"].get(sid) in domain.TRAINED_BY)
-        out.append({"session_id": sid, "title": session.get("title", ""), "starts_at": domain.moment(session["starts_ts"]),
+        out.append({"session_id": sid, "title": session.get("title", ""), "starts_at": domain.iso(session["starts_ts"]),
                     "attended": attended, "expected": len(expected),
                     "rate": round(attended / len(expected), 4) if expected else None})
     return out
+
+
+def missing_work(program, students):
+    """Per assessment: how many handed in, how many missed the deadline."""
+    return [{"assessment_id": aid, "title": a["title"], "kind": a["kind"], "deadline": domain.iso(a["deadline_ts"]),
+             "submitted": sum(1 for s in students if aid in s.get("submitted", {})),
+             "missed": sum(1 for s in students if aid in s.get("missed", {}))}
+            for aid, a in sorted(program.get("assessments", {}).items(), key=lambda kv: kv[1]["deadline_ts"])]
 
 
 def mentor_responsiveness(program):

@@ -12,6 +12,8 @@ from collections import defaultdict
 from nameko.timer import timer
 from pymongo.errors import ConnectionFailure
 
+from contracts.assessment import (ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED,
+                                  SUBMISSION_RECEIVED)
 from contracts.base import dump, load
 from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION_ANSWERED, QUESTION_ASKED,
                                QUESTION_OVERDUE, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED,
@@ -318,6 +320,51 @@ class SupervisionService(PraxisService):
             score["sum"] += (p["clarity"] + p["practical_value"] + p["pace"]) / 3
             score["n"] += 1
         self._change_program(p["program_id"], change)
+
+    # --- assessment: submitting, finished, missing work -----------------------------------
+
+    @on_event(ASSESSMENT_PUBLISHED)
+    def on_assessment_published(self, event):
+        p = event.payload
+
+        def change(program):
+            program.setdefault("assessments", {})[p["assessment_id"]] = {
+                "title": p["title"], "kind": p["assessment_kind"], "tracks": p["tracks"],
+                "deadline_ts": domain.ts(p["deadline"])}
+        self._change_program(p["program_id"], change)
+
+    @on_event(SUBMISSION_RECEIVED)
+    def on_submission_received(self, event):
+        p = event.payload
+
+        def change(student):
+            student.setdefault("submitted", {})[p["assessment_id"]] = domain.ts(p["submitted_at"])
+            domain.note_lms(student, "submission", domain.ts(p["submitted_at"]))
+        self._student_event(event, change)
+
+    @on_event(DEADLINE_MISSED)
+    def on_deadline_missed(self, event):
+        p = event.payload
+        saved = self._student_event(event, lambda s: s.setdefault("missed", {}).update({p["assessment_id"]: 1}))
+        program = self.store.programs.get(p["program_id"])
+        title = program.get("assessments", {}).get(p["assessment_id"], {}).get("title", p["assessment_id"])
+        for student in saved.values():
+            self._raise_alert(program, "deadline_missed", [p["assessment_id"], student["student_id"]],
+                              f"{student['student_id']} handed in nothing for {title} by its deadline",
+                              domain.ts(event.occurred_at), student_id=student["student_id"],
+                              subject_id=p["assessment_id"])
+
+    @on_event(COMPETITION_SCORE_RECORDED)
+    def on_competition_score_recorded(self, event):
+        p = event.payload
+        program = self.store.programs.get(p["program_id"])
+        if program is None:
+            raise ProgramNotYetKnown(f"programme {p['program_id']} not known yet")
+        if not program.get("competition_seen"):
+            program = self._change_program(p["program_id"], lambda prog: prog.update(competition_seen=True))
+        students = set(p["student_ids"]) | ({p["student_id"]} if p.get("student_id") else set())
+        self._change_students(program, {sid: (lambda s: s.update(competition=True)) for sid in students},
+                              domain.ts(event.occurred_at))
 
     # --- telemetry ---------------------------------------------------------------------
 

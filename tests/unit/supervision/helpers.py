@@ -1,6 +1,8 @@
 """Events as the other services publish them, for supervision's unit tests."""
 from datetime import datetime, timedelta, timezone
 
+from contracts.assessment import (ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED,
+                                  SUBMISSION_RECEIVED)
 from contracts.content import ATTENDANCE_RECORDED, SESSION_SCHEDULED
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED,
                                   TEAM_FORMED, TUTOR_ASSIGNED)
@@ -61,3 +63,36 @@ def telemetry(records, batch_id="b1", program_id="p1"):
     return event(TELEMETRY_INGESTED, {"batch_id": batch_id, "program_id": program_id, "partner_id": "xmall",
                                       "records": [{"record_id": r, "account_id": a, "kind": k, "at": t.isoformat()}
                                                   for r, a, k, t in records]})
+
+
+def assessment(assessment_id, kind="homework", program_id="p1"):
+    deadline = START + timedelta(days=14)
+    return event(ASSESSMENT_PUBLISHED, {
+        "program_id": program_id, "assessment_id": assessment_id, "assessment_kind": kind, "module": "m1",
+        "title": f"Homework {assessment_id}", "tracks": [], "opens_at": START.isoformat(),
+        "deadline": deadline.isoformat(), "max_attempts": 1, "weight": 1.0, "max_score": 100.0,
+        "late_accepted": False, "late_penalty_per_day": 0.0, "late_penalty_cap": 0.0})
+
+
+def _work(assessment_id, student_id, program_id="p1"):
+    return {"program_id": program_id, "assessment_id": assessment_id, "assessment_kind": "homework",
+            "module": "m1", "student_id": student_id, "deadline": (START + timedelta(days=14)).isoformat()}
+
+
+def submission(assessment_id, student_id, program_id="p1"):
+    return event(SUBMISSION_RECEIVED, {**_work(assessment_id, student_id, program_id),
+                                       "submission_id": f"{assessment_id}-{student_id}", "attempt": 1,
+                                       "submitted_at": (START + timedelta(days=3)).isoformat(), "late": False,
+                                       "days_late": 0, "on_time": True})
+
+
+def missed(assessment_id, student_id, program_id="p1"):
+    return event(DEADLINE_MISSED, {**_work(assessment_id, student_id, program_id), "max_score": 100.0,
+                                   "weight": 1.0})
+
+
+def competition(student_ids, program_id="p1"):
+    return event(COMPETITION_SCORE_RECORDED, {
+        "program_id": program_id, "assessment_id": "cup", "module": "final", "run_id": "run-1",
+        "entry_id": "e1", "student_ids": student_ids, "score": 80.0, "max_score": 100.0, "percent": 80.0,
+        "revision": 1, "corrected": False, "recorded_at": (START + timedelta(days=20)).isoformat()})

@@ -9,8 +9,8 @@ from contracts.errors import NotFound
 from contracts.supervision import STAGE_REACHED
 from services.supervision.service import SupervisionService
 from tests.unit.supervision.fakes import FakeSupervisionRepository
-from tests.unit.supervision.helpers import (ADMIN, START, admitted, attended, program_created, registered, session,
-                                            telemetry)
+from tests.unit.supervision.helpers import (ADMIN, START, admitted, assessment, attended, competition, missed,
+                                            program_created, registered, session, submission, telemetry)
 
 
 @pytest.fixture
@@ -28,9 +28,10 @@ def service(store):
 def test_a_new_programme_has_an_empty_funnel_and_says_which_stages_are_not_tracked_yet(service):
     funnel = service.get_funnel(ADMIN, "p1")
     assert funnel["tracks"] == ["undergraduate"]
-    assert funnel["stages"] == {"registered": 0, "admitted": 0, "trained": 0, "active": 0,
+    assert funnel["stages"] == {"registered": 0, "admitted": 0, "trained": 0, "active": None,
                                 "submitting": None, "finished": None}
-    assert funnel["notes"] == {"submitting": "not tracked yet", "finished": "not tracked yet"}
+    assert funnel["notes"] == {"active": "not tracked yet", "submitting": "not tracked yet",
+                               "finished": "not tracked yet"}
     assert funnel["started_at"].startswith("2026-02-01")
 
 
@@ -99,3 +100,23 @@ def test_the_funnel_of_another_school_is_not_found_and_a_just_created_programme_
     assert funnel["stages"]["registered"] == 0 and funnel["started_at"] is None
     with pytest.raises(NotFound):  # enrollment's programme of another school does not help
         service.get_funnel({**ADMIN, "school_id": "other"}, "p2", known)
+
+
+def test_submitting_and_finished_follow_assessment_once_it_has_work_for_the_programme(service):
+    for student in ("ann", "bob", "cat"):
+        service.on_student_admitted(admitted(student))
+    service.on_assessment_published(assessment("hw1"))
+    service.on_assessment_published(assessment("hw2"))
+    assert service.get_funnel(ADMIN, "p1")["stages"]["finished"] == 0
+    service.on_submission_received(submission("hw1", "ann"))
+    service.on_submission_received(submission("hw1", "bob"))
+    service.on_submission_received(submission("hw2", "ann"))
+    service.on_competition_score_recorded(competition(["cat"]))
+    stages = service.get_funnel(ADMIN, "p1")["stages"]
+    assert (stages["submitting"], stages["finished"]) == (2, 2)   # ann handed in all, cat has a score
+    service.on_deadline_missed(missed("hw2", "bob"))
+    alerts = service.list_alerts(ADMIN, "p1", {})["items"]
+    assert [(a["kind"], a["student_id"], a["subject_id"]) for a in alerts] == [("deadline_missed", "bob", "hw2")]
+    report = service.report(ADMIN, "p1")
+    assert {r["student_id"]: (r["submissions"], r["missing_work"]) for r in report["students"]} == {
+        "ann": (2, 0), "bob": (1, 1), "cat": (0, 0)}
