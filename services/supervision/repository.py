@@ -14,6 +14,7 @@ from services.common.events import owing
 from services.supervision.models import AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramDoc, StudentDoc
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
+_TOKENS = 20  # write tokens kept per document (see save_many)
 
 
 def _out(doc):
@@ -21,7 +22,6 @@ def _out(doc):
         return None
     doc = dict(doc)
     doc["id"] = doc.pop("_id")
-    doc.pop("_w", None)
     return doc
 
 
@@ -48,39 +48,41 @@ class _Records:
     def insert(self, record, events=()):
         """Store a new record; False if one with its id exists already."""
         try:
-            self.collection.insert_one(_in({**record, "rev": 0}, events))
+            self.collection.insert_one(_in({**record, "rev": 0, "_ws": []}, events))
             return True
         except DuplicateKeyError:
             return False
 
     def save_many(self, changes):
         """``changes``: [(record read at record["rev"], events)]. Stores each whole at
-        rev + 1 (new records are inserted); returns the ids that lost a race."""
+        rev + 1; a record never stored (no ``_ws``: not read from here) is inserted, and
+        loses if another got there first. Returns the ids that lost a race."""
         if not changes:
             return []
         ids = [record["id"] for record, _ in changes]
         owed = {doc["_id"]: doc.get("pending_events") or []
                 for doc in self.collection.find({"_id": {"$in": ids}}, {"pending_events": 1})}
         lost, ops, new = [], [], []
-        token = uuid.uuid4().hex  # which write won: each stored document carries its writer's token
+        # which writes won: each stored document keeps the tokens of its latest writes
+        # (a later writer builds on the version it read, so it keeps this one's token)
+        token = uuid.uuid4().hex
         for record, events in changes:
-            if record["id"] not in owed:
-                new.append(_in({**record, "rev": 0, "_w": token}, events))
+            tokens = [*(record.get("_ws") or [])[-(_TOKENS - 1):], token]
+            if "_ws" not in record:
+                new.append(_in({**record, "rev": 0, "_ws": tokens}, events))
                 continue
             ops.append(ReplaceOne({"_id": record["id"], "rev": record["rev"]},
-                                  _in({**record, "rev": record["rev"] + 1, "_w": token}, events,
-                                      owed[record["id"]])))
+                                  _in({**record, "rev": record["rev"] + 1, "_ws": tokens}, events,
+                                      owed.get(record["id"], []))))
         if new:
             try:
                 self.collection.insert_many(new, ordered=False)
             except BulkWriteError as exc:
                 lost += [new[e["index"]]["_id"] for e in exc.details["writeErrors"]]
-        if ops:
-            # matched counts are per batch: read back which documents carry this write
-            self.collection.bulk_write(ops, ordered=False)
-            won = {doc["_id"] for doc in self.collection.find(
-                {"_id": {"$in": [op._filter["_id"] for op in ops]}, "_w": token}, {"_id": 1})}
-            lost += [op._filter["_id"] for op in ops if op._filter["_id"] not in won]
+        if ops and self.collection.bulk_write(ops, ordered=False).modified_count != len(ops):
+            ids = [op._filter["_id"] for op in ops]
+            won = {doc["_id"] for doc in self.collection.find({"_id": {"$in": ids}, "_ws": token}, {"_id": 1})}
+            lost += [i for i in ids if i not in won]
         return lost
 
 

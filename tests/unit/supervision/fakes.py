@@ -19,7 +19,7 @@ class FakeRecords:
     def insert(self, record, events=()):
         if record["id"] in self.docs:
             return False
-        self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0})
+        self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0, "_ws": []})
         self.events += list(events)
         return True
 
@@ -30,14 +30,17 @@ class FakeRecords:
             if record["id"] in self.lose_next:
                 self.lose_next.discard(record["id"])
                 if current is None:  # someone else created it meanwhile (as it was before this change)
-                    self.docs[record["id"]] = copy.deepcopy({**record, "stages": {}, "rev": 0})
+                    self.docs[record["id"]] = copy.deepcopy({**record, "stages": {}, "rev": 0, "_ws": []})
                 else:  # someone else wrote meanwhile
                     current["rev"] += 1
                 lost.append(record["id"])
                 continue
-            if current is None:
-                self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0})
-            elif current["rev"] != record["rev"]:
+            if "_ws" not in record:  # never stored: inserted, unless another got there first
+                if current is not None:
+                    lost.append(record["id"])
+                    continue
+                self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0, "_ws": []})
+            elif current is None or current["rev"] != record["rev"]:
                 lost.append(record["id"])
                 continue
             else:
