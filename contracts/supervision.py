@@ -319,3 +319,15 @@ class ReportSchema(StrictSchema):
                           metadata={"description": "mentor_id, answered, median_answer_hours, overdue"})
     instructors = fields.List(fields.Dict(), required=True,
                               metadata={"description": "instructor_id, score (1-5), responses"})
+
+
+class StatementItemSchema(StrictSchema):
+    statement = fields.Dict(required=True, metadata={"description": "An xAPI 1.0.3 statement"})
+    delivered = fields.Boolean(required=True, metadata={"description": "The LRS holds it"})
+
+
+class StatementPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(StatementItemSchema), required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)

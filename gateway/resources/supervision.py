@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from contracts.supervision import (AccountMappingsSchema, AccountPageSchema, ActivityRecordSchema, AlertActionSchema,
                                    AlertPageSchema, AlertQuerySchema, AlertSchema, IdleAccountSchema,
-                                   PageQuerySchema, ReportSchema, RulesSchema, StagePageSchema,
+                                   PageQuerySchema, ReportSchema, RulesSchema, StagePageSchema, StatementPageSchema,
                                    StudentActivitySchema, TelemetryAcceptedSchema, TelemetryBatchSchema)
 from gateway.auth import acting, roles
 from gateway.errors import problem
@@ -185,3 +185,13 @@ def report_as_csv(program_id):
     """The programme report's student rows as CSV."""
     return Response(report_csv(call("supervision", "report", program_id)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="report-{program_id}.csv"'})
+
+
+@blp.route("/programs/<program_id>/xapi-statements", methods=["GET"])
+@roles("admin")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, StatementPageSchema)
+def xapi_statements(query, program_id):
+    """The programme's learning records as xAPI statements (ids derived from the events),
+    oldest first, each saying whether the LRS holds it yet."""
+    return reply(call("supervision", "list_statements", program_id, query))

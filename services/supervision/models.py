@@ -67,5 +67,16 @@ class AlertDoc(OutboxDocument):
             "indexes": [("program_id", "status"), ("program_id", "mentor_id")]}
 
 
-DOCUMENTS = [ProgramDoc, StudentDoc, AccountDoc, ActivityDoc, ClaimDoc, AlertDoc]
+class StatementDoc(me.Document):
+    """An xAPI statement (``_id`` = its id, derived from the event's id); ``pending`` is
+    1 until the LRS holds it."""
+    id = me.StringField(primary_key=True)
+    program_id = me.StringField(required=True)
+    pending = me.IntField(null=True)
+    meta = {**_LOOSE, "collection": "statements", "indexes": [{"fields": ["pending"], "sparse": True},
+                                                              ("program_id", "ts")]}
+    ts = me.FloatField()
+
+
+DOCUMENTS = [ProgramDoc, StudentDoc, AccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
 OUTBOX = [StudentDoc, ClaimDoc, AlertDoc]

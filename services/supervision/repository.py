@@ -11,7 +11,8 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.events import owing
-from services.supervision.models import AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramDoc, StudentDoc
+from services.supervision.models import (AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramDoc, StatementDoc,
+                                         StudentDoc)
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
 _TOKENS = 20  # write tokens kept per document (see save_many)
@@ -171,3 +172,28 @@ class SupervisionRepository:
         return [_out(d) for d in AlertDoc._get_collection().find(
             {"program_id": program_id, "student_id": student_id, "status": {"$in": ["open", "acknowledged"]}},
             _HIDDEN)]
+
+    # --- xAPI statements ------------------------------------------------------------------
+
+    def add_statement(self, program_id, statement, ts):
+        """Keep a statement for delivery, once per id."""
+        try:
+            StatementDoc._get_collection().insert_one({"_id": statement["id"], "program_id": program_id,
+                                                       "statement": statement, "ts": ts, "pending": 1})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def pending_statements(self, limit=500):
+        return [d["statement"] for d in StatementDoc._get_collection().find({"pending": 1}).limit(limit)]
+
+    def mark_delivered(self, ids, now):
+        if ids:
+            StatementDoc._get_collection().update_many({"_id": {"$in": list(ids)}},
+                                                       {"$unset": {"pending": ""}, "$set": {"delivered_ts": now}})
+
+    def statements_of(self, program_id, limit=100, offset=0):
+        cursor = StatementDoc._get_collection().find({"program_id": program_id}).sort(
+            [("ts", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit + 1)
+        docs = list(cursor)
+        return [{"statement": d["statement"], "delivered": "pending" not in d} for d in docs[:limit]], len(docs) > limit

@@ -5,10 +5,12 @@ It keeps projections of what the other services and the partners' platforms repo
 finds idle accounts with a timer, and raises alerts once per cause.
 """
 import hashlib
+import logging
 import os
 import time
 from collections import defaultdict
 
+import requests
 from nameko.timer import timer
 from pymongo.errors import ConnectionFailure
 
@@ -32,12 +34,14 @@ from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.supervision import domain, reports
+from services.supervision import domain, reports, xapi
 from services.supervision.models import DOCUMENTS, OUTBOX
 from services.supervision.repository import SupervisionRepository
 
+log = logging.getLogger("praxis.supervision")
 ACTOR = "supervision"
 CHECK_SECONDS = float(os.environ.get("PRAXIS_IDLE_CHECK_SECONDS", "60"))
+XAPI_SECONDS = float(os.environ.get("PRAXIS_XAPI_SECONDS", "5"))
 RETRIES = 8
 
 
@@ -265,9 +269,11 @@ class SupervisionService(PraxisService):
                 domain.note_lms(student, "replay" if p["status"] == "watched_replay" else "attendance", at)
         saved = self._student_event(event, change)
         program = self.store.programs.get(p["program_id"])
-        if program:
-            for student in saved.values():
-                self._attendance_alerts(program, student, at)
+        for student in saved.values():
+            self._attendance_alerts(program, student, at)
+        if p["status"] in domain.TRAINED_BY:
+            title = program["sessions"].get(p["session_id"], {}).get("title")
+            self._keep_statement(p["program_id"], xapi.from_attendance(event, title), at)
 
     @on_event(REPLAY_WATCHED)
     def on_replay_watched(self, event):
@@ -341,6 +347,9 @@ class SupervisionService(PraxisService):
             student.setdefault("submitted", {})[p["assessment_id"]] = domain.ts(p["submitted_at"])
             domain.note_lms(student, "submission", domain.ts(p["submitted_at"]))
         self._student_event(event, change)
+        program = self.store.programs.get(p["program_id"])
+        title = program.get("assessments", {}).get(p["assessment_id"], {}).get("title")
+        self._keep_statement(p["program_id"], xapi.from_submission(event, title), domain.ts(p["submitted_at"]))
 
     @on_event(DEADLINE_MISSED)
     def on_deadline_missed(self, event):
@@ -646,6 +655,40 @@ class SupervisionService(PraxisService):
         if self.store.alerts.save_many([(alert, [])]):
             raise Conflict("the alert changed meanwhile; retry")
         return _alert_out(alert)
+
+    # --- xAPI ---------------------------------------------------------------------------
+
+    def _keep_statement(self, program_id, statement, ts):
+        self.store.add_statement(program_id, xapi.validate(statement), ts)
+
+    @timer(interval=XAPI_SECONDS)
+    def deliver_statements(self):
+        """Send pending statements to the LRS (when one is configured); a failure
+        leaves them pending for the next run, and the LRS keeps each id once."""
+        lrs = xapi.LrsClient()
+        if not lrs.configured:
+            return 0
+        delivered = 0
+        while True:
+            pending = self.store.pending_statements(500)
+            if not pending:
+                return delivered
+            try:
+                held = lrs.send(pending)
+            except requests.RequestException as exc:  # the LRS is away: the statements wait
+                log.warning("xAPI delivery failed; statements stay pending", extra={"reason": repr(exc)})
+                return delivered
+            self.store.mark_delivered(held, time.time())
+            delivered += len(held)
+            if len(held) < len(pending):
+                return delivered
+
+    @rpc
+    def list_statements(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
+        self._own_program(caller, program_id)
+        items, more = self.store.statements_of(program_id, **query)
+        return {"items": items, "has_more": more, **query}
 
     # --- reports -----------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class FakeSupervisionRepository:
         self.programs, self.students, self.accounts = FakeRecords(), FakeRecords(), FakeRecords()
         self.alerts, self.claims = FakeRecords(), FakeRecords()
         self.activity = {}
+        self.statements = {}  # id -> {"statement", "program_id", "ts", "pending"}
 
     def events(self, event_type=None):
         every = [e for records in (self.students, self.alerts, self.claims) for e in records.events]
@@ -104,3 +105,23 @@ class FakeSupervisionRepository:
     def open_alerts_of(self, program_id, student_id):
         return [copy.deepcopy(a) for a in self.alerts.docs.values() if a["program_id"] == program_id
                 and a.get("student_id") == student_id and a["status"] != "resolved"]
+
+    def add_statement(self, program_id, statement, ts):
+        if statement["id"] in self.statements:
+            return False
+        self.statements[statement["id"]] = {"statement": copy.deepcopy(statement), "program_id": program_id,
+                                            "ts": ts, "pending": True}
+        return True
+
+    def pending_statements(self, limit=500):
+        return [copy.deepcopy(s["statement"]) for s in self.statements.values() if s["pending"]][:limit]
+
+    def mark_delivered(self, ids, now):
+        for i in ids:
+            self.statements[i]["pending"] = False
+
+    def statements_of(self, program_id, limit=100, offset=0):
+        docs = sorted((s for s in self.statements.values() if s["program_id"] == program_id),
+                      key=lambda s: (s["ts"], s["statement"]["id"]))
+        return ([{"statement": copy.deepcopy(s["statement"]), "delivered": not s["pending"]}
+                 for s in docs[offset:offset + limit]], len(docs) > offset + limit)
