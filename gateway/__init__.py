@@ -95,4 +95,8 @@ def create_app(config=None):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     from gateway.resources import supervision
     api.register_blueprint(supervision.blp, url_prefix=API_PREFIX)
+    from gateway import dashboard
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(Blueprint("dashboard_static", __name__, static_folder="static",
+                                     static_url_path="/dashboard-static"))
     return app

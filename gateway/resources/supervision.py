@@ -2,16 +2,19 @@
 platform accounts, the funnel's students, student activity, rules, idle accounts,
 alerts and the programme report (supervision service)."""
 import time
+from datetime import datetime, timezone
 
 from flask import Response, current_app, g
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 from contracts.supervision import (AccountMappingsSchema, AccountPageSchema, ActivityRecordSchema, AlertActionSchema,
                                    AlertPageSchema, AlertQuerySchema, AlertSchema, IdleAccountSchema,
                                    PageQuerySchema, ReportSchema, RulesSchema, StagePageSchema, StatementPageSchema,
                                    StudentActivitySchema, TelemetryAcceptedSchema, TelemetryBatchSchema)
+from contracts.base import StrictSchema
 from gateway.auth import acting, roles
+from gateway.dashboard import signed_link
 from gateway.errors import problem
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
@@ -195,3 +198,19 @@ def xapi_statements(query, program_id):
     """The programme's learning records as xAPI statements (ids derived from the events),
     oldest first, each saying whether the LRS holds it yet."""
     return reply(call("supervision", "list_statements", program_id, query))
+
+
+class DashboardLinkSchema(StrictSchema):
+    url = fields.String(required=True, metadata={"description": "Relative to the gateway; opens this programme only"})
+    expires_at = fields.AwareDateTime(required=True)
+
+
+@blp.route("/programs/<program_id>/dashboard-link", methods=["POST"])
+@roles("admin")
+@blp.response(201, DashboardLinkSchema)
+def dashboard_link(program_id):
+    """A signed link to the programme's staff dashboard, valid for 7 days (no key needed
+    to open it; it opens this programme only)."""
+    call("supervision", "get_rules", program_id)  # 404 for a programme supervision does not have
+    url, expires = signed_link(g.caller["key_id"], program_id)
+    return reply({"url": url, "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat()}, 201)
