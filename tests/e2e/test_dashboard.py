@@ -88,6 +88,10 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_new_sign_ins(client_fo
     attended = browser.find_element(By.CSS_SELECTOR, "#sessions tbody tr td:nth-child(2)").text
     assert attended == "3"
 
+    # the funnel chart follows too: a bar per stage with students (registered, admitted, trained)
+    bars = "return Array.from(document.querySelectorAll('#funnel-chart rect.bar'))" \
+           ".filter(r => parseFloat(r.getAttribute('height')) > 0).length"
+    eventually(lambda: browser.execute_script(bars) == 3, timeout=10)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     shot = OUTPUT / f"dashboard-{time.strftime('%Y%m%d-%H%M%S')}.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 0
