@@ -331,3 +331,8 @@ class StatementPageSchema(StrictSchema):
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
     has_more = fields.Boolean(required=True)
+
+
+class CheckResultSchema(StrictSchema):
+    idle = fields.Integer(required=True, metadata={"description": "Idle spells found now (each alerted once)"})
+    reclaimed = fields.Integer(required=True, metadata={"description": "Reclaims requested now"})

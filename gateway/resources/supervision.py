@@ -8,7 +8,7 @@ from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields
 
-from contracts.supervision import (AccountMappingsSchema, AccountPageSchema, ActivityRecordSchema, AlertActionSchema,
+from contracts.supervision import (AccountMappingsSchema, CheckResultSchema, AccountPageSchema, ActivityRecordSchema, AlertActionSchema,
                                    AlertPageSchema, AlertQuerySchema, AlertSchema, IdleAccountSchema,
                                    PageQuerySchema, ReportSchema, RulesSchema, StagePageSchema, StatementPageSchema,
                                    StudentActivitySchema, TelemetryAcceptedSchema, TelemetryBatchSchema)
@@ -149,6 +149,15 @@ def set_rules(data, program_id):
 def idle_accounts(program_id):
     """Admitted students whose platform account is idle now, with the spell."""
     return reply(call("supervision", "idle_accounts", program_id))
+
+
+@blp.route("/programs/<program_id>/checks", methods=["POST"])
+@roles("admin")
+@blp.response(200, CheckResultSchema)
+def run_checks(program_id):
+    """Run the idle check and the attendance alerts now (they also run every minute);
+    an idle spell still gives one alert, one penalty and one reclaim."""
+    return reply(call("supervision", "run_checks", program_id))
 
 
 @blp.route("/programs/<program_id>/alerts", methods=["GET"])

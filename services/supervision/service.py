@@ -539,6 +539,13 @@ class SupervisionService(PraxisService):
         for program in self.store.running_programs(now):
             self.check_program(program["id"], now)
 
+    @rpc
+    def run_checks(self, caller, program_id):
+        """Run the idle check and the attendance alerts of a programme now (the timer
+        does it every PRAXIS_IDLE_CHECK_SECONDS); the same once-per-spell claims hold."""
+        self._own_program(caller, program_id)
+        return self.check_program(program_id, time.time())
+
     def check_program(self, program_id, now):
         """The idle check and the attendance alerts of one programme at ``now``.
         One idle spell gives one student.idle, one alert and (after the grace

@@ -15,3 +15,10 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     teams = admin.call("GET", f"/programs/{seeded['program_id']}/teams")
     assert teams and all(t["mentor_id"] and t["tutor_id"] for t in teams)
     assert any(seeded["program_id"] in line for line in lines)
+
+    assert seeded["idle"]
+    idle = admin.call("GET", f"/programs/{seeded['program_id']}/idle-accounts")
+    assert sorted(i["student_id"] for i in idle) == sorted(seeded["idle"])
+    alerts = admin.call("GET", f"/programs/{seeded['program_id']}/alerts", params={"status": "open"})["items"]
+    assert sorted(a["kind"] for a in alerts) == ["account_reclaim", "student_idle", "student_idle"]
+    assert any("/dashboard/programs/" in line for line in lines)
