@@ -62,6 +62,8 @@ def new_program(school_id, payload, started_at):
         "counts": {stage: 0 for stage in FUNNEL_STAGES},
         "sessions": {}, "partners": [], "rules": dict(DEFAULT_RULES),
         "telemetry_seen": False, "rev": 0,
+        # when a question was asked is its deadline less the programme's answer SLA
+        "sla_seconds": ((payload.get("attendance_rules") or {}).get("question_sla_hours") or 24) * 3600,
     }
 
 

@@ -78,11 +78,13 @@ class SupervisionService(PraxisService):
         return program
 
     def _change_program(self, program_id, change):
-        """Apply ``change(program)`` under the rev guard (re-read on a lost race)."""
+        """Apply ``change(program)`` under the rev guard (re-read on a lost race). An
+        event about a programme whose program.created has not arrived yet (another
+        queue) is retried, then requeued: never dropped."""
         for _ in range(RETRIES):
             program = self.store.programs.get(program_id)
             if program is None:
-                return None
+                raise ProgramNotYetKnown(f"programme {program_id} not known yet")
             if change(program) is False:
                 return program
             if not self.store.programs.save_many([(program, [])]):
@@ -294,16 +296,15 @@ class SupervisionService(PraxisService):
                 times.append(max(0.0, domain.ts(p["answered_at"]) - asked))
                 del times[:-500]  # the median of the latest answers
         program = self._change_program(p["program_id"], change)
-        if program:
-            self._resolve_alert(program, domain.alert_id("question_overdue", p["program_id"], p["question_id"]),
-                                "system", "answered")
+        self._resolve_alert(program, domain.alert_id("question_overdue", p["program_id"], p["question_id"]),
+                            "system", "answered")
 
     @on_event(QUESTION_OVERDUE)
     def on_question_overdue(self, event):
         p = event.payload
         program = self.store.programs.get(p["program_id"])
         if program is None:
-            raise NotFound(f"no programme {p['program_id']} yet")
+            raise ProgramNotYetKnown(f"programme {p['program_id']} not known yet")
         created, _ = self._raise_alert(
             program, "question_overdue", [p["question_id"]],
             f"a question of {p['student_id']} is unanswered past its deadline",

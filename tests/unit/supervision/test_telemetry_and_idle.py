@@ -154,3 +154,21 @@ def test_alerts_are_acknowledged_with_a_note_then_resolved(service):
     assert (acked["status"], acked["note"]) == ("acknowledged", "called the student")
     assert service.update_alert(ADMIN, alert["id"], {"status": "resolved"})["status"] == "resolved"
     assert len(service.list_alerts(ADMIN, "p1", {"status": "resolved"})["items"]) == 1
+
+
+def test_overdue_questions_alert_the_mentor_and_answers_give_the_median_time(service):
+    from contracts.content import QUESTION_ANSWERED, QUESTION_OVERDUE
+    from tests.unit.supervision.helpers import event
+    asked = START + DAY
+    question = {"question_id": "q1", "session_id": "s1", "program_id": "p1", "student_id": "ann", "team_id": "t1",
+                "mentor_id": "m1", "due_at": (asked + DAY).isoformat()}
+    service.on_question_overdue(event(QUESTION_OVERDUE, question))
+    alert = service.list_alerts(ADMIN, "p1", {"mentor_id": "m1"})["items"][0]
+    assert (alert["kind"], alert["status"], alert["subject_id"]) == ("question_overdue", "open", "q1")
+    for qid, hours in (("q1", 30), ("q2", 2), ("q3", 6)):
+        service.on_question_answered(event(QUESTION_ANSWERED, {
+            **question, "question_id": qid, "author_id": "m1", "role": "mentor",
+            "answered_at": (asked + timedelta(hours=hours)).isoformat(), "within_sla": hours <= 24}))
+    assert service.list_alerts(ADMIN, "p1", {"mentor_id": "m1"})["items"][0]["status"] == "resolved"
+    mentors = service.report(ADMIN, "p1")["mentors"]
+    assert mentors == [{"mentor_id": "m1", "answered": 3, "median_answer_hours": 6.0, "overdue": 1}]
