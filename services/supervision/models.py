@@ -14,11 +14,12 @@ ALIAS = "supervision"
 _LOOSE = {"db_alias": ALIAS, "strict": False}
 
 
-class ProgramDoc(me.Document):
+class ProgramFunnelDoc(me.Document):  # (a unique class name: mongoengine keeps one registry for all)
     """A programme: funnel counters (``counts``, kept with each event), the sessions
     known from content, the partners working with it and the supervision rules."""
     id = me.StringField(primary_key=True)
     school_id = me.StringField(required=True)
+    tracks = me.ListField(me.StringField())
     meta = {**_LOOSE, "collection": "programs", "indexes": ["school_id"]}
 
 
@@ -78,5 +79,5 @@ class StatementDoc(me.Document):
     ts = me.FloatField()
 
 
-DOCUMENTS = [ProgramDoc, StudentDoc, AccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
+DOCUMENTS = [ProgramFunnelDoc, StudentDoc, AccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
 OUTBOX = [StudentDoc, ClaimDoc, AlertDoc]

@@ -11,8 +11,8 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.events import owing
-from services.supervision.models import (AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramDoc, StatementDoc,
-                                         StudentDoc)
+from services.supervision.models import (AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
+                                         StatementDoc, StudentDoc)
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
 _TOKENS = 20  # write tokens kept per document (see save_many)
@@ -90,7 +90,7 @@ class _Records:
 class SupervisionRepository:
 
     def __init__(self):
-        self.programs = _Records(ProgramDoc)
+        self.programs = _Records(ProgramFunnelDoc)
         self.students = _Records(StudentDoc)
         self.accounts = _Records(AccountDoc)
         self.alerts = _Records(AlertDoc)
@@ -103,10 +103,10 @@ class SupervisionRepository:
         """Move the funnel counters (``$inc`` on the programme by ``_id``)."""
         deltas = {f"counts.{stage}": n for stage, n in deltas.items() if n}
         if deltas:
-            ProgramDoc._get_collection().update_one({"_id": program_id}, {"$inc": deltas})
+            ProgramFunnelDoc._get_collection().update_one({"_id": program_id}, {"$inc": deltas})
 
     def running_programs(self, now):
-        return [_out(doc) for doc in ProgramDoc._get_collection().find(
+        return [_out(doc) for doc in ProgramFunnelDoc._get_collection().find(
             {"starts_ts": {"$lte": now}, "ends_ts": {"$gte": now}}, {"_id": 1, "rev": 1})]
 
     # --- students ----------------------------------------------------------------
