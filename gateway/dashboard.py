@@ -107,7 +107,13 @@ def _program_caller(program_id):
 
 
 def dashboard_data(program_id):
-    report = call("supervision", "report", program_id)
+    try:
+        report = call("supervision", "report", program_id)
+    except NotFound:  # just created: supervision has not heard of it yet (NotFound if enrollment has none)
+        known = call("enrollment", "get_program", program_id)
+        return {"program_id": program_id, "funnel": call("supervision", "get_funnel", program_id, known),
+                "sessions": [], "idle": [], "alerts": [], "mentors": [], "instructors": [],
+                "refreshed_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     alerts = call("supervision", "list_alerts", program_id, {"status": "open", "limit": 200})["items"]
     return {"program_id": program_id, "funnel": report["funnel"], "sessions": report["sessions"],
             "idle": call("supervision", "idle_accounts", program_id), "alerts": alerts,

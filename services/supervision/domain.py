@@ -71,8 +71,18 @@ def stub_program(program_id, school_id):
     """Stands in for a programme whose program.created has not arrived yet: records
     are kept, stages wait for the real programme."""
     return {"id": program_id, "school_id": school_id, "name": "", "season": "", "tracks": [],
-            "started_at": None, "starts_ts": 0, "ends_ts": 0, "counts": {}, "sessions": {}, "partners": [],
-            "rules": dict(DEFAULT_RULES), "stub": True}
+            "started_at": None, "starts_ts": 0, "ends_ts": 0, "counts": {stage: 0 for stage in FUNNEL_STAGES},
+            "sessions": {}, "partners": [], "rules": dict(DEFAULT_RULES), "telemetry_seen": False,
+            "sla_seconds": 24 * 3600, "stub": True}
+
+
+def complete_stub(stub, program):
+    """program.created arrived after events about the programme: keep what they
+    counted, take the programme's own fields."""
+    kept = {k: v for k, v in stub.items() if k in ("counts", "sessions", "teams", "partners", "assessments",
+                                                   "answers", "overdue", "instructors", "telemetry_seen",
+                                                   "competition_seen", "rules", "rev", "_ws")}
+    return {**program, **kept, "id": stub["id"]}
 
 
 def team_index(program):
@@ -86,13 +96,13 @@ def team_of(program, student_id, index=None):
     return (index if index is not None else team_index(program)).get(student_id)
 
 
-def placeholder_program(program):
+def placeholder_program(program, stub=None):
     """A programme enrollment knows and supervision has not heard of yet (its
-    program.created is on the way): an empty funnel, not 404."""
-    return {"id": program["id"], "school_id": program["school_id"], "name": program["name"],
-            "season": program["season"], "tracks": [t["key"] for t in program["tracks"]],
-            "started_at": None, "counts": {stage: 0 for stage in FUNNEL_STAGES},
-            "telemetry_seen": False}
+    program.created is on the way): an empty funnel (or what events about it
+    counted already), not 404."""
+    return {**(stub or {}), "id": program["id"], "school_id": program["school_id"], "name": program["name"],
+            "season": program["season"], "tracks": [t["key"] for t in program["tracks"]], "started_at": None,
+            "counts": (stub or {}).get("counts") or {stage: 0 for stage in FUNNEL_STAGES}}
 
 
 def untracked_stages(program):

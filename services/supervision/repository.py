@@ -100,10 +100,10 @@ class SupervisionRepository:
     # --- programmes -------------------------------------------------------------
 
     def count(self, program_id, deltas):
-        """Move the funnel counters (``$inc`` on the programme by ``_id``)."""
+        """Move the funnel counters (``$inc`` on the programme by ``_id``, with its ``rev``)."""
         deltas = {f"counts.{stage}": n for stage, n in deltas.items() if n}
-        if deltas:
-            ProgramFunnelDoc._get_collection().update_one({"_id": program_id}, {"$inc": deltas})
+        if deltas:  # rev moves too: a whole-record save read before this must not write the old counts back
+            ProgramFunnelDoc._get_collection().update_one({"_id": program_id}, {"$inc": {**deltas, "rev": 1}})
 
     def running_programs(self, now):
         return [_out(doc) for doc in ProgramFunnelDoc._get_collection().find(

@@ -77,12 +77,22 @@ class SupervisionService(PraxisService):
             raise NotFound(f"no programme {program_id}")
         return program
 
-    def _change_program(self, program_id, change):
-        """Apply ``change(program)`` under the rev guard (re-read on a lost race). An
-        event about a programme whose program.created has not arrived yet (another
-        queue) is retried, then requeued: never dropped."""
-        for _ in range(RETRIES):
+    def _known_program(self, program_id, school_id):
+        """The programme's record; for an event about a programme whose program.created
+        has not arrived yet (another queue), a stand-in record that program.created
+        completes later, so what the event counts is kept."""
+        program = self.store.programs.get(program_id)
+        if program is None:
+            self.store.programs.insert(domain.stub_program(program_id, school_id))
             program = self.store.programs.get(program_id)
+        return program
+
+    def _change_program(self, program_id, change, school_id=None):
+        """Apply ``change(program)`` under the rev guard (re-read on a lost race); an
+        event (``school_id`` given) about a programme not known yet makes its stand-in."""
+        for _ in range(RETRIES):
+            program = (self._known_program(program_id, school_id) if school_id
+                       else self.store.programs.get(program_id))
             if program is None:
                 raise ProgramNotYetKnown(f"programme {program_id} not known yet")
             if change(program) is False:
@@ -108,16 +118,15 @@ class SupervisionService(PraxisService):
                     student = domain.new_student(program["id"], program["school_id"], sid)
                 before = set(student["stages"])
                 events = list(fn(student) or [])
-                if not program.get("stub"):
-                    for stage in domain.stages_due(program, student):
-                        domain.reach(student, stage, now)
+                for stage in domain.stages_due(program, student):
+                    domain.reach(student, stage, now)
                 first[key] = [stage for stage in FUNNEL_STAGES if stage in student["stages"] and stage not in before]
                 for stage in first[key]:
                     events.append(self._event(program, STAGE_REACHED, {
                         "program_id": program["id"], "student_id": sid, "stage": stage,
                         "reached_at": domain.iso(student["stages"][stage]), "track": student.get("track")},
                         f"{key}:{stage}"))
-                student["idle_clock"] = 0 if program.get("stub") else domain.idle_clock_start(program, student)
+                student["idle_clock"] = 0.0 if program.get("stub") else domain.idle_clock_start(program, student)
                 batch.append((student, events))
             lost = set(self.store.students.save_many(batch))
             # the counters move once per stage first reached by a save that won (a lost
@@ -128,7 +137,7 @@ class SupervisionService(PraxisService):
                     saved[student["id"]] = student
                     for stage in first[student["id"]]:
                         counts[stage] += 1
-            if counts and not program.get("stub"):
+            if counts:
                 self.store.count(program["id"], counts)
             pending = {k: v for k, v in pending.items() if k in lost}
             if not pending:
@@ -168,7 +177,17 @@ class SupervisionService(PraxisService):
 
     @on_event(PROGRAM_CREATED)
     def on_program_created(self, event):
-        self.store.programs.insert(domain.new_program(event.school_id, event.payload, event.occurred_at))
+        program = domain.new_program(event.school_id, event.payload, event.occurred_at)
+        if self.store.programs.insert(program):
+            return
+
+        def complete(stub):  # events about the programme came first: complete their stand-in
+            if not stub.get("stub"):
+                return False
+            completed = domain.complete_stub(stub, program)
+            stub.clear()
+            stub.update(completed)
+        self._change_program(program["id"], complete)
 
     def _session(self, event, status):
         p = event.payload
@@ -182,7 +201,7 @@ class SupervisionService(PraxisService):
             program["sessions"][p["session_id"]] = {
                 "title": p["title"], "starts_ts": domain.ts(p["starts_at"]), "ends_ts": domain.ts(p["ends_at"]),
                 "tracks": p["tracks"], "status": status, "instructor_id": p["instructor_id"]}
-        self._change_program(p["program_id"], change)
+        self._change_program(p["program_id"], change, event.school_id)
 
     @on_event(SESSION_SCHEDULED)
     def on_session_scheduled(self, event):
@@ -196,7 +215,9 @@ class SupervisionService(PraxisService):
     def on_session_cancelled(self, event):
         self._session(event, "cancelled")
 
-    def _team(self, program_id, team_id, **fields):
+    def _team(self, event, **fields):
+        program_id, team_id = event.payload["program_id"], event.payload["team_id"]
+
         def change(program):
             team = program.setdefault("teams", {}).setdefault(team_id, {"mentor_id": None, "tutor_id": None,
                                                                         "members": []})
@@ -204,36 +225,33 @@ class SupervisionService(PraxisService):
             if fields.get("partner_id") and fields["partner_id"] not in program["partners"]:
                 program["partners"].append(fields["partner_id"])
             team.pop("partner_id", None)
-        self._change_program(program_id, change)
+        self._change_program(program_id, change, event.school_id)
 
     @on_event(TEAM_FORMED)
     def on_team_formed(self, event):
-        self._team(event.payload["program_id"], event.payload["team_id"], members=event.payload["members"])
+        self._team(event, members=event.payload["members"])
 
     @on_event(TEAM_CHANGED)
     def on_team_changed(self, event):
         p = event.payload
-        self._team(p["program_id"], p["team_id"], members=[] if p["change"] == "disbanded" else p["members"])
+        self._team(event, members=[] if p["change"] == "disbanded" else p["members"])
 
     @on_event(MENTOR_ASSIGNED)
     def on_mentor_assigned(self, event):
-        p = event.payload
-        self._team(p["program_id"], p["team_id"], mentor_id=p["mentor_id"], partner_id=p["partner_id"])
+        self._team(event, mentor_id=event.payload["mentor_id"], partner_id=event.payload["partner_id"])
 
     @on_event(MENTOR_UNASSIGNED)
     def on_mentor_unassigned(self, event):
-        self._team(event.payload["program_id"], event.payload["team_id"], mentor_id=None)
+        self._team(event, mentor_id=None)
 
     @on_event(TUTOR_ASSIGNED)
     def on_tutor_assigned(self, event):
-        self._team(event.payload["program_id"], event.payload["team_id"], tutor_id=event.payload["tutor_id"])
+        self._team(event, tutor_id=event.payload["tutor_id"])
 
     # --- the funnel's early stages ------------------------------------------------------
 
     def _student_event(self, event, change):
-        program = self.store.programs.get(event.payload["program_id"])
-        if program is None:  # its program.created is on the way (another queue): retried, then requeued
-            raise ProgramNotYetKnown(f"programme {event.payload['program_id']} not known yet")
+        program = self._known_program(event.payload["program_id"], event.school_id)
         return self._change_students(program, {event.payload["student_id"]: change}, domain.ts(event.occurred_at))
 
     @on_event(APPLICATION_SUBMITTED)
@@ -295,16 +313,14 @@ class SupervisionService(PraxisService):
                 times = program.setdefault("answers", {}).setdefault(p["author_id"], [])
                 times.append(max(0.0, domain.ts(p["answered_at"]) - asked))
                 del times[:-500]  # the median of the latest answers
-        program = self._change_program(p["program_id"], change)
+        program = self._change_program(p["program_id"], change, event.school_id)
         self._resolve_alert(program, domain.alert_id("question_overdue", p["program_id"], p["question_id"]),
                             "system", "answered")
 
     @on_event(QUESTION_OVERDUE)
     def on_question_overdue(self, event):
         p = event.payload
-        program = self.store.programs.get(p["program_id"])
-        if program is None:
-            raise ProgramNotYetKnown(f"programme {p['program_id']} not known yet")
+        program = self._known_program(p["program_id"], event.school_id)
         created, _ = self._raise_alert(
             program, "question_overdue", [p["question_id"]],
             f"a question of {p['student_id']} is unanswered past its deadline",
@@ -326,7 +342,7 @@ class SupervisionService(PraxisService):
             score = program.setdefault("instructors", {}).setdefault(p["instructor_id"], {"sum": 0, "n": 0})
             score["sum"] += (p["clarity"] + p["practical_value"] + p["pace"]) / 3
             score["n"] += 1
-        self._change_program(p["program_id"], change)
+        self._change_program(p["program_id"], change, event.school_id)
 
     # --- assessment: submitting, finished, missing work -----------------------------------
 
@@ -338,7 +354,7 @@ class SupervisionService(PraxisService):
             program.setdefault("assessments", {})[p["assessment_id"]] = {
                 "title": p["title"], "kind": p["assessment_kind"], "tracks": p["tracks"],
                 "deadline_ts": domain.ts(p["deadline"])}
-        self._change_program(p["program_id"], change)
+        self._change_program(p["program_id"], change, event.school_id)
 
     @on_event(SUBMISSION_RECEIVED)
     def on_submission_received(self, event):
@@ -367,9 +383,7 @@ class SupervisionService(PraxisService):
     @on_event(COMPETITION_SCORE_RECORDED)
     def on_competition_score_recorded(self, event):
         p = event.payload
-        program = self.store.programs.get(p["program_id"])
-        if program is None:
-            raise ProgramNotYetKnown(f"programme {p['program_id']} not known yet")
+        program = self._known_program(p["program_id"], event.school_id)
         if not program.get("competition_seen"):
             program = self._change_program(p["program_id"], lambda prog: prog.update(competition_seen=True))
         students = set(p["student_ids"]) | ({p["student_id"]} if p.get("student_id") else set())
@@ -492,10 +506,11 @@ class SupervisionService(PraxisService):
         the gateway) answers an empty funnel for a programme supervision has not heard
         of yet instead of 404."""
         program = self.store.programs.get(program_id)
-        if program is None or program["school_id"] != caller["school_id"]:
+        if program is None or program.get("stub") or program["school_id"] != caller["school_id"]:
             if known_program and known_program.get("school_id") == caller["school_id"] \
                     and known_program.get("id") == program_id:
-                return dump(FunnelSchema, domain.funnel_view(domain.placeholder_program(known_program)))
+                stub = program if program and program["school_id"] == caller["school_id"] else None
+                return dump(FunnelSchema, domain.funnel_view(domain.placeholder_program(known_program, stub)))
             raise NotFound(f"no programme {program_id}")
         return dump(FunnelSchema, domain.funnel_view(program))
 

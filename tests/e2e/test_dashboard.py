@@ -69,7 +69,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_new_sign_ins(client_fo
     def api_stages(trained):
         stages = admin.get(f"{API}/programs/{program_id}/funnel").json()["stages"]
         return stages if stages["trained"] == trained and stages["admitted"] == 4 else None
-    expected = eventually(lambda: api_stages(1), timeout=30)
+    expected = eventually(lambda: api_stages(1), timeout=60)
 
     # a key is not needed to open a signed link; without one, the page asks to sign in
     browser.get(f"{system.base_url}/dashboard/programs/{program_id}")
@@ -82,7 +82,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_new_sign_ins(client_fo
     assert browser.find_elements(By.CSS_SELECTOR, "#funnel-chart svg"), "the funnel chart is drawn"
 
     sign_in_students(admin, lms, session["id"], ["d2", "d3"])
-    expected = eventually(lambda: api_stages(3), timeout=30)
+    expected = eventually(lambda: api_stages(3), timeout=60)
     shown = eventually(lambda: (lambda s: s if s == expected else None)(page_stages(browser)), timeout=30)
     assert shown == expected
     attended = browser.find_element(By.CSS_SELECTOR, "#sessions tbody tr td:nth-child(2)").text

@@ -64,6 +64,7 @@ class FakeSupervisionRepository:
         counts = self.programs.docs[program_id]["counts"]
         for stage, n in deltas.items():
             counts[stage] = counts.get(stage, 0) + n
+        self.programs.docs[program_id]["rev"] += 1
 
     def running_programs(self, now):
         return [copy.deepcopy(p) for p in self.programs.docs.values() if p["starts_ts"] <= now <= p["ends_ts"]]

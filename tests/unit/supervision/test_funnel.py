@@ -120,3 +120,26 @@ def test_submitting_and_finished_follow_assessment_once_it_has_work_for_the_prog
     report = service.report(ADMIN, "p1")
     assert {r["student_id"]: (r["submissions"], r["missing_work"]) for r in report["students"]} == {
         "ann": (2, 0), "bob": (1, 1), "cat": (0, 0)}
+
+
+def test_events_that_arrive_before_program_created_are_counted_once_it_comes(store):
+    svc = worker_factory(SupervisionService, store=store)
+    svc.on_application_submitted(registered("ann"))     # program.created is still on its way
+    svc.on_student_admitted(admitted("ann"))
+    with pytest.raises(NotFound):
+        svc.get_funnel(ADMIN, "p1")                     # the gateway then asks enrollment
+    known = {"id": "p1", "school_id": "jufe", "name": "Platinum Cup 2026", "season": "2026",
+             "tracks": [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40}]}
+    assert svc.get_funnel(ADMIN, "p1", known)["stages"]["admitted"] == 1
+    svc.on_program_created(program_created())
+    funnel = svc.get_funnel(ADMIN, "p1")
+    assert funnel["name"] == "Platinum Cup 2026" and funnel["started_at"] is not None
+    assert (funnel["stages"]["registered"], funnel["stages"]["admitted"]) == (1, 1)
+
+
+def test_a_change_to_the_programme_read_before_a_count_does_not_write_the_old_count_back(service, store):
+    stale = store.programs.get("p1")                     # e.g. a team.formed read the programme ...
+    service.on_application_submitted(registered("ann"))  # ... then a count moved ...
+    stale["teams"] = {"t1": {"members": ["ann"]}}
+    assert store.programs.save_many([(stale, [])]) == ["p1"]   # ... so its save loses and re-reads
+    assert service.get_funnel(ADMIN, "p1")["stages"]["registered"] == 1
