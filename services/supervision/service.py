@@ -7,6 +7,7 @@ finds idle accounts with a timer, and raises alerts once per cause.
 import hashlib
 import logging
 import os
+import random
 import time
 from collections import defaultdict
 
@@ -43,10 +44,22 @@ ACTOR = "supervision"
 CHECK_SECONDS = float(os.environ.get("PRAXIS_IDLE_CHECK_SECONDS", "60"))
 XAPI_SECONDS = float(os.environ.get("PRAXIS_XAPI_SECONDS", "5"))
 RETRIES = 8
+BATCH_RETRIES = 40  # telemetry batches for the same accounts contend
 
 
 class ProgramNotYetKnown(ConnectionFailure):
     """A passing failure: services.common.events retries the event with backoff."""
+
+
+class Contended(ConnectionFailure):
+    """Records kept changing under concurrent events (e.g. batches for the same accounts):
+    a passing failure, retried with backoff and then requeued, never dropped (each
+    batch is applied to an account once, so a retry finishes what was left)."""
+
+
+def backoff(attempt):
+    """A short random pause before re-reading records that lost a race."""
+    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
 
 
 def event_id(*parts):
@@ -107,7 +120,7 @@ class SupervisionService(PraxisService):
         each first time and move the funnel counters. Returns the saved students."""
         pending = {domain.student_key(program["id"], sid): (sid, fn) for sid, fn in changes.items()}
         saved = {}
-        for _ in range(RETRIES):
+        for attempt in range(BATCH_RETRIES):
             found = self.store.students.many(pending)
             batch, first = [], {}
             for key, (sid, fn) in pending.items():
@@ -142,7 +155,8 @@ class SupervisionService(PraxisService):
             pending = {k: v for k, v in pending.items() if k in lost}
             if not pending:
                 return saved
-        raise Conflict("students changed too often meanwhile; retry")
+            backoff(attempt)
+        raise Contended("students changed too often meanwhile")
 
     def _raise_alert(self, program, kind, parts, message, now, student_id=None, subject_id=None, mentor_id=None,
                      teams=None):
@@ -418,7 +432,7 @@ class SupervisionService(PraxisService):
         students mapped to the accounts touched."""
         pending = {f"{program['id']}:{a}": a for a in by_account}
         students = set()
-        for _ in range(RETRIES):
+        for attempt in range(BATCH_RETRIES):
             found = self.store.accounts.many(pending)
             changes = []
             for key, account_id in pending.items():
@@ -431,7 +445,8 @@ class SupervisionService(PraxisService):
             pending = {k: v for k, v in pending.items() if k in lost}
             if not pending:
                 return students
-        raise Conflict("platform accounts changed too often meanwhile")
+            backoff(attempt)
+        raise Contended("platform accounts changed too often meanwhile")
 
     def _refresh_platform(self, program, student_ids, now):
         """Recompute the students' platform activity from their accounts; activity
