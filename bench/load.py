@@ -79,7 +79,7 @@ class Meter:
         return self
 
     def _components(self):
-        return {name: sum(process_cpu(pid) for pid in pids) for name, pids in self.components().items()}
+        return {name: {pid: process_cpu(pid) for pid in pids} for name, pids in self.components().items()}
 
     def __exit__(self, *exc):
         self.elapsed = time.perf_counter() - self.t0
@@ -91,7 +91,10 @@ class Meter:
         self.box_busy_seconds = busy / CLK_TCK
         self.irq_seconds = (irq1 - self.box0[2]) / CLK_TCK
         comp1 = self._components()
-        self.cpu_by_component = {name: comp1[name] - self.comp0.get(name, 0.0) for name in comp1}
+        # per process: one that ended meanwhile (or started) counts what it used in the run
+        self.cpu_by_component = {name: sum(max(0.0, cpu - self.comp0.get(name, {}).get(pid, 0.0))
+                                           for pid, cpu in pids.items() if cpu > 0)
+                                 for name, pids in comp1.items()}
         return False
 
     def fill(self, result):

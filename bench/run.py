@@ -70,12 +70,12 @@ class Bench:
     def api(self, path):
         return f"{self.stack.system.base_url}/api/v1{path}"
 
-    def keys(self, n):
+    def keys(self, n, role="admin"):
         client = pymongo.MongoClient(self.stack.mongo_uri)
         try:
             from gateway.auth import create_key
             db = client[f"{stack.DB_PREFIX}_gateway"]
-            return [create_key(SCHOOL, "admin", name=f"bench-{i}", db=db) for i in range(n)]
+            return [create_key(SCHOOL, role, name=f"bench-{role}-{i}", db=db) for i in range(n)]
         finally:
             client.close()
 
@@ -95,11 +95,26 @@ class Bench:
         self.admin = requests.Session()
         self.admin.headers["Authorization"] = f"Bearer {self.client_keys[-1]}"
 
-        self.events_pair(fresh=True)
-        self.http_pair()
-        self.drain_backlog()
-        self.events_pair(fresh=False)
-        self.database_pair()
+        parts = a.parts.split(",")
+        if "burst" in parts or "growth" in parts:
+            from bench.burst import Burst
+            burst = Burst(self)
+            try:
+                if "burst" in parts:
+                    burst.run_burst(a.students, a.connections)
+                if "growth" in parts:
+                    self.step += 1
+                    say(f"[{self.step}] growth: {a.growth_sizes} students, up to {a.growth_records} "
+                        "attendance records ...")
+                    burst.run_growth([int(n) for n in a.growth_sizes.split(",")], a.growth_records)
+            finally:
+                burst.close()
+        if "pairs" in parts:
+            self.events_pair(fresh=True)
+            self.http_pair()
+            self.drain_backlog()
+            self.events_pair(fresh=False)
+            self.database_pair()
 
     # --- pair 3: events ----------------------------------------------------------------
     def events_pair(self, fresh):
@@ -412,6 +427,10 @@ class Bench:
 
     # --- the report -------------------------------------------------------------------
     SECTIONS = [
+        ("0. The sign-in burst, asyncio keep-alive client",
+         [("raw", "burst_raw", "bare Flask -> RPC: insert+find+publish"),
+          ("prx", "burst_praxis", "sign-in burst")],
+         [("burst_praxis", "burst_raw")]),
         ("1. HTTP, 16 client threads, gunicorn gevent x2 workers",
          [("raw", "http_bare", "bare Flask JSON"),
           ("raw", "http_bare_rpc", "bare Flask -> pooled nameko RPC"),
@@ -463,7 +482,7 @@ class Bench:
                     continue
                 line = (f"  {label:<66} rate {praxis.rate / raw.rate:6.3f}x   p50 {praxis.p50 / raw.p50:6.1f}x"
                         f"   p99 {praxis.p99 / raw.p99:6.1f}x")
-                if praxis_key.startswith("http") and raw_key.startswith("http"):
+                if praxis_key.startswith(("http", "burst")) and raw_key.startswith(("http", "burst")):
                     line += f"   server CPU/request {_server_cpu(praxis) / _server_cpu(raw):5.1f}x"
                 print(line)
         print()
@@ -487,6 +506,15 @@ class Bench:
             print(f"Warning: other work used more than 20% of the box during {len(disturbed)} of "
                   f"{len(r)} measurements ({', '.join(disturbed)}): those figures, and ratios built on "
                   f"them, are disturbed; run again on a quieter box to compare.")
+        for key in ("burst_raw", "burst_praxis"):
+            res = r.get(key)
+            if res and res.ok:
+                nx = res.cpu_by_component.get("nx-27017", 0.0)
+                print(f"  {res.name}: server CPU {_server_cpu(res) * 1000:.1f} ms/request (nx-27017 "
+                      f"{nx * 1000 / res.ok:.1f} ms), load generator {res.client_cpu * 1000 / res.ok:.2f} ms/request"
+                      + (f"; {res.note}" if res.note else ""))
+        from bench.burst import growth_report
+        growth_report(getattr(self, "growth", None))
         print()
         if getattr(self, "backlog", None):
             print(f"Event backlog after the POST load: {_backlog_text(self.backlog)}")
@@ -555,6 +583,13 @@ def parse(argv):
     parser.add_argument("--db-ops", type=int, default=1000, help="operations per database measurement")
     parser.add_argument("--messages", type=int, default=2000, help="raw confirmed publishes")
     parser.add_argument("--events", type=int, default=50, help="programmes timed through the event path")
+    parser.add_argument("--parts", default="burst,growth,pairs",
+                        help="what to run, comma-separated: burst, growth, pairs (all)")
+    parser.add_argument("--students", type=int, default=2000, help="students in the sign-in burst (2000)")
+    parser.add_argument("--connections", type=int, default=32, help="connections of the burst (32)")
+    parser.add_argument("--growth-sizes", default="1000,5000,10000", help="students per growth step")
+    parser.add_argument("--growth-records", type=int, default=200_000,
+                        help="attendance records at the largest growth step (200000)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the temp dir with the services' logs (kept anyway after a failure)")
     return parser.parse_args(argv)
@@ -582,7 +617,7 @@ def main(argv=None):
             say(problem)
         if bench.failed or args.keep_logs:
             say(f"logs kept in {bench.stack.tmp}")
-    if bench.results:
+    if bench.results or getattr(bench, "growth", None):
         bench.report()
     print(f"\nbench: finished in {time.perf_counter() - started:.0f} s")
     if bench.failed:

@@ -3,7 +3,7 @@
 questions and answers, feedback and demand polls, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -19,7 +19,7 @@ REVIEW_STATUSES = ("pending", "approved", "rejected")
 ATTENDANCE_STATUSES = ("present", "late", "absent", "excused", "watched_replay")
 ATTENDING = ("present", "late", "watched_replay")  # may give feedback, count for response rates
 REFUSAL_REASONS = ("no_window", "window_not_open", "window_closed", "wrong_code", "expired_code",
-                   "not_admitted", "not_for_track", "session_not_scheduled")
+                   "not_admitted", "not_for_track", "session_not_scheduled", "session_ended")
 
 # http/https only; the server stores URLs and never fetches them
 WEB_URL = dict(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
@@ -45,8 +45,8 @@ class _SessionFields(StrictSchema):
     module = fields.String(validate=validate.Length(min=1, max=120),
                            metadata={"description": "The module of the training plan"})
     form = fields.String(validate=validate.OneOf(FORMS))
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = fields.AwareDateTime(validate=within_calendar)
+    ends_at = fields.AwareDateTime(validate=within_calendar)
     place = fields.String(allow_none=True, validate=validate.Length(max=300))
     stream_url = fields.Url(allow_none=True, **WEB_URL)
     replay_url = fields.Url(allow_none=True, **WEB_URL)
@@ -69,8 +69,8 @@ class SessionCreateSchema(_SessionFields):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     module = fields.String(required=True, validate=validate.Length(min=1, max=120))
     form = fields.String(required=True, validate=validate.OneOf(FORMS))
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = fields.AwareDateTime(required=True, validate=within_calendar)
+    ends_at = fields.AwareDateTime(required=True, validate=within_calendar)
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
     stream_url = _optional_url()
     replay_url = _optional_url()
@@ -80,6 +80,8 @@ class SessionCreateSchema(_SessionFields):
                                metadata={"description": "School staff only: the partner running it"})
 
     @validates_schema
+    @rule("ends_at is after starts_at; a live_online session needs stream_url; an on-site form "
+          "(offline_lecture, tour_lecture, corporate_training, workshop) needs a place")
     def _consistent(self, data, **kwargs):
         check_session(data)
 
@@ -88,6 +90,7 @@ class SessionUpdateSchema(_SessionFields):
     """A change (e.g. a reschedule): only the fields sent change."""
 
     @validates_schema
+    @rule("at least one field; form never changes; the session after the change keeps the rules of a new one")
     def _not_empty(self, data, **kwargs):
         if not data:
             raise ValidationError("send at least one field to change")
@@ -100,6 +103,7 @@ class SessionReviewSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -112,8 +116,8 @@ class SessionCancelSchema(StrictSchema):
 class SessionListQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class SessionSchema(StrictSchema):
@@ -132,8 +136,12 @@ class SessionSchema(StrictSchema):
     tracks = fields.List(fields.String(), required=True)
     partner_id = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(SESSION_STATUSES))
-    proposed_by = fields.String(required=True)
+    proposed_by = fields.String(required=True, metadata={"description": "The key that created it (<role>:<key id>) or the system step"})
+    proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     review_reason = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "The key that reviewed it (<role>:<key id>)"})
+    reviewed_by_person = fields.String(allow_none=True, metadata={
+        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     cancel_reason = fields.String(allow_none=True)
     poll_id = fields.String(allow_none=True, metadata={"description": "The demand poll a follow-up came from"})
     checkin_open = fields.Boolean(required=True)
@@ -148,6 +156,7 @@ class _MaterialContent(StrictSchema):
     body = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100_000))
 
     @validates_schema
+    @rule("url or body (or both)")
     def _url_or_body(self, data, **kwargs):
         if not data.get("url") and not data.get("body"):
             raise ValidationError("send a url or a body", "url")
@@ -165,11 +174,12 @@ class MaterialVersionCreateSchema(_MaterialContent):
 
 
 class MaterialReviewSchema(StrictSchema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    version = Integer(required=True, validate=validate.Range(min=1))
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
+    @rule("a rejection needs a reason")
     def _reason_for_rejection(self, data, **kwargs):
         if data["decision"] == "reject" and not data["reason"].strip():
             raise ValidationError("say why", "reason")
@@ -179,20 +189,22 @@ class MaterialListQuerySchema(StrictSchema):
     program_id = fields.String(**ID)
     module = fields.String(validate=validate.Length(min=1, max=120))
     pending_review = fields.Boolean(metadata={"description": "only materials with a version to review"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class MaterialVersionSchema(StrictSchema):
-    version = fields.Integer(required=True)
+    version = Integer(required=True)
     url = fields.String(allow_none=True)
     body = fields.String(allow_none=True)
     note = fields.String(load_default="")
     status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES))
     reason = fields.String(allow_none=True)
-    submitted_by = fields.String(required=True)
+    submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     submitted_at = fields.AwareDateTime(required=True)
-    reviewed_by = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "The key (<role>:<key id>)"})
+    reviewed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     reviewed_at = fields.AwareDateTime(allow_none=True)
 
 
@@ -204,7 +216,7 @@ class MaterialSchema(StrictSchema):
     module = fields.String(required=True)
     title = fields.String(required=True)
     kind = fields.String(required=True)
-    published_version = fields.Integer(allow_none=True,
+    published_version = Integer(allow_none=True,
                                        metadata={"description": "The version students see (latest approved)"})
     published = fields.Nested(MaterialVersionSchema, allow_none=True)
     versions = fields.List(fields.Nested(MaterialVersionSchema),
@@ -215,14 +227,15 @@ class MaterialSchema(StrictSchema):
 # --- check-in and attendance ---------------------------------------------------
 
 class CheckinWindowSchema(StrictSchema):
-    minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=240),
+    minutes = Integer(load_default=15, validate=validate.Range(min=1, max=240),
                              metadata={"description": "How long the window stays open"})
-    period_seconds = fields.Integer(load_default=30, validate=validate.Range(min=10, max=600),
+    period_seconds = Integer(load_default=30, validate=validate.Range(min=10, max=600),
                                     metadata={"description": "The code changes this often"})
-    grace_seconds = fields.Integer(load_default=5, validate=validate.Range(min=0, max=60),
+    grace_seconds = Integer(load_default=5, validate=validate.Range(min=0, max=60),
                                    metadata={"description": "The previous code is accepted this long after a change"})
 
     @validates_schema
+    @rule("grace_seconds is shorter than period_seconds")
     def _grace_below_period(self, data, **kwargs):
         if data["grace_seconds"] >= data["period_seconds"]:
             raise ValidationError("must be shorter than period_seconds", "grace_seconds")
@@ -233,8 +246,8 @@ class CheckinWindowOutSchema(StrictSchema):
     window_id = fields.String(required=True)
     opens_at = fields.AwareDateTime(required=True)
     closes_at = fields.AwareDateTime(required=True)
-    period_seconds = fields.Integer(required=True)
-    grace_seconds = fields.Integer(required=True)
+    period_seconds = Integer(required=True)
+    grace_seconds = Integer(required=True)
 
 
 class CheckinCodeSchema(StrictSchema):
@@ -255,7 +268,8 @@ class SignInSchema(StrictSchema):
 
 class HistoryEntrySchema(StrictSchema):
     at = fields.AwareDateTime(required=True)
-    by = fields.String(required=True)
+    by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     previous = fields.String(allow_none=True)
     status = fields.String(required=True)
     reason = fields.String(required=True)
@@ -290,8 +304,8 @@ class RefusalSchema(StrictSchema):
 
 class RefusalCountSchema(StrictSchema):
     student_id = fields.String(required=True)
-    total = fields.Integer(required=True)
-    reasons = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    total = Integer(required=True)
+    reasons = fields.Dict(keys=fields.String(), values=Integer(), required=True)
 
 
 class RefusalReportSchema(StrictSchema):
@@ -304,10 +318,80 @@ class CheckinStatusSchema(StrictSchema):
     session_id = fields.String(required=True)
     window_open = fields.Boolean(required=True)
     closes_at = fields.AwareDateTime(allow_none=True)
-    expected = fields.Integer(required=True, metadata={"description": "Admitted students the session is for"})
-    signed_in = fields.List(fields.String(), required=True)
-    not_signed_in = fields.List(fields.String(), required=True)
-    flagged = fields.List(fields.String(), required=True)
+    expected = Integer(required=True, metadata={"description": "Admitted students the session is for"})
+    signed_in = fields.List(fields.String(), required=True,
+                            metadata={"description": "A page of the students signed in (present or late)"})
+    not_signed_in = fields.List(fields.String(), required=True,
+                                metadata={"description": "A page of the expected students who neither signed in "
+                                                         "nor watched the replay"})
+    flagged = fields.List(fields.String(), required=True,
+                          metadata={"description": "A page of the students whose record is flagged"})
+    signed_in_count = Integer(metadata={"description": "All students signed in (present or late)"})
+    flagged_count = Integer(metadata={"description": "All flagged records"})
+    limit = Integer(metadata={"description": "Each list holds at most this many students"})
+    offset = Integer(metadata={"description": "Each list starts after this many"})
+    has_more = fields.Boolean(metadata={"description": "A list goes on past this page"})
+    watched_replay = fields.List(fields.String(), load_default=list,
+                                 metadata={"description": "Students who watched enough of the replay"})
+    attended = Integer(metadata={"description": "Signed in or watched the replay"})
+
+
+MATRIX_CELLS = (*ATTENDANCE_STATUSES, "not_yet")
+_TOTALS = dict(keys=fields.String(validate=validate.OneOf(MATRIX_CELLS)), values=Integer(), required=True)
+
+
+class MatrixSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Students per status in this session"})
+
+
+class MatrixRowSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    cells = fields.List(fields.String(allow_none=True, validate=validate.OneOf(MATRIX_CELLS)), required=True,
+                        metadata={"description": "One status per session, in the order of `sessions`; "
+                                                 "null where the session is not for the student's track"})
+    totals = fields.Dict(**_TOTALS, metadata={"description": "Sessions per status for this student"})
+
+
+class AttendanceMatrixSchema(StrictSchema):
+    """Students (admitted, by id) x scheduled sessions (by start): present, late,
+    absent, excused, watched_replay or not_yet (the session has not ended, or a
+    recorded one whose replay may still be watched)."""
+    program_id = fields.String(required=True)
+    statuses = fields.List(fields.String(), required=True)
+    sessions = fields.List(fields.Nested(MatrixSessionSchema), required=True)
+    students = fields.List(fields.Nested(MatrixRowSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
+
+
+class StudentSessionSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(FORMS))
+    starts_at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MATRIX_CELLS))
+    source = fields.String(allow_none=True, metadata={"description": "How the status was recorded"})
+    corrected = fields.Boolean(required=True)
+
+
+class StudentAttendanceSchema(StrictSchema):
+    """One student's attendance across the programme's sessions for their track, by start."""
+    program_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(required=True)
+    sessions = fields.List(fields.Nested(StudentSessionSchema), required=True)
+    totals = fields.Dict(**_TOTALS)
+
+
+class CheckinStatusQuerySchema(StrictSchema):
+    """A page of each list of the check-in status (the counts are always whole)."""
+    limit = Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class RollCallSchema(StrictSchema):
@@ -330,7 +414,8 @@ class CorrectionSchema(StrictSchema):
 class PresenceSchema(StrictSchema):
     student_id = fields.String(required=True, **STUDENT)
     kind = fields.String(required=True, validate=validate.OneOf(["join", "leave"]))
-    at = fields.AwareDateTime(required=True, metadata={"description": "When the meeting platform saw it"})
+    at = fields.AwareDateTime(required=True, validate=within_calendar,
+                              metadata={"description": "When the meeting platform saw it"})
 
 
 class ReplayProgressSchema(StrictSchema):
@@ -388,9 +473,9 @@ RATING = validate.Range(min=1, max=5)
 
 class FeedbackCreateSchema(StrictSchema):
     student_id = fields.String(required=True, **STUDENT)
-    clarity = fields.Integer(required=True, validate=RATING)
-    practical_value = fields.Integer(required=True, validate=RATING)
-    pace = fields.Integer(required=True, validate=RATING)
+    clarity = Integer(required=True, validate=RATING)
+    practical_value = Integer(required=True, validate=RATING)
+    pace = Integer(required=True, validate=RATING)
     comment = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
@@ -401,8 +486,8 @@ class FeedbackSchema(FeedbackCreateSchema):
 
 
 class FeedbackSummarySchema(StrictSchema):
-    count = fields.Integer(required=True)
-    attending = fields.Integer(required=True, metadata={"description": "Students who attended (could answer)"})
+    count = Integer(required=True)
+    attending = Integer(required=True, metadata={"description": "Students who attended (could answer)"})
     response_rate = fields.Float(allow_none=True)
     averages = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), required=True,
                            metadata={"description": "clarity, practical_value, pace, overall"})
@@ -416,7 +501,7 @@ class SessionFeedbackSummarySchema(FeedbackSummarySchema):
 
 class InstructorScoreSchema(FeedbackSummarySchema):
     instructor_id = fields.String(required=True)
-    sessions = fields.Integer(required=True)
+    sessions = Integer(required=True)
 
 
 # --- polls ----------------------------------------------------------------------
@@ -426,8 +511,11 @@ class FollowupSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     module = fields.String(required=True, validate=validate.Length(min=1, max=120))
     form = fields.String(load_default="offline_lecture", validate=validate.OneOf(FORMS))
-    tracks = fields.List(fields.String(validate=SLUG), load_default=list)
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20))
     instructor = fields.Nested(InstructorSchema, required=True)
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300),
+                          metadata={"description": "Default: the place of the session the poll follows"})
+    stream_url = _optional_url(metadata={"description": "Default: the stream of the session the poll follows"})
 
 
 class PollCreateSchema(StrictSchema):
@@ -436,7 +524,8 @@ class PollCreateSchema(StrictSchema):
                              metadata={"description": "Share of the votes cast that must be yes"})
     quorum = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=1),
                           metadata={"description": "Share of admitted students that must have voted"})
-    closes_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    closes_at = fields.AwareDateTime(load_default=None, allow_none=True, validate=within_calendar, metadata={
+        "description": "When the poll closes and decides on its final tally (default: in 7 days)"})
     session_id = fields.String(load_default=None, allow_none=True, **ID,
                                metadata={"description": "The session the poll follows, if any"})
     followup = fields.Nested(FollowupSchema, required=True)
@@ -462,14 +551,18 @@ class PollSchema(StrictSchema):
     closes_at = fields.AwareDateTime(allow_none=True)
     session_id = fields.String(allow_none=True)
     followup = fields.Nested(FollowupSchema, required=True)
-    yes = fields.Integer(required=True)
-    no = fields.Integer(required=True)
-    eligible = fields.Integer(required=True, metadata={"description": "Admitted students now"})
-    reached = fields.Boolean(required=True)
+    yes = Integer(required=True)
+    no = Integer(required=True)
+    eligible = Integer(required=True, metadata={"description": "Admitted students now"})
+    state = fields.String(validate=validate.OneOf(["open", "decided"]), metadata={
+        "description": "open: votes count and may change; decided: the final tally was taken at closes_at"})
+    decided_at = fields.AwareDateTime(allow_none=True)
+    reached = fields.Boolean(required=True, metadata={"description": "The final tally crossed threshold and quorum"})
     reached_at = fields.AwareDateTime(allow_none=True)
     followup_session_id = fields.String(allow_none=True)
     opened_by = fields.String(allow_none=True, metadata={
-        "description": "Who opened it: staff, or 'content:after-session' (the system, when a session ended)"})
+        "description": "The key that opened it (<role>:<key id>), or 'content:after-session' (the system, when a session ended)"})
+    opened_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     created_at = fields.AwareDateTime(required=True)
 
 
@@ -508,7 +601,7 @@ class MaterialPublishedPayload(StrictSchema):
     module = fields.String(required=True)
     title = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(MATERIAL_KINDS))
-    version = fields.Integer(required=True)
+    version = Integer(required=True)
     partner_id = fields.String(load_default=None, allow_none=True)
 
 
@@ -558,18 +651,18 @@ class FeedbackSubmittedPayload(StrictSchema):
     program_id = fields.String(required=True, **ID)
     instructor_id = fields.String(required=True)
     student_id = fields.String(required=True)
-    clarity = fields.Integer(required=True, validate=RATING)
-    practical_value = fields.Integer(required=True, validate=RATING)
-    pace = fields.Integer(required=True, validate=RATING)
+    clarity = Integer(required=True, validate=RATING)
+    practical_value = Integer(required=True, validate=RATING)
+    pace = Integer(required=True, validate=RATING)
 
 
 class PollThresholdReachedPayload(StrictSchema):
     poll_id = fields.String(required=True, **ID)
     program_id = fields.String(required=True, **ID)
     question = fields.String(required=True)
-    yes = fields.Integer(required=True)
-    no = fields.Integer(required=True)
-    eligible = fields.Integer(required=True)
+    yes = Integer(required=True)
+    no = Integer(required=True)
+    eligible = Integer(required=True)
 
 
 class FollowupProposedPayload(StrictSchema):

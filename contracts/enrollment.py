@@ -3,7 +3,7 @@ with waitlists, teams, mentors and tutors, the roster; and the events it
 publishes (consumed by content, incentives, assessment and supervision)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
 from contracts.events import define
 
 SOURCE = "enrollment"
@@ -20,14 +20,17 @@ class TrackSchema(StrictSchema):
                                metadata={"description": "e.g. 'Amazon'"})
     platform = fields.String(required=True, validate=validate.Length(min=1, max=120),
                              metadata={"description": "Simulation platform, e.g. 'X-Mall'"})
-    capacity = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
+    capacity = Integer(required=True, validate=validate.Range(min=0, max=100_000))
+    partner_id = fields.String(load_default=None, allow_none=True, **ID,
+                               metadata={"description": "The enterprise partner whose platform the track uses"})
 
 
 class TeamSizeSchema(StrictSchema):
-    min = fields.Integer(load_default=3, validate=validate.Range(min=1, max=50))
-    max = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
+    min = Integer(load_default=3, validate=validate.Range(min=1, max=50))
+    max = Integer(load_default=5, validate=validate.Range(min=1, max=50))
 
     @validates_schema
+    @rule("min must not exceed max")
     def _min_le_max(self, data, **kwargs):
         if data["min"] > data["max"]:
             raise ValidationError("min must not exceed max", "min")
@@ -36,26 +39,34 @@ class TeamSizeSchema(StrictSchema):
 class SelectionRulesSchema(StrictSchema):
     min_quiz_score = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=100))
     required_majors = fields.List(fields.String(validate=validate.Length(min=1, max=120)),
-                                  load_default=list)
-    required_years = fields.List(fields.Integer(validate=validate.Range(min=1, max=10)),
-                                 load_default=list)
+                                  load_default=list, validate=validate.Length(max=200))
+    required_years = fields.List(Integer(validate=validate.Range(min=1, max=10)),
+                                 load_default=list, validate=validate.Length(max=10))
 
 
 class AttendanceRulesSchema(StrictSchema):
     present_share = fields.Float(load_default=0.75, validate=validate.Range(min=0, max=1),
                                  metadata={"description": "Share of an online session a student must attend"})
     replay_threshold = fields.Float(load_default=0.8, validate=validate.Range(min=0, max=1))
-    late_after_minutes = fields.Integer(load_default=10, validate=validate.Range(min=0, max=600))
-    question_sla_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 30))
+    late_after_minutes = Integer(load_default=10, validate=validate.Range(min=0, max=600))
+    question_sla_hours = Integer(load_default=24, validate=validate.Range(min=1, max=24 * 30))
+    checkin_lead_minutes = Integer(load_default=30, validate=validate.Range(min=0, max=24 * 60), metadata={
+        "description": "How long before a session starts its check-in window may open (it closes at the end)"})
+
+
+class AssignmentRulesSchema(StrictSchema):
+    mentor_from_track_partner = fields.Boolean(load_default=False, metadata={
+        "description": "Automatic assignment gives a team only a mentor of its track's partner "
+                       "(every track then names its partner_id)"})
 
 
 class ProgramCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     season = fields.String(required=True, validate=validate.Length(min=1, max=40))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
-    team_lock_date = fields.Date(load_default=None, allow_none=True)
+    starts_on = fields.Date(required=True, validate=within_calendar)
+    ends_on = fields.Date(required=True, validate=within_calendar)
+    team_lock_date = fields.Date(load_default=None, allow_none=True, validate=within_calendar)
     tracks = fields.List(fields.Nested(TrackSchema), required=True,
                          validate=validate.Length(min=1, max=20))
     team_size = fields.Nested(TeamSizeSchema, load_default=lambda: TeamSizeSchema().load({}))
@@ -63,12 +74,16 @@ class ProgramCreateSchema(StrictSchema):
                                     load_default=lambda: SelectionRulesSchema().load({}))
     attendance_rules = fields.Nested(AttendanceRulesSchema,
                                      load_default=lambda: AttendanceRulesSchema().load({}))
+    assignment_rules = fields.Nested(AssignmentRulesSchema, load_default=lambda: AssignmentRulesSchema().load({}))
     credit_rules = fields.Dict(keys=fields.String(validate=SLUG),
-                               values=fields.Integer(validate=validate.Range(min=-10_000, max=10_000)),
-                               load_default=dict,
-                               metadata={"description": "Points per rule, e.g. {'attendance': 2, 'idle_penalty': -5}"})
+                               values=Integer(validate=validate.Range(min=-10_000, max=10_000)),
+                               load_default=dict, validate=validate.Length(max=100),
+                               metadata={"description": "Points per rule (at most 100), e.g. {'attendance': 2, 'idle_penalty': -5}"})
 
     @validates_schema
+    @rule("ends_on is not before starts_on (and not in the past: a programme already over is refused); "
+          "track keys are unique; team_lock_date lies between starts_on and ends_on; with "
+          "assignment_rules.mentor_from_track_partner every track names its partner_id")
     def _consistent(self, data, **kwargs):
         if data["ends_on"] < data["starts_on"]:
             raise ValidationError("must not be before starts_on", "ends_on")
@@ -78,20 +93,24 @@ class ProgramCreateSchema(StrictSchema):
         lock = data.get("team_lock_date")
         if lock and not data["starts_on"] <= lock <= data["ends_on"]:
             raise ValidationError("must lie between starts_on and ends_on", "team_lock_date")
+        if data["assignment_rules"]["mentor_from_track_partner"] and not all(t["partner_id"] for t in data["tracks"]):
+            raise ValidationError("every track names its partner_id when mentors come from the track's partner",
+                                  "tracks")
 
 
 class ProgramSchema(ProgramCreateSchema):
     """A programme as services return it (server-owned fields included)."""
     id = fields.String(required=True)
     school_id = fields.String(required=True)
-    created_by = fields.String(required=True)
+    created_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    created_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
     created_at = fields.AwareDateTime(required=True)
 
 
 class ProgramListQuerySchema(StrictSchema):
     season = fields.String(validate=validate.Length(min=1, max=40))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ProgramCreatedPayload(StrictSchema):
@@ -125,7 +144,7 @@ class _StudentInProgram(StrictSchema):
 class ApplicationSubmittedPayload(_StudentInProgram):
     name = fields.String(required=True)
     major = fields.String(load_default="")
-    year_of_study = fields.Integer(load_default=None, allow_none=True)
+    year_of_study = Integer(load_default=None, allow_none=True)
 
 
 class StudentAdmittedPayload(_StudentInProgram):
@@ -134,7 +153,7 @@ class StudentAdmittedPayload(_StudentInProgram):
 
 
 class StudentWaitlistedPayload(_StudentInProgram):
-    position = fields.Integer(required=True, validate=validate.Range(min=1))
+    position = Integer(required=True, validate=validate.Range(min=1))
     reason = fields.String(required=True)
 
 
@@ -235,7 +254,7 @@ class ApplicationCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     track = fields.String(required=True, validate=SLUG)
     major = fields.String(load_default="", validate=validate.Length(max=120))
-    year_of_study = fields.Integer(load_default=None, allow_none=True,
+    year_of_study = Integer(load_default=None, allow_none=True,
                                    validate=validate.Range(min=1, max=10))
     prior_courses = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
                                 load_default=list, validate=validate.Length(max=50),
@@ -253,7 +272,7 @@ class ApplicationSchema(ApplicationCreateSchema):
     score_source = fields.String(allow_none=True, metadata={"description": "'quiz' or 'manual'"})
     score_note = fields.String(allow_none=True)
     decision_reason = fields.String(allow_none=True)
-    waitlist_position = fields.Integer(allow_none=True,
+    waitlist_position = Integer(allow_none=True,
                                        metadata={"description": "Position when waitlisted (at that time)"})
     promoted = fields.Boolean(load_default=False)
     previous_status = fields.String(allow_none=True)
@@ -261,20 +280,21 @@ class ApplicationSchema(ApplicationCreateSchema):
     submitted_at = fields.AwareDateTime(required=True)
     decided_at = fields.AwareDateTime(allow_none=True)
     withdrawn_at = fields.AwareDateTime(allow_none=True)
-    submitted_by = fields.String(required=True)
+    submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
+    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class ApplicationListQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
     track = fields.String(validate=SLUG)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ApplicationPageSchema(StrictSchema):
     items = fields.List(fields.Nested(ApplicationSchema), required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
     has_more = fields.Boolean(required=True)
 
 
@@ -289,7 +309,7 @@ class WithdrawalSchema(StrictSchema):
 
 
 class SelectionRunSchema(StrictSchema):
-    tracks = fields.List(fields.String(validate=SLUG), load_default=list,
+    tracks = fields.List(fields.String(validate=SLUG), load_default=list, validate=validate.Length(max=20),
                          metadata={"description": "Only these tracks (default: all)"})
 
 
@@ -299,7 +319,7 @@ class SelectionDecisionSchema(StrictSchema):
     track = fields.String(required=True)
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
     reason = fields.String(required=True)
-    position = fields.Integer(allow_none=True, metadata={"description": "Waitlist position"})
+    position = Integer(allow_none=True, metadata={"description": "Waitlist position"})
     promoted = fields.Boolean(load_default=False)
 
 
@@ -309,7 +329,7 @@ class SelectionResultSchema(StrictSchema):
                             metadata={"description": "Decisions made by this run (earlier ones are kept)"})
     pending = fields.List(fields.String(), required=True,
                           metadata={"description": "Applications still without a screening score"})
-    unchanged = fields.Integer(required=True, metadata={"description": "Applications decided before"})
+    unchanged = Integer(required=True, metadata={"description": "Applications decided before"})
 
 
 class TeamCreateSchema(StrictSchema):
@@ -332,14 +352,17 @@ class TeamSchema(StrictSchema):
     mentor_id = fields.String(allow_none=True)
     tutor_id = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
+    created_by = fields.String(metadata={"description": "The key (<role>:<key id>)"})
+    created_by_person = fields.String(allow_none=True, metadata={
+        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
 
 
 class TeamListQuerySchema(StrictSchema):
     track = fields.String(validate=SLUG)
     without = fields.String(validate=validate.OneOf(["mentor", "tutor"]),
                             metadata={"description": "Only teams without a mentor (or tutor)"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class TeamMemberSchema(StrictSchema):
@@ -351,14 +374,14 @@ class MentorCreateSchema(StrictSchema):
     email = fields.Email(load_default=None, allow_none=True)
     partner_id = fields.String(required=True, **ID,
                                metadata={"description": "The enterprise partner the mentor works for"})
-    max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
+    max_load = Integer(required=True, validate=validate.Range(min=1, max=100),
                               metadata={"description": "Most teams at once"})
 
 
 class TutorCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(load_default=None, allow_none=True)
-    max_load = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    max_load = Integer(required=True, validate=validate.Range(min=1, max=100))
 
 
 class StaffSchema(StrictSchema):
@@ -370,8 +393,8 @@ class StaffSchema(StrictSchema):
     name = fields.String(required=True)
     email = fields.String(allow_none=True)
     partner_id = fields.String(allow_none=True)
-    max_load = fields.Integer(required=True)
-    load = fields.Integer(required=True)
+    max_load = Integer(required=True)
+    load = Integer(required=True)
     teams = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True)
     created_at = fields.AwareDateTime(required=True)
@@ -411,7 +434,7 @@ class RosterRowSchema(StrictSchema):
     student_id = fields.String(required=True)
     name = fields.String(required=True)
     major = fields.String(required=True)
-    year_of_study = fields.Integer(allow_none=True)
+    year_of_study = Integer(allow_none=True)
     track = fields.String(required=True)
     status = fields.String(required=True)
     promoted = fields.Boolean(required=True)
@@ -425,7 +448,16 @@ class RosterRowSchema(StrictSchema):
 
 class RosterSchema(StrictSchema):
     program_id = fields.String(required=True)
-    rows = fields.List(fields.Nested(RosterRowSchema), required=True)
+    rows = fields.List(fields.Nested(RosterRowSchema), required=True,
+                       metadata={"description": "A page of the roster, by track, name and student id"})
+    limit = Integer(metadata={"description": "The page holds at most this many rows"})
+    offset = Integer(metadata={"description": "The page starts after this many rows"})
+    has_more = fields.Boolean(metadata={"description": "The roster goes on past this page"})
+
+
+class RosterQuerySchema(StrictSchema):
+    limit = Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 ROSTER_COLUMNS = ["student_id", "name", "major", "year_of_study", "track", "status", "promoted",

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from marshmallow import ValidationError, fields
 
-from contracts.base import EnvelopeSchema
+from contracts.base import EnvelopeSchema, schema_of
 
 _envelope = EnvelopeSchema()
 
@@ -75,7 +75,7 @@ def make_event(event_type, payload, *, school_id, actor, correlation_id=None,
                event_id=None, occurred_at=None):
     """Build the JSON-ready envelope for ``event_type``; raise InvalidEvent if
     the payload does not satisfy its schema (a publisher cannot send it)."""
-    schema = event_type.schema()
+    schema = schema_of(event_type.schema)
     try:
         loaded = schema.load(payload)
     except ValidationError as exc:
@@ -118,7 +118,7 @@ def parse_event(body, expected=None):
         raise InvalidEvent(f"expected {expected}, got {event_type}")
     if envelope["version"] != event_type.version:
         raise InvalidEvent(f"version {envelope['version']} does not match type {event_type.type}")
-    schema = event_type.schema()
+    schema = schema_of(event_type.schema)
     try:
         payload = schema.load(_known_only(schema, envelope["payload"]))
     except ValidationError as exc:

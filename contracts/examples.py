@@ -3,8 +3,10 @@ the benchmarks and the tests build on (each overriding what it needs)."""
 from datetime import date, timedelta
 
 
-def platinum_cup(name="Platinum Cup 2026", *, starts_on=date(2026, 3, 1), days=121, lock_after_days=31,
+def platinum_cup(name="Platinum Cup 2026", *, starts_on=None, days=121, lock_after_days=31,
                  capacity_ug=40, capacity_voc=30, **extra):
+    """Starting today unless ``starts_on`` says otherwise (a programme that is over is refused)."""
+    starts_on = starts_on or date.today()
     return {
         "name": name, "season": str(starts_on.year),
         "starts_on": starts_on.isoformat(),

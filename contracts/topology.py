@@ -5,11 +5,20 @@ published before its consumers' queues exist, whatever the start order
 from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
+from contracts import incentives  # noqa: F401
 from contracts import supervision as _supervision  # noqa: F401  (supervision events)
 from contracts.assessment import QUIZ_SCORED
 from contracts.content import ATTENDANCE_RECORDED
+from contracts.content import FEEDBACK_SUBMITTED, QUESTION_ANSWERED, REPLAY_WATCHED
+from contracts.content import SESSION_CHANGED, SESSION_SCHEDULED
+from contracts.content import FOLLOWUP_PROPOSED, QUESTION_OVERDUE, SESSION_CANCELLED
+from contracts.enrollment import STUDENT_WAITLISTED
+from contracts.webhooks import ENDPOINT_DISABLED
+from contracts.assessment import DEADLINE_MISSED, GRADE_OVERRIDDEN, SUBMISSION_GRADED, SUBMISSION_RECEIVED
+from contracts.supervision import ALERT_RAISED, STUDENT_IDLE
 from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED)
+from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 
 # consumer service -> the event types it handles (one @on_event handler each;
 # tests/unit/test_topology.py checks this table against the service classes)
@@ -18,6 +27,20 @@ SUBSCRIPTIONS = {
     "enrollment": [QUIZ_SCORED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
+    "incentives": [PROGRAM_CREATED, MENTOR_ASSIGNED, SESSION_SCHEDULED, ATTENDANCE_RECORDED, REPLAY_WATCHED,
+                   FEEDBACK_SUBMITTED, QUESTION_ANSWERED, QUIZ_SCORED, STUDENT_ADMITTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, assessment.SUBMISSION_GRADED, assessment.DEADLINE_MISSED,
+                   assessment.COMPETITION_SCORE_RECORDED, assessment.GRADE_OVERRIDDEN, _supervision.STUDENT_IDLE,
+                   content.SESSION_CANCELLED],
+    "assessment": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_REJECTED, STUDENT_WITHDRAWN,
+                   TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, TUTOR_ASSIGNED,
+                   SESSION_SCHEDULED, SESSION_CHANGED],
+    # the event types a school may hear at its webhook endpoints
+    "webhooks": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, STUDENT_WAITLISTED, STUDENT_REJECTED,
+                 STUDENT_WITHDRAWN, TEAM_FORMED, SESSION_SCHEDULED, SESSION_CANCELLED, ATTENDANCE_RECORDED,
+                 QUESTION_OVERDUE, FOLLOWUP_PROPOSED, QUIZ_SCORED, ENDPOINT_DISABLED,
+                 SUBMISSION_RECEIVED, SUBMISSION_GRADED, GRADE_OVERRIDDEN, DEADLINE_MISSED, STUDENT_IDLE,
+                 ALERT_RAISED],
 }
 
 
@@ -48,6 +71,12 @@ def declare_all(connection):
             queue.bind(channel).declare()
     finally:
         channel.close()
+
+
+def subscribed_types():
+    """``{(source, type)}`` of every event type that has at least one consumer."""
+    return {(et.source, et.type) for event_types in SUBSCRIPTIONS.values() for et in event_types}
+
 
 # supervision's whole domain: telemetry (published by the gateway with pika), sessions,
 # teams and mentors, replays, questions and feedback (issue 10)

@@ -26,6 +26,7 @@ SERVICE_CLASSES = {
     "enrollment": "EnrollmentService", "content": "ContentService",
     "assessment": "AssessmentService", "incentives": "IncentivesService",
     "supervision": "SupervisionService",
+    "webhooks": "WebhooksService",
 }
 
 
@@ -112,7 +113,9 @@ def start_service(name, env, log_dir):
 def start_gateway(env, port, log_dir, workers=2):
     return subprocess.Popen(
         [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "gateway:create_app()"],
+         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+         # above the app's own limits (gateway/hardening.py), so the app answers 414/431 as problem+json
+         "--limit-request-line", "8190", "--limit-request-field_size", "16380", "gateway:create_app()"],
         cwd=ROOT, env=env, stdout=open(log_dir / "gateway.log", "ab"),
         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -140,6 +143,46 @@ def stop(processes, timeout=10):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+class Supervised:
+    """One process kept running: when it exits, it is started again after a backoff
+    (1, 2, 4 ... 30 s; back to 1 s once it has stayed up a minute), and it says so."""
+
+    FIRST, MOST, STABLE_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, name, start, process=None, clock=time.monotonic, tell=say):
+        """``start()`` starts the process; ``process``: one already started by it."""
+        self.name, self._start, self._clock, self._tell = name, start, clock, tell
+        self.restarts = 0
+        self.backoff = self.FIRST
+        self._due = None
+        self.process = process or start()
+        self._started_at = clock()
+
+    def check(self):
+        """Call often: restarts the process when it has exited and its backoff passed."""
+        if self.process.poll() is None:
+            if self._clock() - self._started_at >= self.STABLE_AFTER:
+                self.backoff = self.FIRST
+            return self.process
+        now = self._clock()
+        if self._due is None:
+            self._due = now + self.backoff
+            self._tell(f"{self.name} exited with code {self.process.returncode}; "
+                       f"restarting it in {self.backoff:g} s")
+        elif now >= self._due:
+            self.restarts += 1
+            self.backoff = min(self.backoff * 2, self.MOST)
+            try:
+                self.process = self._start()
+            except (OSError, RuntimeError) as exc:
+                self._due = now + self.backoff
+                self._tell(f"{self.name} could not start ({exc}); trying again in {self.backoff:g} s")
+                return self.process
+            self._started_at, self._due = now, None
+            self._tell(f"{self.name} restarted (pid {self.process.pid}, restart {self.restarts})")
+        return self.process
 
 
 class System:
@@ -186,6 +229,28 @@ class System:
         self.processes = [p for p in self.processes if p is not old] + [self.services[name]]
         wait_ready(self.base_url, processes=self.processes)
 
+    def supervise(self):
+        """Keep every process running (`make run`): restart what exited, with backoff."""
+        if not hasattr(self, "_supervised"):
+            log_dir = self.var_dir / "log"
+            self._supervised = {
+                name: Supervised(name, lambda n=name: start_service(n, self.env, log_dir), process)
+                for name, process in self.services.items()}
+            self._supervised["gateway"] = Supervised(
+                "gateway", lambda: start_gateway(self.env, self.gateway_port, log_dir), self.gateway)
+            if self.database is not None:  # restarted on its own files
+                self._supervised["database"] = Supervised("database", lambda: start_database(
+                    self.var_dir / "db", self.db_port, log_dir), self.database)
+        for name, supervised in self._supervised.items():
+            process = supervised.check()
+            if name == "gateway":
+                self.gateway = process
+            elif name == "database":
+                self.database = process
+            else:
+                self.services[name] = process
+        self.processes = [*self.services.values(), self.gateway]
+
     def stop(self):
         stop(self.processes)
         if self.database is not None:
@@ -223,10 +288,10 @@ def run():
         say(f"logs: {var_dir / 'log'}; database files: {var_dir / 'db'}")
         say("make an API key: .venv/bin/praxis keys create --school demo --role admin")
         say("Ctrl-C stops everything")
-        while all(p.poll() is None for p in system.processes):
-            time.sleep(1)
-        dead = [p.args[-1] for p in system.processes if p.poll() is not None]
-        say(f"stopped because {', '.join(dead)} exited; see {var_dir / 'log'}")
+        say("a process that exits is restarted (with backoff); /ready names what is missing")
+        while True:
+            system.supervise()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping ...")
     except RuntimeError as exc:

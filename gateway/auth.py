@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from functools import wraps
 
@@ -25,8 +27,12 @@ ACTING_HEADER = "X-Acting-User"
 ACTING_KINDS = ("student", "staff")
 # ``student:<id>`` or ``staff:<id>``: printable ASCII without spaces, 128 characters at most
 _ACTING = re.compile(r"(student|staff):([!-~]{1,120})")
-_CACHE_SECONDS = 10  # a revoked key stops working within this many seconds
-_cache = {}
+_CACHE_SECONDS = 1  # a revoked key stops working within this many seconds, in every worker
+_CACHE_SIZE = 4096  # keys remembered per worker (least recently used go first)
+_cache = OrderedDict()
+_cache_lock = threading.Lock()
+# what create_key makes: 16 hex digits of key id, 43 URL-safe characters of secret
+_KEY = re.compile(r"prx_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
 def _digest(secret):
@@ -52,24 +58,37 @@ def revoke_key(key_id, db=None):
 
 
 def _lookup(key_id):
-    hit = _cache.get(key_id)
+    with _cache_lock:
+        hit = _cache.get(key_id)
     if hit and hit[0] > time.monotonic():
         return hit[1]
     record = get_db().api_keys.find_one({"_id": key_id})
-    _cache[key_id] = (time.monotonic() + _CACHE_SECONDS, record)
+    with _cache_lock:
+        _cache[key_id] = (time.monotonic() + _CACHE_SECONDS, record)
+        _cache.move_to_end(key_id)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return record
 
 
 def authenticate():
     """Set ``g.caller`` from the Authorization header, or return a 401 problem."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        # a browser opened from the LMS: the LTI launch session (gateway/lti/session.py)
+        from gateway.lti.session import caller_from_cookie
+        handled, refusal = caller_from_cookie()
+        if handled:
+            return refusal
     scheme, _, token = header.partition(" ")
-    parts = token.strip().split("_", 2)
-    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "prx":
+    # a malformed key is refused before any lookup (nothing is looked up or remembered for it)
+    match = _KEY.fullmatch(token.strip()) if scheme.lower() == "bearer" and len(token) < 100 else None
+    if match is None:
         return _unauthorized("send 'Authorization: Bearer <api key>'")
-    record = _lookup(parts[1])
+    key_id, secret = match.groups()
+    record = _lookup(key_id)
     if (record is None or record.get("revoked")
-            or not hmac.compare_digest(record["hash"], _digest(parts[2]))):
+            or not hmac.compare_digest(record["hash"], _digest(secret))):
         return _unauthorized("the API key is unknown or revoked")
     person, refusal = _acting_person(record["role"])
     if refusal is not None:

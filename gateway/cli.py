@@ -8,10 +8,14 @@
     praxis dead-letters replay SERVICE ID
     praxis import applications FILE --program ID --school SCHOOL
                                CSV of applications from the LMS, through the enrollment service
+    praxis incentives reconcile [--program ID] [--rebuild]
+                               compare every balance with the sum of its ledger entries
+                               (--rebuild: set the balances that differ to those sums)
 """
 import argparse
 import json
 import sys
+import time
 
 from gateway import auth
 
@@ -44,18 +48,24 @@ def _dead_letters_list(args):
     for service in SERVICES:
         for letter in connect(service).dead_letters.find().sort("received_at", 1):
             found += 1
-            print(json.dumps({"service": service, "id": letter["_id"], "reason": letter["reason"],
+            print(json.dumps({"service": service, "id": letter["_id"], "state": letter.get("state", "dead"),
+                              "rejections": letter.get("rejections", 1), "reason": letter["reason"],
                               "errors": letter.get("errors"), "received_at": letter["received_at"]},
                              default=str))
     print(f"{found} dead letter(s)", file=sys.stderr)
 
 
 def _dead_letters_replay(args):
-    """Publish a kept event again: consumers that applied it already skip it (inbox)."""
-    from nameko.amqp.publish import Publisher
+    """Send a kept event again to the one consumer that kept it. The letter stays:
+    marked ``replayed`` now, ``applied`` by the consumer once applied, ``dead`` again
+    (one more rejection) if it fails again. A consumer that applied it already skips it."""
+    from types import SimpleNamespace
+
+    from nameko.amqp.publish import Publisher, UndeliverableMessage
 
     from contracts import topology
     from services.common.config import amqp_uri
+    from services.common.events import REPLAY_HEADER
     from services.common.storage import connect
     db = connect(args.service)
     letter = db.dead_letters.find_one({"_id": args.id})
@@ -64,15 +74,48 @@ def _dead_letters_replay(args):
     body = letter["body"]
     if not isinstance(body, dict) or "source" not in body or "type" not in body:
         sys.exit("praxis: this dead letter is not an event envelope; it cannot be replayed")
-    Publisher(amqp_uri()).publish(body, exchange=topology.event_exchange(body["source"]),
-                                  routing_key=body["type"])
-    db.dead_letters.delete_one({"_id": args.id})
-    print(f"replayed {args.id}")
+    queue = topology.consumer_queue(args.service, SimpleNamespace(source=body["source"], type=body["type"]))
+    previous = letter.get("state", "dead")
+    # marked before it is sent: the consumer may apply it at once
+    db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": "replayed", "replayed_ts": time.time()},
+                                                   "$inc": {"replays": 1}})
+    try:  # the default exchange routes to the one queue named
+        Publisher(amqp_uri(), use_confirms=True).publish(
+            body, exchange="", routing_key=queue.name, mandatory=True,
+            message_id=body.get("event_id"), headers={REPLAY_HEADER: args.id})
+    except UndeliverableMessage:
+        db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": previous}})
+        sys.exit(f"praxis: {args.service} has no queue {queue.name}; nothing was sent")
+    except Exception:
+        db.dead_letters.update_one({"_id": args.id}, {"$set": {"state": previous}})
+        raise
+    print(f"replayed {args.id} to {queue.name}")
 
 
 def _import_applications(args):
     from services.enrollment.importer import main as import_main
     sys.exit(import_main(args.file, args.program, args.school))
+
+
+def _incentives_reconcile(args):
+    """Print every balance that differs from the sum of its entries; exit 1 if any."""
+    from services.common.storage import connect
+    from services.incentives.repository import IncentivesRepository
+    connect("incentives")
+    repository = IncentivesRepository()
+    differences = repository.reconcile(args.program)
+    for difference in differences:
+        print(json.dumps(difference, sort_keys=True))
+    print(f"{len(differences)} difference(s)", file=sys.stderr)
+    if differences and args.rebuild:
+        for difference in differences:
+            if difference["spendable"] is not None:  # (entries without an account: nothing to rebuild)
+                fixed = repository.rebuild(f"{difference['program_id']}:{difference['student_id']}")
+                print(json.dumps({"rebuilt": difference["student_id"], "program_id": difference["program_id"],
+                                  **fixed}, sort_keys=True))
+        differences = repository.reconcile(args.program)
+        print(f"after rebuilding: {len(differences)} difference(s)", file=sys.stderr)
+    sys.exit(1 if differences else 0)
 
 
 def _demo(args):
@@ -121,6 +164,13 @@ def build_parser():
     applications.add_argument("--program", required=True, help="the programme's id")
     applications.add_argument("--school", required=True, help="the school the programme belongs to")
     applications.set_defaults(func=_import_applications)
+
+    incentives = commands.add_parser("incentives", help="the credit ledger").add_subparsers(
+        dest="action", required=True)
+    reconcile = incentives.add_parser("reconcile", help="compare every balance with the sum of its entries")
+    reconcile.add_argument("--program", help="only this programme")
+    reconcile.add_argument("--rebuild", action="store_true", help="set the balances that differ to their entries' sums")
+    reconcile.set_defaults(func=_incentives_reconcile)
     return parser
 
 

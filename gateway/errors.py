@@ -1,8 +1,16 @@
 """Every error leaves the gateway as application/problem+json (RFC 9457):
-``title``, ``status``, ``detail`` and, for 422, ``errors`` (field -> reasons)."""
+``title``, ``status``, ``detail`` and, for 422, ``errors`` (field -> reasons).
+
+An outage is a 503 with Retry-After, never a 500: the broker or a service away
+(``ServiceUnavailable``), the gateway's own database away (any pymongo error,
+wherever in the gateway: keys, idempotency records, rate limits), or a service
+whose database is away (its pymongo error arrives as a ``RemoteError``).
+"""
 import logging
 
 from flask import g, jsonify
+from nameko.exceptions import RemoteError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from contracts.errors import PraxisError
@@ -11,6 +19,10 @@ from gateway.rpc import ServiceUnavailable
 log = logging.getLogger("praxis.gateway")
 
 PROBLEM = "application/problem+json"
+DATABASE_RETRY_AFTER = 5
+# pymongo's outage errors, as a service's RemoteError names them
+SERVICE_DATABASE_AWAY = {"ConnectionFailure", "AutoReconnect", "NetworkTimeout", "NotPrimaryError",
+                         "ServerSelectionTimeoutError", "ExecutionTimeout", "WaitQueueTimeoutError"}
 
 
 def problem(status, title, detail="", errors=None, headers=None):
@@ -52,9 +64,24 @@ def register(app):
         return problem(503, "Service unavailable", exc.detail,
                        headers={"Retry-After": str(exc.retry_after)})
 
+    @app.errorhandler(PyMongoError)
+    def _database_away(exc):
+        if not isinstance(exc, ConnectionFailure):  # not an outage: worth a look
+            log.exception("database error", extra={"correlation_id": getattr(g, "correlation_id", None)})
+        else:
+            log.warning("the gateway's database is unreachable", extra={
+                "correlation_id": getattr(g, "correlation_id", None), "error": exc.__class__.__name__})
+        return problem(503, "Service unavailable", "the database is unreachable; try again shortly",
+                       headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+
     @app.errorhandler(Exception)
     def _unexpected(exc):
         if isinstance(exc, HTTPException):
             return from_http_exception(exc)
+        if isinstance(exc, RemoteError) and exc.exc_type in SERVICE_DATABASE_AWAY:
+            log.warning("a service's database is unreachable", extra={
+                "correlation_id": getattr(g, "correlation_id", None), "error": exc.exc_type})
+            return problem(503, "Service unavailable", "a service's database is unreachable; "
+                           "try again shortly", headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
         log.exception("unhandled error", extra={"correlation_id": getattr(g, "correlation_id", None)})
         return problem(500, "Internal server error", "the error was logged")

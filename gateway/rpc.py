@@ -5,6 +5,13 @@ declared each time), and a proxy is not safe to share between concurrent
 requests: so each request borrows one open proxy and gives it back. Every call
 carries a deadline: the caller gets ServiceUnavailable (503) when it passes, and
 the service drops the request if it only reaches it later (services.common.rpc).
+
+The deadline covers the whole call: waiting for a free proxy, opening one,
+publishing the request and waiting for the reply. A frozen broker (SIGSTOP, a
+full disk) blocks a socket write or the AMQP handshake with no timeout at all, so
+the call runs in a green thread of its own and the caller stops waiting for it at
+the deadline; the stuck proxy is closed when it comes loose, never reused, and
+keeps its pool slot meanwhile (a pool full of stuck calls answers 503 at once).
 """
 import logging
 import queue
@@ -43,9 +50,9 @@ class RpcPool:
         return runner, runner.start()
 
     @contextmanager
-    def _borrow(self):
-        if not self._slots.acquire(timeout=self.timeout):
-            raise ServiceUnavailable("the gateway is saturated")
+    def _borrow(self, late):
+        """An open proxy; ``late()`` says whether the caller gave up meanwhile (the
+        proxy is then closed: a late reply may still arrive on its queue)."""
         runner = cluster = None
         try:
             try:
@@ -61,16 +68,40 @@ class RpcPool:
             raise
         finally:
             if runner is not None:
-                self._idle.put((runner, cluster))
-            self._slots.release()
+                if late():
+                    _close(runner)
+                else:
+                    self._idle.put((runner, cluster))
 
-    def call(self, service, method, *args, correlation_id=None, **kwargs):
-        deadline = time.time() + self.timeout
+    def call(self, service, method, *args, correlation_id=None, timeout=None, **kwargs):
+        timeout = self.timeout if timeout is None else min(timeout, self.timeout)
+        deadline = time.time() + timeout
+        if not self._slots.acquire(timeout=timeout):
+            raise ServiceUnavailable("the gateway is saturated")
+        finished, gave_up, outcome = threading.Event(), threading.Event(), {}
+
+        def work():
+            try:
+                with self._borrow(late=gave_up.is_set) as (runner, cluster):
+                    runner._worker_ctx.data = {"deadline": deadline, **(
+                        {"correlation_id": correlation_id} if correlation_id else {})}
+                    outcome["value"] = getattr(getattr(cluster, service), method)(*args, **kwargs)
+            except BaseException as exc:  # handed to the caller, if it still waits
+                outcome["error"] = exc
+            finally:
+                self._slots.release()
+                finished.set()
+
+        threading.Thread(target=work, daemon=True, name=f"rpc {service}.{method}").start()
+        if not finished.wait(max(0.0, deadline - time.time())):
+            gave_up.set()  # stuck (a frozen broker): its proxy is closed when it comes loose
+            log.warning("rpc deadline passed before the request was sent or answered",
+                        extra={"service": service, "method": method, "correlation_id": correlation_id})
+            raise ServiceUnavailable(f"the {service} service did not answer in time")
         try:
-            with self._borrow() as (runner, cluster):
-                runner._worker_ctx.data = {"deadline": deadline, **(
-                    {"correlation_id": correlation_id} if correlation_id else {})}
-                return getattr(getattr(cluster, service), method)(*args, **kwargs)
+            if "error" in outcome:
+                raise outcome["error"]
+            return outcome["value"]
         except RpcTimeout:
             log.warning("rpc deadline passed", extra={"service": service, "method": method,
                                                       "correlation_id": correlation_id})

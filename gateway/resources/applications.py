@@ -1,12 +1,14 @@
 """/programs/{id}/applications, /applications/{id}, /programs/{id}/selection:
 students apply through the LMS, staff screen and select (enrollment service)."""
-from flask import url_for
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from contracts.enrollment import (ApplicationCreateSchema, ApplicationListQuerySchema,
                                   ApplicationPageSchema, ApplicationSchema, ScreeningScoreSchema,
-                                  SelectionResultSchema, SelectionRunSchema, WithdrawalSchema)
-from gateway.auth import roles
+                                  SelectionRunSchema, WithdrawalSchema)
+from contracts.errors import InvalidInput
+from contracts.jobs import JobSchema
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -16,6 +18,7 @@ blp = Blueprint("applications", __name__,
 
 @blp.route("/programs/<program_id>/applications", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
@@ -28,6 +31,7 @@ def submit_application(data, program_id):
 
 @blp.route("/programs/<program_id>/applications", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationPageSchema)
 def list_applications(query, program_id):
@@ -37,6 +41,7 @@ def list_applications(query, program_id):
 
 @blp.route("/applications/<application_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, ApplicationSchema)
 def get_application(application_id):
     """One application with its status, score and the reason of its decision."""
@@ -45,6 +50,7 @@ def get_application(application_id):
 
 @blp.route("/applications/<application_id>/withdrawal", methods=["POST"])
 @roles("lms", "admin")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(WithdrawalSchema)
 @blp.response(200, ApplicationSchema)
@@ -56,6 +62,7 @@ def withdraw(data, application_id):
 
 @blp.route("/applications/<application_id>/screening-score", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(ScreeningScoreSchema)
 @blp.response(200, ApplicationSchema)
 def record_screening_score(data, application_id):
@@ -69,9 +76,50 @@ def record_screening_score(data, application_id):
 @roles("admin")
 @idempotent
 @blp.arguments(SelectionRunSchema)
-@blp.response(200, SelectionResultSchema)
+@blp.response(202, JobSchema)
 def run_selection(data, program_id):
-    """Run the programme's selection rule: admit the best screened applications up
-    to each track's capacity, waitlist the rest, reject those below the rules;
-    each decision with its reason. Re-running changes nothing already decided."""
-    return reply(call("enrollment", "run_selection", program_id, SelectionRunSchema().dump(data)))
+    """Start the programme's selection as a job (202 with the job at once; follow it
+    at /jobs/{id}, whose result lists the decisions): admit the best screened
+    applications up to each track's capacity, waitlist the rest, reject those below
+    the rules; each decision with its reason. Re-running changes nothing already
+    decided. One selection runs at a time per programme (409 with the running job's
+    id); a retry with the same Idempotency-Key answers the same job."""
+    job = call("enrollment", "start_selection", program_id, SelectionRunSchema().dump(data))
+    return reply(job, 202, {"Location": url_for("jobs.get_job", job_id=job["id"])})
+
+
+IMPORT_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+
+@blp.route("/programs/<program_id>/applications/imports", methods=["POST"])
+@roles("admin", "lms")
+@acting("staff")
+@idempotent
+@blp.doc(requestBody={"required": True, "description": (
+    "The applications, one a line: CSV with a header line (columns "
+    "student_id, name, track, major, year_of_study, prior_courses separated by ';', motivation; "
+    "the first three required) or JSON lines (one application object a line)."),
+    "content": {"text/csv": {"schema": {"type": "string"}, "example": (
+        "student_id,name,track,major,year_of_study,prior_courses,motivation\n"
+        "s001,Li Wei,undergraduate,E-commerce,3,Marketing;Logistics,Sell abroad\n")},
+        "application/x-ndjson": {"schema": {"type": "string"}, "example": (
+            '{"student_id": "s001", "name": "Li Wei", "track": "undergraduate"}\n')}}})
+@blp.response(202, JobSchema)
+def import_applications(program_id):
+    """Import applications from a CSV or JSON-lines file as a job (202 with the job
+    at once): each line is submitted as one application; the job's progress counts
+    done, imported, unchanged, duplicates and rejected lines, and its report gives
+    each line's outcome (a rejected line with its number and reason). The same
+    file posted again changes nothing (its lines come back unchanged)."""
+    kind = IMPORT_TYPES.get(request.mimetype)
+    if kind is None:
+        raise InvalidInput(f"send the file as {' or '.join(IMPORT_TYPES)}",
+                           {"Content-Type": [f"one of {', '.join(IMPORT_TYPES)}"]})
+    try:
+        content = request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the file must be UTF-8 text", {"body": ["not UTF-8"]})
+    if not content.strip():
+        raise InvalidInput("the file is empty", {"body": ["empty"]})
+    job = call("enrollment", "start_import", program_id, {"format": kind, "content": content})
+    return reply(job, 202, {"Location": url_for("jobs.get_job", job_id=job["id"])})

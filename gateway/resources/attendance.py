@@ -2,12 +2,13 @@
 online presence and replay progress (content service)."""
 from flask_smorest import Blueprint
 
-from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatusSchema,
+from contracts.base import PageQuerySchema, page_schema
+from contracts.content import (AttendanceSchema, CheckinCodeSchema, CheckinStatusQuerySchema, CheckinStatusSchema,
                                CheckinWindowOutSchema, CheckinWindowSchema, CorrectionSchema,
                                PresenceSchema, RefusalReportSchema, ReplayProgressOutSchema,
                                ReplayProgressSchema, RollCallResultSchema, RollCallSchema,
                                SignInSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -16,6 +17,7 @@ blp = Blueprint("attendance", __name__, description="Check-in codes, sign-ins, r
 
 @blp.route("/sessions/<session_id>/checkin-window", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @idempotent
 @blp.arguments(CheckinWindowSchema)
 @blp.response(201, CheckinWindowOutSchema)
@@ -26,6 +28,8 @@ def open_checkin(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-window/close", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.response(200, CheckinWindowOutSchema)
 def close_checkin(session_id):
     """Close the open check-in window now."""
@@ -34,6 +38,7 @@ def close_checkin(session_id):
 
 @blp.route("/sessions/<session_id>/checkin-code", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
 @blp.response(200, CheckinCodeSchema)
 def checkin_code(session_id):
     """The code to show now (projector or stream); it changes every period."""
@@ -42,6 +47,8 @@ def checkin_code(session_id):
 
 @blp.route("/sessions/<session_id>/sign-ins", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(SignInSchema)
 @blp.response(201, AttendanceSchema)
 @blp.alt_response(200, schema=AttendanceSchema, description="Signed in already: the existing record")
@@ -53,10 +60,13 @@ def sign_in(data, session_id):
 
 @blp.route("/sessions/<session_id>/checkin-status", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@blp.arguments(CheckinStatusQuerySchema, location="query")
 @blp.response(200, CheckinStatusSchema)
-def checkin_status(session_id):
-    """Live list: who has and who has not signed in, and flagged records."""
-    return reply(call("content", "checkin_status", session_id))
+def checkin_status(query, session_id):
+    """Live list: who has and who has not signed in, and flagged records (the counts
+    whole, the lists a page: ``limit``/``offset``)."""
+    return reply(call("content", "checkin_status", session_id, query))
 
 
 @blp.route("/sessions/<session_id>/checkin-refusals", methods=["GET"])
@@ -69,14 +79,18 @@ def checkin_refusals(session_id):
 
 @blp.route("/sessions/<session_id>/attendance", methods=["GET"])
 @roles("admin", "lms", "partner")
-@blp.response(200, AttendanceSchema(many=True))
-def list_attendance(session_id):
-    """Every attendance record of the session."""
-    return reply(call("content", "list_attendance", session_id))
+@acting("student", "staff")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(AttendanceSchema))
+def list_attendance(query, session_id):
+    """The session's attendance records, by student id."""
+    return reply(call("content", "list_attendance", session_id, query))
 
 
 @blp.route("/sessions/<session_id>/roll-call", methods=["POST"])
 @roles("admin", "lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(RollCallSchema)
 @blp.response(200, RollCallResultSchema)
 def roll_call(data, session_id):
@@ -86,6 +100,7 @@ def roll_call(data, session_id):
 
 @blp.route("/sessions/<session_id>/attendance/<student_id>", methods=["PATCH"])
 @roles("admin")
+@idempotent
 @blp.arguments(CorrectionSchema)
 @blp.response(200, AttendanceSchema)
 def correct_attendance(data, session_id, student_id):
@@ -95,6 +110,8 @@ def correct_attendance(data, session_id, student_id):
 
 @blp.route("/sessions/<session_id>/presence", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(PresenceSchema)
 @blp.response(200, AttendanceSchema)
 def record_presence(data, session_id):
@@ -104,6 +121,8 @@ def record_presence(data, session_id):
 
 @blp.route("/sessions/<session_id>/replay-progress", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ReplayProgressSchema)
 @blp.response(200, ReplayProgressOutSchema)
 def replay_progress(data, session_id):

@@ -3,7 +3,8 @@ from flask_smorest import Blueprint
 
 from contracts.content import (FeedbackCreateSchema, FeedbackSchema, InstructorScoreSchema,
                                SessionFeedbackSummarySchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
+from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
 blp = Blueprint("feedback", __name__, description="Feedback after sessions; instructor scores")
@@ -11,6 +12,8 @@ blp = Blueprint("feedback", __name__, description="Feedback after sessions; inst
 
 @blp.route("/sessions/<session_id>/feedback", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(FeedbackCreateSchema)
 @blp.response(201, FeedbackSchema)
 def submit_feedback(data, session_id):

@@ -3,9 +3,10 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.content import (MaterialCreateSchema, MaterialListQuerySchema, MaterialReviewSchema,
                                MaterialSchema, MaterialVersionCreateSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -25,15 +26,17 @@ def create_material(data):
 
 @blp.route("/materials", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(MaterialListQuerySchema, location="query")
-@blp.response(200, MaterialSchema(many=True))
+@blp.response(200, page_schema(MaterialSchema))
 def list_materials(query):
-    """Materials (LMS: published ones; partner: its own)."""
+    """Materials (LMS: published ones; partner: its own), oldest first."""
     return reply(call("content", "list_materials", query))
 
 
 @blp.route("/materials/<material_id>", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, MaterialSchema)
 def get_material(material_id):
     """One material."""
@@ -42,6 +45,7 @@ def get_material(material_id):
 
 @blp.route("/materials/<material_id>/versions", methods=["POST"])
 @roles("partner", "admin")
+@idempotent
 @blp.arguments(MaterialVersionCreateSchema)
 @blp.response(201, MaterialSchema)
 def add_material_version(data, material_id):
@@ -51,6 +55,7 @@ def add_material_version(data, material_id):
 
 @blp.route("/materials/<material_id>/review", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(MaterialReviewSchema)
 @blp.response(200, MaterialSchema)
 def review_material(data, material_id):

@@ -3,6 +3,7 @@
 load, assigned to teams automatically or by hand (enrollment service)."""
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.enrollment import (AssignmentResultSchema, MentorCreateSchema, StaffLeaveResultSchema,
                                   StaffSchema, TutorCreateSchema)
 from gateway.auth import roles
@@ -34,22 +35,25 @@ def register_tutor(data, program_id):
 
 @blp.route("/programs/<program_id>/mentors", methods=["GET"])
 @roles("admin")
-@blp.response(200, StaffSchema(many=True))
-def list_mentors(program_id):
-    """The programme's mentors with their load."""
-    return reply(call("enrollment", "list_staff", program_id, "mentor"))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(StaffSchema))
+def list_mentors(query, program_id):
+    """The programme's mentors with their load, in the order they were registered."""
+    return reply(call("enrollment", "list_staff", program_id, "mentor", query))
 
 
 @blp.route("/programs/<program_id>/tutors", methods=["GET"])
 @roles("admin")
-@blp.response(200, StaffSchema(many=True))
-def list_tutors(program_id):
-    """The programme's tutors with their load."""
-    return reply(call("enrollment", "list_staff", program_id, "tutor"))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(StaffSchema))
+def list_tutors(query, program_id):
+    """The programme's tutors with their load, in the order they were registered."""
+    return reply(call("enrollment", "list_staff", program_id, "tutor", query))
 
 
 @blp.route("/mentors/<mentor_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, StaffLeaveResultSchema)
 def remove_mentor(mentor_id):
     """A mentor leaves: their teams are reassigned to the others, balancing load;
@@ -59,6 +63,7 @@ def remove_mentor(mentor_id):
 
 @blp.route("/tutors/<tutor_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, StaffLeaveResultSchema)
 def remove_tutor(tutor_id):
     """A tutor leaves: their teams are reassigned, as for mentors."""

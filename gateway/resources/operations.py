@@ -8,6 +8,7 @@ from gateway.db import get_db
 from services.common.config import SERVICES, amqp_uri
 
 blp = Blueprint("operations", __name__)
+READY_TIMEOUT = 3.0  # /ready answers quickly, naming what is missing
 
 
 @blp.get("/health")
@@ -27,7 +28,7 @@ def _check_database():
 def _check_service(name):
     def check():
         pool = current_app.extensions["praxis_rpc"]
-        answer = pool.call(name, "health")
+        answer = pool.call(name, "health", timeout=READY_TIMEOUT)
         if answer.get("status") != "ok":
             raise RuntimeError(f"{name} answered {answer}")
     return check

@@ -2,8 +2,9 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import PollCreateSchema, PollSchema, VoteOutSchema, VoteSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -23,14 +24,17 @@ def create_poll(data, program_id):
 
 @blp.route("/programs/<program_id>/polls", methods=["GET"])
 @roles("admin", "lms")
-@blp.response(200, PollSchema(many=True))
-def list_polls(program_id):
-    """The programme's polls."""
-    return reply(call("content", "list_polls", program_id))
+@acting("student", "staff")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(PollSchema))
+def list_polls(query, program_id):
+    """The programme's polls, oldest first."""
+    return reply(call("content", "list_polls", program_id, query))
 
 
 @blp.route("/polls/<poll_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, PollSchema)
 def get_poll(poll_id):
     """A poll with its tally."""
@@ -39,6 +43,8 @@ def get_poll(poll_id):
 
 @blp.route("/polls/<poll_id>/votes", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(VoteSchema)
 @blp.response(201, VoteOutSchema)
 def vote(data, poll_id):

@@ -2,10 +2,11 @@
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.enrollment import ProgramCreateSchema, ProgramListQuerySchema, ProgramSchema
 from contracts.errors import NotFound
 from contracts.supervision import FunnelSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -25,8 +26,9 @@ def create_program(data):
 
 @blp.route("/programs", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(ProgramListQuerySchema, location="query")
-@blp.response(200, ProgramSchema(many=True))
+@blp.response(200, page_schema(ProgramSchema))
 def list_programs(query):
     """The school's programmes, newest first."""
     return reply(call("enrollment", "list_programs", query))
@@ -34,6 +36,7 @@ def list_programs(query):
 
 @blp.route("/programs/<program_id>", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, ProgramSchema)
 def get_program(program_id):
     """One programme (404 for another school's)."""

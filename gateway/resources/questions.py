@@ -3,8 +3,9 @@ within the programme's SLA (content service)."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import AnswerCreateSchema, QuestionCreateSchema, QuestionSchema, ResolveSchema
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -13,6 +14,7 @@ blp = Blueprint("questions", __name__, description="Questions and answers per se
 
 @blp.route("/sessions/<session_id>/questions", methods=["POST"])
 @roles("lms")
+@acting("student")
 @idempotent
 @blp.arguments(QuestionCreateSchema)
 @blp.response(201, QuestionSchema)
@@ -24,14 +26,18 @@ def ask_question(data, session_id):
 
 @blp.route("/sessions/<session_id>/questions", methods=["GET"])
 @roles("admin", "lms", "partner")
-@blp.response(200, QuestionSchema(many=True))
-def list_questions(session_id):
-    """The session's questions with their answers."""
-    return reply(call("content", "list_questions", session_id))
+@acting("student", "staff")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(QuestionSchema))
+def list_questions(query, session_id):
+    """The session's questions with their answers, in the order they were asked."""
+    return reply(call("content", "list_questions", session_id, query))
 
 
 @blp.route("/questions/<question_id>/answers", methods=["POST"])
 @roles("lms", "partner")
+@acting("staff")
+@idempotent
 @blp.arguments(AnswerCreateSchema)
 @blp.response(200, QuestionSchema)
 def answer_question(data, question_id):
@@ -41,6 +47,8 @@ def answer_question(data, question_id):
 
 @blp.route("/questions/<question_id>/resolve", methods=["POST"])
 @roles("lms")
+@acting("student")
+@idempotent
 @blp.arguments(ResolveSchema)
 @blp.response(200, QuestionSchema)
 def resolve_question(data, question_id):
@@ -50,7 +58,8 @@ def resolve_question(data, question_id):
 
 @blp.route("/programs/<program_id>/questions/overdue", methods=["GET"])
 @roles("admin")
-@blp.response(200, QuestionSchema(many=True))
-def overdue_questions(program_id):
-    """Open questions past their answer deadline (supervision)."""
-    return reply(call("content", "overdue_questions", program_id))
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(QuestionSchema))
+def overdue_questions(query, program_id):
+    """Open questions past their answer deadline (supervision), longest overdue first."""
+    return reply(call("content", "overdue_questions", program_id, query))

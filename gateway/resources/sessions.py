@@ -6,9 +6,10 @@ wait for the school's review. Partners see and change only their own; the LMS
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import PageQuerySchema, page_schema
 from contracts.content import (SessionCancelSchema, SessionCreateSchema, SessionListQuerySchema,
                                SessionReviewSchema, SessionSchema, SessionUpdateSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -28,15 +29,28 @@ def create_session(data, program_id):
 
 @blp.route("/programs/<program_id>/sessions", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.arguments(SessionListQuerySchema, location="query")
-@blp.response(200, SessionSchema(many=True))
+@blp.response(200, page_schema(SessionSchema))
 def list_sessions(query, program_id):
     """The programme's sessions by start time (LMS: scheduled only; partner: its own)."""
     return reply(call("content", "list_sessions", program_id, query))
 
 
+@blp.route("/programs/<program_id>/proposals", methods=["GET"])
+@roles("admin", "lms")
+@acting("staff")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_schema(SessionSchema))
+def list_proposals(query, program_id):
+    """Sessions waiting for the school's review: partners' proposals and the follow-ups
+    that polls proposed (``poll_id`` says which), oldest first (school staff)."""
+    return reply(call("content", "list_proposals", program_id, query))
+
+
 @blp.route("/sessions/<session_id>", methods=["GET"])
 @roles("admin", "lms", "partner")
+@acting("student", "staff")
 @blp.response(200, SessionSchema)
 def get_session(session_id):
     """One session."""
@@ -45,6 +59,7 @@ def get_session(session_id):
 
 @blp.route("/sessions/<session_id>", methods=["PATCH"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionUpdateSchema)
 @blp.response(200, SessionSchema)
 def update_session(data, session_id):
@@ -54,6 +69,7 @@ def update_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/review", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.arguments(SessionReviewSchema)
 @blp.response(200, SessionSchema)
 def review_session(data, session_id):
@@ -63,6 +79,7 @@ def review_session(data, session_id):
 
 @blp.route("/sessions/<session_id>/cancel", methods=["POST"])
 @roles("admin", "partner")
+@idempotent
 @blp.arguments(SessionCancelSchema)
 @blp.response(200, SessionSchema)
 def cancel_session(data, session_id):

@@ -3,9 +3,10 @@ admitted students form teams within their track (enrollment service)."""
 from flask import url_for
 from flask_smorest import Blueprint
 
+from contracts.base import page_schema
 from contracts.enrollment import (MentorChoiceSchema, TeamCreateSchema, TeamListQuerySchema,
                                   TeamMemberSchema, TeamSchema, TutorChoiceSchema)
-from gateway.auth import roles
+from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
 from gateway.resources import call, reply
 
@@ -14,6 +15,7 @@ blp = Blueprint("teams", __name__, description="Teams of admitted students, with
 
 @blp.route("/programs/<program_id>/teams", methods=["POST"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(TeamCreateSchema)
 @blp.response(201, TeamSchema)
@@ -26,15 +28,17 @@ def form_team(data, program_id):
 
 @blp.route("/programs/<program_id>/teams", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.arguments(TeamListQuerySchema, location="query")
-@blp.response(200, TeamSchema(many=True))
+@blp.response(200, page_schema(TeamSchema))
 def list_teams(query, program_id):
-    """The programme's active teams; ``without=mentor`` lists teams without a mentor."""
+    """The programme's active teams in the order they were formed; ``without=mentor`` lists teams without a mentor."""
     return reply(call("enrollment", "list_teams", program_id, query))
 
 
 @blp.route("/teams/<team_id>", methods=["GET"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @blp.response(200, TeamSchema)
 def get_team(team_id):
     """One team."""
@@ -43,6 +47,7 @@ def get_team(team_id):
 
 @blp.route("/teams/<team_id>", methods=["DELETE"])
 @roles("admin")
+@idempotent
 @blp.response(200, TeamSchema)
 def disband_team(team_id):
     """Disband a team (until the programme's team lock date)."""
@@ -51,6 +56,7 @@ def disband_team(team_id):
 
 @blp.route("/teams/<team_id>/members", methods=["POST"])
 @roles("admin", "lms")
+@acting("student", "staff")
 @idempotent
 @blp.arguments(TeamMemberSchema)
 @blp.response(200, TeamSchema)
@@ -61,6 +67,8 @@ def join_team(data, team_id):
 
 @blp.route("/teams/<team_id>/members/<student_id>", methods=["DELETE"])
 @roles("admin", "lms")
+@acting("student", "staff")
+@idempotent
 @blp.response(200, TeamSchema)
 def leave_team(team_id, student_id):
     """A student leaves the team (until the programme's team lock date)."""
@@ -69,6 +77,7 @@ def leave_team(team_id, student_id):
 
 @blp.route("/teams/<team_id>/mentor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(MentorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_mentor(data, team_id):
@@ -78,6 +87,7 @@ def assign_mentor(data, team_id):
 
 @blp.route("/teams/<team_id>/tutor", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(TutorChoiceSchema)
 @blp.response(200, TeamSchema)
 def assign_tutor(data, team_id):

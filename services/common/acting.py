@@ -56,3 +56,28 @@ def audit(caller):
     person = acting(caller)
     return {"key_id": caller.get("key_id"), "role": caller.get("role"),
             "person": f"{person['kind']}:{person['id']}" if person["kind"] else None}
+
+
+def ensure_not_student(caller, what="this"):
+    """Staff things (roll call, check-in windows and codes, ...) are never a student's."""
+    if is_student(caller):
+        raise Forbidden(f"a student may not do {what}", {"X-Acting-User": ["a student may not do this"]})
+
+
+def key_of(caller):
+    """The key that acted, as an audit field records it: ``<role>:<key id>``
+    (a system step without a key keeps its own name, e.g. ``content:poll``)."""
+    if caller.get("key_id"):
+        return f"{caller['role']}:{caller['key_id']}"
+    return caller.get("actor")
+
+
+def stamp(caller, field):
+    """The audit fields of one act: ``{field: <role>:<key id>, field_person: <kind>:<id> | None}``,
+    both from the verified caller (never from a body or a header other than the key's)."""
+    return {field: key_of(caller), f"{field}_person": audit(caller)["person"]}
+
+
+def redact_for(caller, record, **hidden):
+    """A record as the caller may see it: a student gets ``hidden`` fields blanked."""
+    return {**record, **hidden} if is_student(caller) else record

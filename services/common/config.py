@@ -1,7 +1,7 @@
 """Configuration from the environment (AMQP_URI, MONGO_URI, PRAXIS_*)."""
 import os
 
-SERVICES = ("enrollment", "content", "assessment", "incentives", "supervision")
+SERVICES = ("enrollment", "content", "assessment", "incentives", "supervision", "webhooks")
 
 
 def amqp_uri():

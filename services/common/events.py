@@ -5,15 +5,24 @@ state change (``pending_events`` on an ``OutboxDocument``, with the indexed flag
 ``outbox_pending``). The ``Outbox`` relay publishes them with publisher confirms
 and then pulls them off the document by ``_id``. A crash between publishing and
 pulling publishes again; consumers dedupe. The relay runs right after every worker
-and every few seconds (a full sweep at start and every 30 s), so a service that
+and every few seconds (a full sweep of every document only at start), so a service that
 died mid-flow catches up when it restarts. At start-up the relay declares every
-consumer queue of contracts.topology, so nothing is published into nothing.
+consumer queue of contracts.topology, so nothing is published into nothing; and
+it publishes every event that has consumers as *mandatory*: when the broker lost
+its definitions (a node rebuilt, a vhost recreated) while a consumer was down, the
+broker returns the event instead of confirming it, and the relay declares the
+topology again and publishes once more. An event is pulled off its document only
+once the broker has routed it to every consumer queue it has.
 
 Consuming: ``@on_event(EVENT_TYPE)`` validates the envelope and payload
 (invalid -> kept in ``dead_letters`` with the reason, acknowledged, the consumer
 goes on), skips an ``event_id`` it has applied before (``inbox``, unique ``_id``),
 retries passing failures (database down) with backoff and then requeues, and
 keeps events whose handler fails for good in ``dead_letters`` with the traceback.
+A message that cannot even be decoded (broken JSON, a pickle) is kept too, raw.
+A dead letter is never deleted: ``praxis dead-letters replay`` marks it
+``replayed`` and sends the event to that one consumer's queue; the consumer marks
+it ``applied`` once it is, or ``dead`` again (one more rejection) if it fails again.
 A crash between a handler's effect and the inbox mark re-applies the event, so
 handlers also write with event-derived ids (upserts, ``$setOnInsert``).
 """
@@ -31,10 +40,12 @@ import eventlet
 import mongoengine
 from kombu import Connection
 from mongoengine.connection import get_db
-from nameko.amqp.publish import Publisher
+from amqp.exceptions import ChannelError as AmqpChannelError
+from kombu.exceptions import ChannelError
+from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
@@ -59,7 +70,8 @@ class OutboxDocument(mongoengine.Document):
     ``outbox_pending`` is 1 while events wait: the relay finds them through an
     index on it instead of scanning the collection. A raw pymongo write that
     stores events sets it too (``owing(events)``); a write that forgets is
-    still relayed by the slower full sweep, with a warning.
+    still relayed by the full sweep at the next start (or every ``full_sweep_interval``
+    where a service asks for one), with a warning.
     """
     meta = {"abstract": True}
     pending_events = mongoengine.ListField(mongoengine.DictField(), default=list)
@@ -83,9 +95,15 @@ def declare_topology(uri=None):
 class Outbox(DependencyProvider):
     """``outbox = Outbox(ProgramDoc, ...)``: relays the pending events of those documents."""
 
-    def __init__(self, *documents, retry_interval=2.0, full_sweep_interval=30.0, min_gap=0.05,
-                 batch=200, concurrency=8):
+    def __init__(self, *documents, retry_interval=2.0, full_sweep_interval=None, min_gap=0.05,
+                 batch=200, concurrency=8, hinted=False):
+        """``full_sweep_interval``: seconds between full sweeps after the one at start
+        (None: only at start; a full sweep reads every document of the collections, so
+        it grows with them). ``hinted``: every write that stores events calls
+        ``outbox_written(document)``, so a sweep after a worker reads only the
+        collections written since (the timed sweep every ``retry_interval`` reads all)."""
         self.documents = documents
+        self.hinted = hinted
         self.retry_interval = retry_interval
         self.full_sweep_interval = full_sweep_interval
         self.min_gap = min_gap
@@ -125,13 +143,16 @@ class Outbox(DependencyProvider):
         last_sweep = 0.0
         self._wake.set()
         while self._running:
-            self._wake.wait(self.retry_interval)
+            woken = self._wake.wait(self.retry_interval)
             self._wake.clear()
             # coalesce under load (at most one sweep per min_gap), none of it when idle
             eventlet.sleep(max(0.0, self.min_gap - (time.monotonic() - last_sweep)))
-            full = last_full_sweep is None or time.monotonic() - last_full_sweep >= self.full_sweep_interval
+            full = last_full_sweep is None or (
+                self.full_sweep_interval is not None
+                and time.monotonic() - last_full_sweep >= self.full_sweep_interval)
+            only = _take_written(self.documents) if self.hinted and woken and not full else None
             try:
-                while self.relay(full=full) == self.batch:  # a backlog: keep going
+                while self.relay(full=full, only=only) == self.batch:  # a backlog: keep going
                     pass
                 if full:
                     last_full_sweep = time.monotonic()
@@ -140,43 +161,91 @@ class Outbox(DependencyProvider):
                 eventlet.sleep(1)
             last_sweep = time.monotonic()
 
-    def relay(self, full=False):
+    def relay(self, full=False, only=None):
         """Publish the pending events of up to ``batch`` documents per collection
-        (flagged ones; every one when ``full``); return the largest count found."""
+        (flagged ones; every one when ``full``; of the collections named in ``only``
+        when given); return the largest count found."""
         busiest = 0
         for document in self.documents:
             collection = document._get_collection()
+            if only is not None and collection.name not in only:
+                continue
             docs = list(collection.find(PENDING if full else FLAGGED,
                                         {"pending_events": 1, "outbox_pending": 1}).limit(self.batch))
-            for _ in self._pool.imap(partial(self._relay_document, collection), docs):
-                pass  # imap re-raises a failure here
+            published, failure = [], None
+            for doc, error in self._pool.imap(partial(self._publish_document, collection), docs):
+                if error is None:
+                    published.append(doc)
+                else:
+                    failure = failure or error
+            _pull_published(collection, published)
+            if failure is not None:
+                raise failure
             busiest = max(busiest, len(docs))
         return busiest
 
-    def _relay_document(self, collection, doc):
+    def _publish_document(self, collection, doc):
+        """Publish one document's events in order; (doc, None) or (doc, the failure)."""
         stored = doc.get("pending_events") or []
         if stored and doc.get("outbox_pending") != 1:
             log.warning("a write stored events without setting outbox_pending (see owing())",
                         extra={"collection": collection.name, "doc_id": str(doc["_id"])})
-        for event in stored:  # in order: a document's events keep their sequence
-            self.publish(_decoded(event))
-        # remove exactly what was published (events added meanwhile stay), then
-        # lower the flag only if nothing is left
-        collection.bulk_write([
-            UpdateOne({"_id": doc["_id"]}, {"$pull": {"pending_events": {"$in": stored}}}),
-            UpdateOne({"_id": doc["_id"], "pending_events": {"$size": 0}},
-                      {"$unset": {"outbox_pending": ""}}),
-        ], ordered=True)
+        try:
+            for event in stored:  # in order: a document's events keep their sequence
+                self.publish(_decoded(event))
+        except Exception as exc:  # noqa: BLE001  (the caller re-raises it after the pulls)
+            return doc, exc
+        return doc, None
 
     def publish(self, event):
         exchange = topology.event_exchange(event["source"])
-        self.publisher.publish(
-            event, exchange=exchange, declare=[exchange],  # kombu declares once per channel
+        # an event with consumers must reach a queue: the broker returns it otherwise
+        mandatory = (event["source"], event["type"]) in topology.subscribed_types()
+        send = partial(
+            self.publisher.publish, event, exchange=exchange,
+            declare=[exchange],  # kombu declares once per connection (and forgets a loss)
             routing_key=event["type"], message_id=event["event_id"],
-            correlation_id=event["correlation_id"])
+            correlation_id=event["correlation_id"], mandatory=mandatory)
+        try:
+            send()
+        except (UndeliverableMessage, ChannelError, AmqpChannelError) as exc:  # no queue, or no exchange (404)
+            log.warning("the broker lost its definitions; declaring the topology again", extra={
+                "event_id": event["event_id"], "event_type": event["type"], "error": repr(exc)})
+            declare_topology(self.container.config["AMQP_URI"])
+            send()  # raises again if still unroutable: the event stays in the outbox
         log.info("event published", extra={
             "event_id": event["event_id"], "event_type": event["type"],
             "correlation_id": event["correlation_id"], "school_id": event["school_id"]})
+
+
+def _pull_published(collection, docs):
+    """One bulk write for a batch of published documents: remove exactly what was
+    published from each (events added meanwhile stay), then lower its flag only if
+    nothing is left."""
+    updates = []
+    for doc in docs:
+        stored = doc.get("pending_events") or []
+        updates += [UpdateOne({"_id": doc["_id"]}, {"$pull": {"pending_events": {"$in": stored}}}),
+                    UpdateOne({"_id": doc["_id"], "pending_events": {"$size": 0}},
+                              {"$unset": {"outbox_pending": ""}})]
+    if updates:
+        collection.bulk_write(updates, ordered=True)
+
+
+_written = set()  # names of collections written with events since the relay last looked
+
+
+def outbox_written(document):
+    """Tell the relay of a hinted Outbox that ``document``'s collection holds new events."""
+    _written.add(document._get_collection_name())
+
+
+def _take_written(documents):
+    """The collections of ``documents`` written since the last look (others' stay:
+    several services may run in one process, as in the integration tests)."""
+    taken = _written & {d._get_collection_name() for d in documents}
+    _written.difference_update(taken)
+    return taken
 
 
 def _decoded(event):
@@ -199,14 +268,41 @@ def mark_applied(db, event):
         pass  # applied by a concurrent redelivery: same effect
 
 
+REPLAY_HEADER = "praxis-replay"  # the dead letter a replayed message comes from
+
+
 def keep_dead_letter(db, consumer, body, reason, errors=None, event_id=None):
+    """Keep (or, for a letter replayed and rejected again, keep again) a dead letter."""
     key = (event_id or (body.get("event_id") if isinstance(body, dict) else None)
            or hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
     db.dead_letters.update_one(
         {"_id": f"{consumer}:{key}"},
-        {"$setOnInsert": {"consumer": consumer, "body": body, "reason": reason,
-                          "errors": errors or {}, "received_at": datetime.now(timezone.utc)}},
+        {"$setOnInsert": {"consumer": consumer, "body": body, "received_at": datetime.now(timezone.utc)},
+         "$set": {"state": "dead", "reason": reason, "errors": errors or {}, "rejected_ts": time.time()},
+         "$inc": {"rejections": 1}},
         upsert=True)
+
+
+def mark_replay_applied(db, message):
+    letter_id = (message.headers or {}).get(REPLAY_HEADER)
+    if letter_id:
+        db.dead_letters.update_one({"_id": letter_id}, {"$set": {"state": "applied",
+                                                                 "applied_ts": time.time()}})
+
+
+def keep_undecodable(db, consumer, message, exc):
+    """A message that cannot be decoded, kept raw (text when it is text, else hex)."""
+    raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.hex()
+    body = {"raw": text, "content_type": message.content_type,
+            "content_encoding": message.content_encoding,
+            "routing_key": (message.delivery_info or {}).get("routing_key"),
+            "message_id": message.properties.get("message_id")}
+    keep_dead_letter(db, consumer, body, f"the message cannot be decoded: {exc.__class__.__name__}: {exc}",
+                     event_id=hashlib.sha256(raw).hexdigest())
 
 
 def _with_retry(fn):
@@ -219,7 +315,25 @@ def _with_retry(fn):
     return fn()
 
 
+class KeepingQueueConsumer(QueueConsumer):
+    """The event handlers' consumer: a message that cannot be decoded is kept as a
+    dead letter, not acknowledged and dropped (kombu's default)."""
+
+    def on_decode_error(self, message, exc):
+        consumer = self.container.service_name
+        try:
+            _with_retry(lambda: keep_undecodable(get_db(consumer), consumer, message, exc))
+        except PyMongoError:
+            log.exception("cannot keep an undecodable message; requeued", extra={"consumer": consumer})
+            return self.requeue_message(message)
+        log.error("undecodable message kept as dead letter", extra={
+            "consumer": consumer, "content_type": message.content_type, "error": repr(exc)})
+        self.ack_message(message)
+
+
 class ReliableEventHandler(EventHandler):
+
+    queue_consumer = KeepingQueueConsumer()
 
     def __init__(self, event_type, **kwargs):
         self.praxis_event_type = event_type
@@ -251,6 +365,7 @@ class ReliableEventHandler(EventHandler):
         try:
             if _with_retry(lambda: already_applied(self._db(), event.event_id)):
                 log.info("duplicate event skipped", extra={"consumer": consumer, "event_id": event.event_id})
+                _with_retry(lambda: mark_replay_applied(self._db(), message))
                 return self.queue_consumer.ack_message(message)
         except PyMongoError:
             return self.queue_consumer.requeue_message(message)
@@ -269,6 +384,7 @@ class ReliableEventHandler(EventHandler):
         if exc_info is None:
             try:
                 _with_retry(lambda: mark_applied(self._db(), event))
+                _with_retry(lambda: mark_replay_applied(self._db(), message))
             except PyMongoError:
                 # the effect is idempotent: a redelivery applies it again harmlessly
                 log.exception("could not mark event applied; requeued", extra=extra)
@@ -299,6 +415,9 @@ class ReliableEventHandler(EventHandler):
 
 def _envelope_of(event):
     return _jsonable(dataclasses.asdict(event))
+
+
+envelope_of = _envelope_of  # the JSON-ready envelope of a parsed Event (e.g. to forward it)
 
 
 def _jsonable(value):

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from marshmallow import ValidationError
 
+from contracts.base import schema_of
 from contracts.content import ATTENDING, CHECKIN_FORMS, REPLAY_FORMS, check_session
 from contracts.enrollment import AttendanceRulesSchema
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
+from services.common.acting import stamp
 
 CODE_DIGITS = 6
 EXPIRED_LOOKBACK = 20  # codes of up to this many earlier steps are "expired", older ones "wrong"
@@ -17,7 +19,7 @@ FOLLOWUP_AFTER = timedelta(days=7)  # provisional date of a proposed follow-up; 
 
 
 def default_attendance_rules():
-    return AttendanceRulesSchema().load({})
+    return schema_of(AttendanceRulesSchema).load({})
 
 
 def attendance_rules(program):
@@ -45,7 +47,7 @@ def new_session(data, *, program, caller, session_id, now):
     return {
         **{k: v for k, v in data.items() if k != "partner_id"},
         "id": session_id, "school_id": caller["school_id"], "program_id": program["id"],
-        "partner_id": partner_id, "status": status, "proposed_by": caller["actor"],
+        "partner_id": partner_id, "status": status, **stamp(caller, "proposed_by"),
         "review_reason": None, "cancel_reason": None, "poll_id": None, "checkin": None,
         "created_at": now, "updated_at": now,
     }
@@ -62,13 +64,13 @@ def change_session(session, changes, *, program, now):
     if "tracks" in changes:
         check_tracks(changes["tracks"], program)
     if session["status"] == "cancelled":
-        raise InvalidInput("a cancelled session cannot change", {"status": ["cancelled"]})
+        raise Conflict("a cancelled session cannot change", {"status": ["cancelled"]})
     return updated, changed
 
 
 def review_session(session, decision, reason, *, now):
     if session["status"] not in ("proposed", "draft"):
-        raise InvalidInput(f"only a proposed or draft session can be reviewed (it is {session['status']})",
+        raise Conflict(f"only a proposed or draft session can be reviewed (it is {session['status']})",
                            {"status": [session["status"]]})
     if decision == "approve":
         try:
@@ -94,14 +96,24 @@ def session_is_for(session, track):
 
 # --- rotating check-in codes ------------------------------------------------------
 
-def new_window(session, params, *, window_id, secret, now):
+def new_window(session, params, *, window_id, secret, now, rules=None):
+    """A check-in window from now, within the session's time: from the programme's lead
+    time before the start, closing by itself at the session's end at the latest."""
     if session["status"] != "scheduled":
-        raise InvalidInput("open check-in only for a scheduled session", {"status": [session["status"]]})
+        raise Conflict("open check-in only for a scheduled session", {"status": [session["status"]]})
     if session["form"] not in CHECKIN_FORMS:
-        raise InvalidInput("a recorded session has no live audience to sign in",
+        raise Conflict("a recorded session has no live audience to sign in",
                            {"form": [session["form"]]})
+    lead = (rules or default_attendance_rules())["checkin_lead_minutes"]
+    earliest = session["starts_at"] - timedelta(minutes=lead)
+    if now < earliest:
+        raise Conflict(f"check-in opens at the earliest {lead} minutes before the session starts "
+                           f"({earliest.isoformat()})", {"window": ["too_early"]})
+    if now >= session["ends_at"]:
+        raise Conflict("the session has ended: only staff corrections change its records",
+                           {"window": ["session_ended"]})
     return {"window_id": window_id, "secret": secret, "opens_at": now,
-            "closes_at": now + timedelta(minutes=params["minutes"]),
+            "closes_at": min(now + timedelta(minutes=params["minutes"]), session["ends_at"]),
             "period_seconds": params["period_seconds"], "grace_seconds": params["grace_seconds"]}
 
 
@@ -135,7 +147,7 @@ def current_code(session_id, window, now):
     """The code to show now, or the reason there is none."""
     refusal = window_refusal(window, now)
     if refusal:
-        raise InvalidInput(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
+        raise Conflict(f"no check-in code: {refusal.replace('_', ' ')}", {"window": [refusal]})
     step = code_step(window, now)
     return {"session_id": session_id, "window_id": window["window_id"],
             "code": code_for(window["secret"], session_id, window["window_id"], step),
@@ -169,6 +181,8 @@ def signin_refusal(session, student, code, now):
     projection of enrollment's record (None if never admitted)."""
     if session["status"] != "scheduled":
         return "session_not_scheduled"
+    if now >= session["ends_at"]:
+        return "session_ended"
     refusal = window_refusal(session.get("checkin"), now)
     if refusal:
         return refusal
@@ -177,6 +191,13 @@ def signin_refusal(session, student, code, now):
     if not session_is_for(session, student["track"]):
         return "not_for_track"
     return code_refusal(session["id"], session["checkin"], code, now)
+
+
+def refuse_after_end(session, now, what):
+    """After the session's end only staff corrections change its records."""
+    if now >= session["ends_at"]:
+        raise Conflict(f"the session has ended: {what} is refused; staff correct past records",
+                           {"session": ["session_ended"]})
 
 
 def signin_status(session, rules, now):
@@ -222,7 +243,9 @@ def online_update(current, proposed):
 
 
 def correct(record, status, reason, *, by, now):
-    entry = {"at": now, "by": by, "previous": record["status"], "status": status, "reason": reason}
+    """``by``: the audit fields of the correction (``{"by": key, "by_person": person}``)."""
+    by = {"by": by, "by_person": None} if isinstance(by, str) else by
+    entry = {"at": now, **by, "previous": record["status"], "status": status, "reason": reason}
     return {**record, "status": status, "source": "correction", "corrected": True,
             "history": record["history"] + [entry], "updated_at": now}
 
@@ -257,7 +280,7 @@ def online_status(minutes, session, rules):
 
 def replay_counts(session, share, rules):
     if session["form"] not in REPLAY_FORMS:
-        raise InvalidInput("this session has no replay", {"form": [session["form"]]})
+        raise Conflict("this session has no replay", {"form": [session["form"]]})
     return share >= rules["replay_threshold"]
 
 
@@ -324,6 +347,33 @@ def poll_crossed(yes, no, eligible, threshold, quorum):
 
 
 DEMAND_POLL_OPEN_FOR = timedelta(days=7)
+POLL_OPEN_FOR = timedelta(days=7)  # a poll staff open without a closing time closes after this
+
+
+def poll_closed(poll, now):
+    return poll.get("closes_at") is not None and now >= poll["closes_at"]  # (polls from before closing times: open)
+
+
+def poll_decided(poll):
+    """Decided once, at its closing time (polls from before closing times: once reached)."""
+    return poll.get("state") == "decided" or (poll.get("state") is None and poll.get("reached"))
+
+
+def poll_decision_due(poll, now):
+    """A poll decides on its final tally, when it closes. Never earlier: a student may
+    change their vote until the close, so every eligible student can still change the
+    outcome while the poll is open (a running tally that crossed proves nothing)."""
+    return not poll_decided(poll) and poll_closed(poll, now)
+
+
+TITLE_MAX = 200  # a session's title (contracts.content)
+FOLLOWUP_SUFFIX = " (follow-up)"
+
+
+def followup_title(title):
+    """``<title> (follow-up)`` within a session title's length limit (a long title is shortened)."""
+    room = TITLE_MAX - len(FOLLOWUP_SUFFIX)
+    return (title if len(title) <= room else title[:room - 1].rstrip() + "\u2026") + FOLLOWUP_SUFFIX
 
 
 def demand_poll(session, *, now):
@@ -334,10 +384,12 @@ def demand_poll(session, *, now):
         "program_id": session["program_id"], "session_id": session["id"],
         "question": f"Do you want a follow-up session on \u201c{session['title']}\u201d?",
         "threshold": 0.6, "quorum": 0.5, "closes_at": now + DEMAND_POLL_OPEN_FOR,
-        "followup": {"title": f"{session['title']} (follow-up)", "module": session["module"],
+        "followup": {"title": followup_title(session["title"]), "module": session["module"],
                      "form": session["form"], "tracks": session["tracks"],
-                     "instructor": session["instructor"]},
-        "opened_by": "content:after-session", "reached": False, "reached_at": None,
+                     "instructor": session["instructor"], "place": session.get("place"),
+                     "stream_url": session.get("stream_url")},
+        "opened_by": "content:after-session", "opened_by_person": None, "reached": False, "reached_at": None,
+        "state": "open", "decided_at": None,
         "followup_session_id": None, "created_at": now,
     }
 
@@ -348,15 +400,19 @@ def vote_refusal(poll, now):
     return None
 
 
-def followup_session(poll, *, now):
-    """The draft session a poll that crossed its threshold proposes."""
-    followup = poll["followup"]
+def followup_session(poll, *, now, source=None):
+    """The draft session a poll that crossed its threshold proposes: complete enough to
+    approve as proposed. What the poll's follow-up does not say (place, stream link, length)
+    it copies from the session it follows (``source``), if any."""
+    followup, source = poll["followup"], source or {}
     starts_at = now + FOLLOWUP_AFTER
+    length = (source["ends_at"] - source["starts_at"]) if source.get("starts_at") else timedelta(hours=2)
     return {"id": f"followup-{poll['id']}", "school_id": poll["school_id"],
             "program_id": poll["program_id"], "title": followup["title"],
             "module": followup["module"], "form": followup["form"], "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(hours=2), "place": None, "stream_url": None,
+            "ends_at": starts_at + length, "place": followup.get("place") or source.get("place"),
+            "stream_url": followup.get("stream_url") or source.get("stream_url"),
             "replay_url": None, "instructor": followup["instructor"], "tracks": followup["tracks"],
-            "partner_id": None, "status": "draft", "proposed_by": "content:poll",
+            "partner_id": None, "status": "draft", "proposed_by": "content:poll", "proposed_by_person": None,
             "review_reason": None, "cancel_reason": None, "poll_id": poll["id"], "checkin": None,
             "created_at": now, "updated_at": now}

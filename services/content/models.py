@@ -32,7 +32,8 @@ class StudentProjection(me.Document):
     id = me.StringField(primary_key=True)
     program_id = me.StringField()
     status = me.StringField()
-    meta = _meta("students", ("program_id", "status"))
+    track = me.StringField()
+    meta = _meta("students", ("program_id", "status"), ("program_id", "status", "track"))
 
 
 class TeamProjection(me.Document):
@@ -67,7 +68,8 @@ class AttendanceDoc(OutboxDocument):
     id = me.StringField(primary_key=True)
     session_id = me.StringField()
     status = me.StringField()
-    meta = _meta("attendance", "session_id", ("session_id", "status"))
+    flagged = me.IntField(null=True)  # 1 while ``flags`` holds any (set by the repository's writes)
+    meta = _meta("attendance", "session_id", ("session_id", "status"), ("session_id", "flagged"))
 
 
 class RefusalDoc(me.Document):

@@ -6,113 +6,29 @@ write (the Outbox relays them). Changes to a stored record are guarded by its
 ``rev``: two concurrent changes cannot both win; the loser gets Conflict and
 may retry.
 
-nx-27017 traps met here: ``$set`` stores a top-level datetime as a string and a
-boolean as 0/1, and ``$push`` turns array elements into JSON strings. So a
-changed record is written whole (``replace_one``, which keeps types, guarded by
-``rev``), and only strings and lists of strings are ever ``$set``/``$addToSet``.
-A replace re-writes the pending events it read; one the relay published in the
-meantime may be published again (consumers dedupe by event_id).
+nx-27017 traps met here (services.common.records explains them): a changed record
+is written whole, and only strings and lists of strings are ever ``$set``/``$addToSet``.
 """
-from datetime import datetime
+import copy
+import time
 
-from pymongo.errors import DuplicateKeyError
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
-from services.common.events import owing
+from services.common.records import Records as _Records
+from services.common.records import apply_fact as _apply_fact
+from services.common.records import count as _count
+from services.common.records import doc_out as _out
 from services.content.models import (AttendanceDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
                                      PollDoc, ProgramProjection, QuestionDoc, RefusalDoc, SessionDoc,
                                      StudentProjection, TeamProjection, VoteDoc)
 
 _HIDDEN = {"_id": 0, "pending_events": 0}
-
-
-def _out(doc):
-    if doc is None:
-        return None
-    doc = dict(doc)
-    doc["id"] = doc.pop("_id")
-    doc.pop("pending_events", None)
-    doc.pop("outbox_pending", None)
-    doc.pop("due_ts", None)
-    doc.pop("ends_ts", None)
-    return doc
-
-
-def _in(record, events=()):
-    doc = {k: v for k, v in record.items() if k != "id"}
-    doc["_id"] = record["id"]
-    doc["pending_events"] = list(events)
-    doc.pop("outbox_pending", None)
-    doc.update(owing(events))
-    doc.setdefault("rev", 0)
-    if isinstance(doc.get("due_at"), datetime):
-        doc["due_ts"] = doc["due_at"].timestamp()  # for range queries (see above)
-    if isinstance(doc.get("ends_at"), datetime):
-        doc["ends_ts"] = doc["ends_at"].timestamp()
-    return doc
-
-
-class _Records:
-    """Insert-once and rev-guarded save for one collection of records."""
-
-    def __init__(self, document):
-        self.document = document
-
-    @property
-    def collection(self):
-        return self.document._get_collection()
-
-    def insert(self, record, events=()):
-        """True if stored; False if a record with this id exists (a retry or a duplicate)."""
-        try:
-            self.collection.insert_one(_in(record, events))
-            return True
-        except DuplicateKeyError:
-            return False
-
-    def get(self, record_id, **match):
-        return _out(self.collection.find_one({"_id": record_id, **match}))
-
-    def save(self, record, events=()):
-        """Store a changed record read at ``record["rev"]``; Conflict if it changed meanwhile."""
-        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]}, {"pending_events": 1})
-        if current is not None:
-            doc = _in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
-            if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
-                return {**record, "rev": record["rev"] + 1}
-        raise Conflict("the record changed meanwhile; retry")
-
-    def find(self, query, sort=None, skip=0, limit=0):
-        cursor = self.collection.find(query)
-        if sort:
-            cursor = cursor.sort(sort)
-        if skip:
-            cursor = cursor.skip(skip)
-        if limit:
-            cursor = cursor.limit(limit)
-        return [_out(d) for d in cursor]
-
-
-def _apply_fact(collection, _id, stamp, at, fields, on_insert=None):
-    """Apply ``fields`` unless the document already holds a newer fact (its
-    ``stamp``, epoch seconds, is later than ``at``): redelivered or out-of-order
-    events never roll a projection back. Whole-document writes guarded by ``v``."""
-    at = at.timestamp()
-    for _ in range(10):
-        doc = collection.find_one({"_id": _id})
-        if doc is not None and (doc.get(stamp) or 0) > at:
-            return False
-        new = {**(doc or {"_id": _id, **(on_insert or {})}), **fields, stamp: at,
-               "v": (doc or {}).get("v", 0) + 1}
-        try:
-            if doc is None:
-                collection.insert_one(new)
-                return True
-            if collection.replace_one({"_id": _id, "v": doc.get("v", 0)}, new).matched_count:
-                return True
-        except DuplicateKeyError:
-            pass  # a concurrent first write: compare again
-    raise Conflict(f"projection {_id} keeps changing; retry")
+# programmes' projections, per process: (school_id, program_id) -> (when read, projection)
+_PROGRAMS = {}
+PROGRAM_CACHE_SECONDS = 60.0
+PROGRAM_CACHE_SIZE = 1024
 
 
 class ContentRepository:
@@ -135,7 +51,18 @@ class ContentRepository:
             pass  # a redelivered program.created: the programme is known
 
     def get_program(self, school_id, program_id):
-        return _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        """The programme's projection. It is written once (program.created) and never
+        changed, so a found one is remembered for a while (every sign-in needs its rules)."""
+        key, now = (school_id, program_id), time.monotonic()
+        cached = _PROGRAMS.get(key)
+        if cached is not None and now - cached[0] < PROGRAM_CACHE_SECONDS:
+            return copy.deepcopy(cached[1])
+        program = _out(ProgramProjection._get_collection().find_one({"_id": program_id, "school_id": school_id}))
+        if program is not None:
+            if len(_PROGRAMS) >= PROGRAM_CACHE_SIZE:
+                _PROGRAMS.clear()
+            _PROGRAMS[key] = (now, copy.deepcopy(program))
+        return program
 
     def keep_student(self, student, at):
         """``student``: school_id, program_id, student_id, track, status."""
@@ -150,11 +77,12 @@ class ContentRepository:
         return [_out(d) for d in StudentProjection._get_collection().find(
             {"program_id": program_id, "status": "admitted"})]
 
-    def count_admitted(self, program_id):
-        # a $count stage, not count_documents (slow on nx-27017)
-        rows = list(StudentProjection._get_collection().aggregate([
-            {"$match": {"program_id": program_id, "status": "admitted"}}, {"$count": "n"}]))
-        return rows[0]["n"] if rows else 0
+    def count_admitted(self, program_id, tracks=None):
+        # a $count stage over the index, not count_documents (slow on nx-27017)
+        match = {"program_id": program_id, "status": "admitted"}
+        if tracks:
+            match["track"] = {"$in": list(tracks)}
+        return _count(StudentProjection, match)
 
     def keep_team(self, team, at):
         """``team``: school_id, program_id, track, name, members, disbanded."""
@@ -177,6 +105,11 @@ class ContentRepository:
 
     def get_team(self, team_id):
         return _out(TeamProjection._get_collection().find_one({"_id": team_id}))
+
+    def partner_mentors(self, program_id, partner_id):
+        """Ids of the partner's mentors assigned to teams of the programme."""
+        return {t["mentor_id"] for t in TeamProjection._get_collection().find({"program_id": program_id})
+                if t.get("mentor_id") and t.get("mentor_partner_id") == partner_id and not t.get("disbanded")}
 
     # --- sessions -----------------------------------------------------------
 
@@ -216,6 +149,63 @@ class ContentRepository:
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
 
+    def records_of_sessions(self, session_ids, student_id=None):
+        """Attendance records of these sessions (of one student: by ``_id``)."""
+        if student_id is not None:
+            return self.attendance.find({"_id": {"$in": [f"{s}:{student_id}" for s in session_ids]}})
+        return self.attendance.find({"session_id": {"$in": list(session_ids)}})
+
+    def scheduled_sessions(self, school_id, program_id):
+        """The programme's scheduled sessions (past and coming), by start."""
+        return self.sessions.find({"school_id": school_id, "program_id": program_id, "status": "scheduled"},
+                                  sort=[("starts_at", 1), ("_id", 1)])
+
+    def session_students(self, session_id, statuses, offset=0, limit=100):
+        """Students of a page of the session's records with one of ``statuses``."""
+        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
+            {"session_id": session_id, "status": {"$in": list(statuses)}}, {"student_id": 1})
+            .skip(offset).limit(limit)]
+
+    def flagged_students(self, session_id, offset=0, limit=100):
+        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
+            {"session_id": session_id, "flagged": 1}, {"student_id": 1}).skip(offset).limit(limit)]
+
+    def count_flagged(self, session_id):
+        return _count(AttendanceDoc, {"session_id": session_id, "flagged": 1})
+
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=500):
+        """A page of the admitted students (of ``tracks``) without a record in ``statuses``:
+        admitted students are read a chunk at a time, each chunk checked by record ids,
+        until the page is full (a first page reads about ``limit`` students while few
+        have signed in)."""
+        match = {"program_id": program_id, "status": "admitted"}
+        if tracks:
+            match["track"] = {"$in": list(tracks)}
+        found, skipped = [], 0
+        records = AttendanceDoc._get_collection()
+
+        def check(students):
+            nonlocal skipped
+            signed = {d["student_id"] for d in records.find(
+                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}, "status": {"$in": list(statuses)}},
+                {"student_id": 1})}
+            for student_id in students:
+                if student_id in signed:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                else:
+                    found.append(student_id)
+            return len(found) >= limit
+
+        students, start = StudentProjection._get_collection(), 0
+        while True:
+            # pages with a limit: nx-27017 computes a whole unlimited query before its first batch
+            batch = [d["student_id"] for d in students.find(match, {"student_id": 1}).skip(start).limit(chunk)]
+            if not batch or check(batch) or len(batch) < chunk:
+                return found[:limit]
+            start += chunk
+
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},
                                                  "_id": refusal["id"]})
@@ -236,14 +226,36 @@ class ContentRepository:
     def claim(self, session_id, kind, value, student_id):
         """Record that ``value`` (a device id or an address) signed in ``student_id``;
         return every student it signed in for this session."""
-        collection, _id = DeviceClaimDoc._get_collection(), f"{session_id}:{kind}:{value}"
-        # no upsert: nx-27017 drops the $addToSet of an upserted document
-        if not collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}}).matched_count:
-            try:
-                collection.insert_one({"_id": _id, "students": [student_id]})
-            except DuplicateKeyError:
-                collection.update_one({"_id": _id}, {"$addToSet": {"students": student_id}})
-        return collection.find_one({"_id": _id})["students"]
+        return self.claim_all(session_id, [(kind, value)], student_id)[kind]
+
+    def claim_all(self, session_id, claims, student_id):
+        """``claims``: (kind, value) pairs (a device id, an address) that signed in
+        ``student_id``; return {kind: every student the value signed in for this
+        session, first first}. One bulk insert when every value is new (the common
+        case); a value claimed before costs one more update that returns its list."""
+        collection = DeviceClaimDoc._get_collection()
+        ids = {kind: f"{session_id}:{kind}:{value}" for kind, value in claims}
+        if not ids:
+            return {}
+        taken = set()
+        try:
+            collection.insert_many([{"_id": _id, "students": [student_id]} for _id in ids.values()],
+                                   ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            taken = {list(ids.values())[e["index"]] for e in errors}
+        found = {}
+        for kind, _id in ids.items():
+            if _id not in taken:
+                found[kind] = [student_id]
+                continue
+            # no upsert: nx-27017 drops the $addToSet of an upserted document (it exists here)
+            doc = collection.find_one_and_update({"_id": _id}, {"$addToSet": {"students": student_id}},
+                                                 return_document=ReturnDocument.AFTER)
+            found[kind] = doc["students"] if doc else collection.find_one({"_id": _id})["students"]
+        return found
 
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:
@@ -260,10 +272,13 @@ class ContentRepository:
     def count_attending(self, session_ids, attending):
         if not session_ids:
             return 0
-        rows = list(AttendanceDoc._get_collection().aggregate([
-            {"$match": {"session_id": {"$in": list(session_ids)}, "status": {"$in": list(attending)}}},
-            {"$count": "n"}]))
-        return rows[0]["n"] if rows else 0
+        session_ids = list(session_ids)
+        if len(session_ids) == 1:
+            # one $count per status: an equality match counts from the index
+            # (nx-27017 counts an $in match several times slower)
+            return sum(_count(AttendanceDoc, {"session_id": session_ids[0], "status": status})
+                       for status in attending)
+        return _count(AttendanceDoc, {"session_id": {"$in": list(session_ids)}, "status": {"$in": list(attending)}})
 
     # --- questions ----------------------------------------------------------------
 
@@ -336,12 +351,18 @@ class ContentRepository:
         counts = {r["_id"]: r["n"] for r in rows}
         return counts.get("yes", 0), counts.get("no", 0)
 
-    def mark_poll_reached(self, poll, fields, events):
-        """Flip ``reached`` once; only that write carries the events."""
-        if poll["reached"]:
-            return False
+    def change_vote(self, vote):
+        """A student's changed answer (until the poll closes)."""
+        VoteDoc._get_collection().replace_one(
+            {"_id": vote["id"]}, {**{k: v for k, v in vote.items() if k != "id"}, "_id": vote["id"]})
+
+    def closed_open_polls(self, now, limit=500):
+        """Polls past their closing time that have not decided yet."""
+        return self.polls.find({"state": "open", "closes_ts": {"$lte": now.timestamp()}}, limit=limit)
+
+    def decide_poll(self, poll, fields, events):
+        """Decide once: only the write that moves the poll to ``decided`` carries the events."""
         try:
-            self.polls.save({**poll, **fields, "reached": True}, events)
-            return True
+            return self.polls.save({**poll, **fields, "state": "decided"}, events)
         except Conflict:
-            return False
+            return None

@@ -14,13 +14,19 @@ FORMING_GRACE = timedelta(seconds=60)
 
 # --- programmes --------------------------------------------------------------
 
+def _audit(actor, field):
+    """Audit fields: the key and the acting person, separately (services.common.acting.stamp);
+    a bare string is a system step without a key (e.g. ``cli:import``)."""
+    return actor if isinstance(actor, dict) else {field: actor, f"{field}_person": None}
+
+
 def new_program(data, *, school_id, actor, program_id=None, now=None):
     """A programme record from validated ProgramCreateSchema data."""
     return {
         **data,
         "id": program_id or uuid.uuid4().hex,
         "school_id": school_id,
-        "created_by": actor,
+        **_audit(actor, "created_by"),
         "created_at": now or datetime.now(timezone.utc),
     }
 
@@ -74,7 +80,7 @@ def new_application(data, program, *, school_id, actor, now, application_id=None
         "decision_reason": None, "waitlist_position": None, "promoted": False,
         "previous_status": None, "withdrawal_reason": None,
         "submitted_at": now, "decided_at": None, "withdrawn_at": None,
-        "submitted_by": actor,
+        **_audit(actor, "submitted_by"),
     }
 
 
@@ -170,7 +176,7 @@ def new_team(data, program, *, school_id, actor, now, team_id=None):
         "id": team_id or uuid.uuid4().hex, "school_id": school_id, "program_id": program["id"],
         "track": data["track"], "name": data["name"], "members": [], "size": 0,
         "status": "forming", "mentor_id": None, "tutor_id": None,
-        "created_at": now, "created_by": actor,
+        "created_at": now, **_audit(actor, "created_by"),
     }
 
 
@@ -214,6 +220,31 @@ def plan_assignments(teams, staff):
         loads[chosen] += 1
         pairs.append((team["id"], chosen))
     return pairs, left
+
+
+def plan_for_programme(teams, staff, program, kind):
+    """``plan_assignments``, per track when the programme takes each team's mentor
+    from the partner whose platform its track uses (``assignment_rules``)."""
+    if kind != "mentor" or not (program.get("assignment_rules") or {}).get("mentor_from_track_partner"):
+        return plan_assignments(teams, staff)
+    pairs, left = [], []
+    for track in program["tracks"]:
+        mine = [t for t in teams if t["track"] == track["key"]]
+        if mine:
+            got, missed = plan_assignments(mine, [s for s in staff if s["partner_id"] == track.get("partner_id")])
+            pairs += got
+            left += missed
+    return pairs, left
+
+
+def mentor_partner_error(program, team, staff):
+    """Why this mentor may not mentor this team under the programme's rules, or None."""
+    if not (program.get("assignment_rules") or {}).get("mentor_from_track_partner"):
+        return None
+    wanted = (track_of(program, team["track"]) or {}).get("partner_id")
+    if staff["partner_id"] != wanted:
+        return f"track '{team['track']}' takes mentors of partner {wanted}, not {staff['partner_id']}"
+    return None
 
 
 # --- the roster --------------------------------------------------------------

@@ -13,6 +13,8 @@ are required.
 """
 import csv
 import hashlib
+import io
+import json
 import sys
 import uuid
 
@@ -62,21 +64,53 @@ def read_rows(path):
     except OSError as exc:
         raise ImportAborted(f"cannot read {path}: {exc.strerror}")
     with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED if c not in header]
-        unknown = [c for c in header if c not in IMPORT_COLUMNS]
-        if missing or unknown:
-            raise ImportAborted("the header line must name the columns "
-                                f"{', '.join(IMPORT_COLUMNS)} (missing: {', '.join(missing) or '-'}; "
-                                f"unknown: {', '.join(unknown) or '-'})")
-        line = reader.line_num
+        yield from _csv_rows(handle)
+
+
+def parsed_lines(fmt, text):
+    """The lines of a posted file (``csv`` with a header line, or ``jsonl``: one
+    JSON object a line): yield (line number, data, None) or (line, None, reason)."""
+    if fmt == "csv":
+        for line, row in _csv_rows(io.StringIO(text.lstrip("\ufeff"), newline="")):
+            try:
+                yield line, parse_row(row), None
+            except InvalidInput as exc:
+                yield line, None, describe(exc)
+        return
+    for line, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
         try:
-            for row in reader:
-                start, line = line + 1, reader.line_num
-                yield start, row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportAborted(f"line {line + 1}: the file cannot be read further ({exc})")
+            obj = json.loads(raw)
+        except ValueError as exc:
+            yield line, None, f"not JSON ({exc.msg})"
+            continue
+        if not isinstance(obj, dict):
+            yield line, None, "not a JSON object"
+            continue
+        try:
+            yield line, load(ApplicationCreateSchema, obj), None
+        except InvalidInput as exc:
+            yield line, None, describe(exc)
+
+
+def _csv_rows(handle):
+    """Yield (line number, row) of a CSV with its header line (ImportAborted if unusable)."""
+    reader = csv.DictReader(handle)
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [c for c in header if c not in IMPORT_COLUMNS]
+    if missing or unknown:
+        raise ImportAborted("the header line must name the columns "
+                            f"{', '.join(IMPORT_COLUMNS)} (missing: {', '.join(missing) or '-'}; "
+                            f"unknown: {', '.join(unknown) or '-'})")
+    line = reader.line_num
+    try:
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            yield start, row
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportAborted(f"line {line + 1}: the file cannot be read further ({exc})")
 
 
 def import_applications(path, program_id, school_id, submit, get_program, progress=None):

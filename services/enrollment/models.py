@@ -25,7 +25,9 @@ class ProgramDoc(OutboxDocument):
     selection_rules = me.DictField()
     attendance_rules = me.DictField()
     credit_rules = me.DictField()
+    assignment_rules = me.DictField()
     created_by = me.StringField(required=True)
+    created_by_person = me.StringField(null=True)
     created_at = me.DateTimeField(required=True)
 
     meta = {
@@ -64,6 +66,7 @@ class ApplicationDoc(OutboxDocument):
     decided_at = me.DateTimeField(null=True)
     withdrawn_at = me.DateTimeField(null=True)
     submitted_by = me.StringField(required=True)
+    submitted_by_person = me.StringField(null=True)
     rev = me.IntField(default=0)
 
     meta = {
@@ -117,6 +120,7 @@ class TeamDoc(OutboxDocument):
     tutor_id = me.StringField(null=True)
     created_at = me.DateTimeField(required=True)
     created_by = me.StringField(required=True)
+    created_by_person = me.StringField(null=True)
     rev = me.IntField(default=0)
 
     meta = {"db_alias": ALIAS, "collection": "teams",

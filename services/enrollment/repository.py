@@ -12,8 +12,8 @@ import time
 from datetime import datetime, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
 from services.common.events import owing
@@ -131,6 +131,32 @@ class EnrollmentRepository:
             raise Conflict(f"student {app['student_id']} already has a live application "
                            f"to programme {app['program_id']}")
 
+    def insert_applications(self, items):
+        """Bulk ``insert_application``: ``items`` are (application, events); returns
+        {id: "created" | "exists" (stored before: the same operation) | "duplicate"
+        (the student has another live application to the programme)}."""
+        docs = []
+        for app, events in items:
+            doc = ApplicationDoc(**app, pending_events=list(events))
+            doc.validate()  # and clean(): the events it owes mark it for the relay
+            docs.append(doc.to_mongo().to_dict())
+        ids = [d["_id"] for d in docs]
+        outcome = {d["_id"]: "exists" for d in self._apps.find({"_id": {"$in": ids}}, {"_id": 1})}
+        fresh = [d for d in docs if d["_id"] not in outcome]
+        refused = set()
+        if fresh:
+            try:
+                self._apps.insert_many(fresh, ordered=False)
+            except BulkWriteError as exc:
+                refused = {fresh[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])}
+        stored_now = {d["_id"] for d in self._apps.find({"_id": {"$in": list(refused)}}, {"_id": 1})} if refused else set()
+        for doc in fresh:
+            if doc["_id"] not in refused:
+                outcome[doc["_id"]] = "created"
+            else:
+                outcome[doc["_id"]] = "exists" if doc["_id"] in stored_now else "duplicate"
+        return outcome
+
     def get_application(self, school_id, application_id):
         return _plain(self._apps.find_one({"_id": application_id, "school_id": school_id}), ApplicationDoc)
 
@@ -138,8 +164,11 @@ class EnrollmentRepository:
         return _plain(self._apps.find_one({"live_key": f"{program_id}:{student_id}",
                                            "school_id": school_id}), ApplicationDoc)
 
-    def list_applications(self, school_id, program_id, status=None, track=None, limit=50, offset=0):
+    def list_applications(self, school_id, program_id, status=None, track=None, student_id=None,
+                          limit=50, offset=0):
         query = {"school_id": school_id, "program_id": program_id}
+        if student_id is not None:
+            query["student_id"] = student_id
         if status:
             query["status"] = status
         if track:
@@ -155,6 +184,14 @@ class EnrollmentRepository:
         cursor = self._apps.find(query).sort([("score", -1), ("submitted_at", 1), ("_id", 1)])
         return [_plain(d, ApplicationDoc) for d in cursor]
 
+    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
+        """A page of the admitted and withdrawn applications in roster order (track,
+        name, student id): the database sorts and skips, the service reads one page."""
+        query = {"school_id": school_id, "program_id": program_id, "status": {"$in": ["admitted", "withdrawn"]}}
+        cursor = (self._apps.find(query).sort([("track", 1), ("name", 1), ("student_id", 1)])
+                  .skip(offset).limit(limit))
+        return [_plain(d, ApplicationDoc) for d in cursor]
+
     def applications_by_id(self, ids):
         return {d["_id"]: _plain(d, ApplicationDoc) for d in self._apps.find({"_id": {"$in": list(ids)}})}
 
@@ -164,6 +201,36 @@ class EnrollmentRepository:
         after = _write(ApplicationDoc, {"_id": application_id, "status": {"$in": list(statuses)}},
                        {"$set": dict(changes)}, events)
         return _plain(after, ApplicationDoc)
+
+    def update_applications(self, writes, chunk=500):
+        """Bulk ``update_application``: ``writes`` are (id, statuses, changes, events).
+        Each application is still one guarded write (status and ``rev``) carrying its
+        own events, sent in bulk; returns {id: application after} for the writes that
+        applied (the others found the application changed, and are left to the caller)."""
+        applied = {}
+        for start in range(0, len(writes), chunk):
+            part = writes[start:start + chunk]
+            ids = [w[0] for w in part]
+            current = {d["_id"]: d for d in self._apps.find({"_id": {"$in": ids}},
+                                                            {"status": 1, "rev": 1, "pending_events": 1})}
+            ops = []
+            for app_id, statuses, changes, events in part:
+                doc = current.get(app_id)
+                if doc is None or doc["status"] not in statuses:
+                    continue
+                owed = list(events or ())
+                change = {"$set": {**changes, "pending_events": [*doc.get("pending_events", []), *owed],
+                                   **owing(owed)}, "$inc": {"rev": 1}}
+                ops.append(UpdateOne({"_id": app_id, "rev": doc.get("rev", 0), "status": {"$in": list(statuses)}},
+                                     change))
+            if ops:
+                self._apps.bulk_write(ops, ordered=False)
+            wanted = {w[0]: w[2].get("status") for w in part}
+            for doc in self._apps.find({"_id": {"$in": ids}}):
+                after = _plain(doc, ApplicationDoc)
+                if after["status"] == wanted[doc["_id"]] and doc.get("rev", 0) != current.get(doc["_id"], {}).get("rev", 0):
+                    applied[doc["_id"]] = after
+        return applied
 
     # --- quiz scores ---------------------------------------------------------
 
@@ -178,6 +245,16 @@ class EnrollmentRepository:
             result = collection.update_one({"_id": key, "occurred_at": {"$lte": fields["occurred_at"]}},
                                            {"$set": fields})
             return result.matched_count == 1
+
+    def quiz_scores(self, keys):
+        """{key: kept score} for those of ``keys`` that have one."""
+        found = {}
+        for raw in QuizScoreDoc._get_collection().find({"_id": {"$in": list(keys)}}):
+            kept = _plain(raw)
+            kept["occurred_at"] = datetime.strptime(kept["occurred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=timezone.utc)
+            found[raw["_id"]] = kept
+        return found
 
     def quiz_score(self, key):
         kept = _plain(QuizScoreDoc._get_collection().find_one({"_id": key}))
@@ -210,6 +287,24 @@ class EnrollmentRepository:
             return "reserved"
         held = self._seats.find_one({"_id": key, f"seats.{application_id}": {"$exists": True}}, {"_id": 1})
         return "held" if held else "full"
+
+    def reserve_seats(self, program_id, track, application_ids, capacity, chunk=200):
+        """Places for all ``application_ids``, or none (False: not enough places
+        left, or one of them holds one already). One guarded update per ``chunk``
+        ids (nx-27017 matches no document past about a thousand conditions); a
+        chunk refused gives back the chunks taken before it."""
+        key, taken = f"{program_id}:{track}", []
+        for start in range(0, len(application_ids), chunk):
+            part = application_ids[start:start + chunk]
+            guard = {"_id": key, "admitted": {"$lte": capacity - len(part)},
+                     **{f"seats.{i}": {"$exists": False} for i in part}}
+            if self._seats.find_one_and_update(guard, {"$inc": {"admitted": len(part)},
+                                                       "$set": {f"seats.{i}": 1 for i in part}}) is None:
+                for application_id in taken:
+                    self.release_seat(program_id, track, application_id)
+                return False
+            taken += part
+        return True
 
     def release_seat(self, program_id, track, application_id):
         released = self._seats.find_one_and_update(

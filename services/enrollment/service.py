@@ -6,26 +6,34 @@ steps that span two documents (a seat and an application, a team and its
 members' claims, a mentor's load and a team) are ordered so that a crash in
 between leaves something the next run repairs, never a double effect.
 """
+import hashlib
+import json
 import logging
 from datetime import datetime, timezone
 
+from nameko.timer import timer
+
 from contracts.assessment import QUIZ_SCORED
-from contracts.base import dump, load
+from contracts.base import PageQuerySchema, dump, load, more, page, page_of
 from contracts.enrollment import (
     APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_REJECTED,
     STUDENT_WAITLISTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED,
     ApplicationCreateSchema, ApplicationListQuerySchema, ApplicationPageSchema, ApplicationSchema,
     AssignmentResultSchema, MentorCreateSchema, ProgramCreateSchema, ProgramListQuerySchema,
-    ProgramSchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
+    ProgramSchema, RosterQuerySchema, RosterSchema, ScreeningScoreSchema, SelectionResultSchema, SelectionRunSchema,
     StaffLeaveResultSchema, StaffSchema, TeamCreateSchema, TeamListQuerySchema, TeamMemberSchema,
     TeamSchema, TutorCreateSchema, WithdrawalSchema)
-from contracts.errors import Conflict, InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
+from contracts.jobs import ImportStartSchema, JobSchema
+from services.common import jobs as job_views
+from services.common.acting import acting_student, ensure_self, stamp
 from services.common.events import Outbox, on_event
+from services.common.jobs import Jobs
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.enrollment import domain
+from services.enrollment import domain, importer
 from services.enrollment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.enrollment.repository import EnrollmentRepository, ProgramRepository
 
@@ -41,6 +49,7 @@ class EnrollmentService(PraxisService):
     programs = Storage(ProgramRepository, documents=DOCUMENTS)
     store = Storage(EnrollmentRepository)  # applications, seats, teams, mentors and tutors
     outbox = Outbox(*OUTBOX_DOCUMENTS)
+    jobs = Jobs()  # selection and imports run after the request has its 202
 
     def _now(self):
         return datetime.now(timezone.utc)
@@ -63,8 +72,10 @@ class EnrollmentService(PraxisService):
         return track
 
     def _application(self, caller, application_id):
+        """The application as the caller may see it: a student only their own."""
         app = self.store.get_application(caller["school_id"], application_id)
-        if app is None:
+        own = acting_student(caller)
+        if app is None or (own is not None and app["student_id"] != own):
             raise NotFound(f"no application {application_id}")
         return app
 
@@ -74,9 +85,13 @@ class EnrollmentService(PraxisService):
     def create_program(self, caller, data):
         """``caller``: school_id, actor, correlation_id and operation_id (the
         Idempotency-Key, so a call that runs twice creates one programme)."""
+        data = load(ProgramCreateSchema, data)
+        if data["ends_on"] < self._now().date():
+            reason = f"lies in the past: a programme that ended on {data['ends_on']} could take no one"
+            raise InvalidInput(f"ends_on {reason}", {"ends_on": [reason]})
         program = domain.new_program(
-            load(ProgramCreateSchema, data), school_id=caller["school_id"],
-            actor=caller["actor"], program_id=caller.get("operation_id"))
+            data, school_id=caller["school_id"],
+            actor=stamp(caller, "created_by"), program_id=caller.get("operation_id"))
         event = self._event(caller, PROGRAM_CREATED, domain.program_created_payload(program))
         return dump(ProgramSchema, self.programs.add(program, events=[event]))
 
@@ -87,7 +102,7 @@ class EnrollmentService(PraxisService):
     @rpc
     def list_programs(self, caller, query=None):
         query = load(ProgramListQuerySchema, query)
-        return [dump(ProgramSchema, p) for p in self.programs.list(caller["school_id"], **query)]
+        return page([dump(ProgramSchema, p) for p in self.programs.list(caller["school_id"], **more(query))], query)
 
     # --- applications --------------------------------------------------------
 
@@ -96,13 +111,19 @@ class EnrollmentService(PraxisService):
         """A student applies (through the LMS). 409 if the student already has a
         live application to the programme; a retried operation has one effect."""
         data = load(ApplicationCreateSchema, data)
-        program = self._program(caller, program_id)
+        ensure_self(caller, data["student_id"])
+        stored, _created = self._submit(caller, program_id, data)
+        return dump(ApplicationSchema, stored)
+
+    def _submit(self, caller, program_id, data, program=None):
+        """(application, created): a retried operation finds the one it stored."""
+        program = program or self._program(caller, program_id)
         self._track(program, data["track"])
         now = self._now()
         if not domain.program_open(program, now):
             raise Conflict(f"programme {program_id} has ended")
         app = domain.new_application(data, program, school_id=caller["school_id"],
-                                     actor=caller["actor"], now=now,
+                                     actor=stamp(caller, "submitted_by"), now=now,
                                      application_id=caller.get("operation_id"))
         quiz = self.store.quiz_score(self._score_key(caller["school_id"], program_id, data["student_id"]))
         if quiz is not None:  # the quiz was scored before the application arrived
@@ -113,7 +134,7 @@ class EnrollmentService(PraxisService):
         if created:
             log.info("application submitted", extra={"correlation_id": caller.get("correlation_id"),
                                                        "application_id": stored["id"]})
-        return dump(ApplicationSchema, stored)
+        return stored, created
 
     @rpc
     def get_application(self, caller, application_id):
@@ -124,7 +145,8 @@ class EnrollmentService(PraxisService):
         query = load(ApplicationListQuerySchema, query)
         self._program(caller, program_id)
         found = self.store.list_applications(caller["school_id"], program_id, status=query.get("status"),
-                                            track=query.get("track"), limit=query["limit"] + 1,
+                                            track=query.get("track"), student_id=acting_student(caller),
+                                            limit=query["limit"] + 1,
                                             offset=query["offset"])
         return dump(ApplicationPageSchema, {"items": found[:query["limit"]], "limit": query["limit"],
                                             "offset": query["offset"],
@@ -225,7 +247,7 @@ class EnrollmentService(PraxisService):
         return dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,
                                             "pending": pending, "unchanged": unchanged})
 
-    def _select_track(self, caller, program, track):
+    def _select_track(self, caller, program, track, bulk=False):
         school_id, key, capacity = caller["school_id"], track["key"], track["capacity"]
         self.store.ensure_counter(school_id, program["id"], key, capacity)
         decisions = self._repair_seats(caller, program, track)
@@ -248,13 +270,168 @@ class EnrollmentService(PraxisService):
             else:
                 candidates.append(app)
         waitlisted = [a for a in apps if a["status"] == "waitlisted"]
-        for decision in domain.decide_track(candidates, waitlisted, capacity=capacity,
-                                            free_seats=capacity - counter["admitted"],
-                                            rules=program.get("selection_rules") or {}):
-            made = self._apply_decision(caller, program, track, decision)
-            decisions += [made] if made else []
+        planned = domain.decide_track(candidates, waitlisted, capacity=capacity,
+                                      free_seats=capacity - counter["admitted"],
+                                      rules=program.get("selection_rules") or {})
+        in_bulk = self._apply_decisions_in_bulk(caller, program, track, planned) if bulk else None
+        if in_bulk is not None:
+            decisions += in_bulk
+        else:
+            for decision in planned:
+                made = self._apply_decision(caller, program, track, decision)
+                decisions += [made] if made else []
         decisions += self._fill_from_waitlist(caller, program, track)
         return decisions, pending, kept
+
+    # --- jobs: selection and imports ------------------------------------------
+
+    @rpc
+    def get_job(self, caller, job_id):
+        job = self.jobs.get(caller["school_id"], job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return dump(JobSchema, job_views.view(job))
+
+    @rpc
+    def start_selection(self, caller, program_id, data=None):
+        """Selection as a job (answered at once): one at a time per programme; the
+        same operation id (Idempotency-Key) finds the job it started."""
+        data = load(SelectionRunSchema, data)
+        program = self._program(caller, program_id)
+        for key in data["tracks"]:
+            self._track(program, key)  # an unknown track is refused now, not in the job
+        job, created = self.jobs.create(caller, "selection", SelectionRunSchema().dump(data),
+                                        program_id=program_id, lock=f"selection:{program_id}")
+        if created:
+            self.jobs.run(job, self._selection_job)
+        return dump(JobSchema, job_views.view(self.jobs.get(caller["school_id"], job["_id"])))
+
+    def _selection_job(self, job, progress):
+        caller, program_id = job["caller"], job["program_id"]
+        program = self._program(caller, program_id)
+        tracks = [self._track(program, k) for k in job["params"]["tracks"]] or program["tracks"]
+        decisions, pending, unchanged = [], [], 0
+        for done, track in enumerate(tracks):
+            progress(tracks=len(tracks), tracks_done=done, decisions=len(decisions))
+            made, waiting, kept = self._select_track(caller, program, track, bulk=True)
+            decisions += made
+            pending += waiting
+            unchanged += kept
+        counts = {"tracks": len(tracks), "tracks_done": len(tracks), "decisions": len(decisions)}
+        log.info("selection job ran", extra={"job_id": job["_id"], "program_id": program_id, **counts})
+        return {"result": dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,
+                                                       "pending": pending, "unchanged": unchanged}),
+                "progress": counts}
+
+    @rpc
+    def start_import(self, caller, program_id, data):
+        """Import applications from a posted CSV or JSON-lines file, as a job. Each
+        line is one application submitted as through the API; a line's id comes
+        from its content, so the same file posted again changes nothing."""
+        data = load(ImportStartSchema, data)
+        self._program(caller, program_id)
+        job, created = self.jobs.create(caller, "application_import", data, program_id=program_id)
+        if created:
+            self.jobs.run(job, self._import_job)
+        return dump(JobSchema, job_views.view(self.jobs.get(caller["school_id"], job["_id"])))
+
+    def _import_job(self, job, progress, chunk=200):
+        caller, program_id = job["caller"], job["program_id"]
+        program = self._program(caller, program_id)
+        try:
+            lines = list(importer.parsed_lines(job["params"]["format"], job["params"]["content"]))
+        except importer.ImportAborted as exc:
+            return {"error": str(exc)}
+        counts = {"total": len(lines), "done": 0, "imported": 0, "unchanged": 0, "duplicates": 0, "rejected": 0}
+        report = []
+        for start in range(0, len(lines), chunk):
+            part = lines[start:start + chunk]
+            outcomes = self._import_lines(caller, program, [(line, data) for line, data, _ in part if data is not None])
+            for line, data, reason in part:
+                entry = {"line": line, "student_id": (data or {}).get("student_id"), "application_id": None,
+                         "reason": reason, **(outcomes[line] if data is not None else {"outcome": "rejected"})}
+                counts[{"imported": "imported", "unchanged": "unchanged", "duplicate": "duplicates",
+                        "rejected": "rejected"}[entry["outcome"]]] += 1
+                report.append(entry)
+            counts["done"] += len(part)
+            progress(**counts)
+        return {"result": {k: v for k, v in counts.items() if k != "done"}, "report": report, "progress": counts}
+
+    def _import_lines(self, caller, program, lines):
+        """Submit these lines' applications as ``submit_application`` would, with one
+        bulk insert: {line: outcome}. Each line's id comes from its content, so a
+        line posted again finds the application it made (unchanged)."""
+        now, outcomes, apps = self._now(), {}, []
+        if not domain.program_open(program, now):
+            return {line: {"outcome": "rejected", "reason": f"programme {program['id']} has ended"} for line, _ in lines}
+        for line, data in lines:
+            if domain.track_of(program, data["track"]) is None:
+                outcomes[line] = {"outcome": "rejected", "reason": f"track: unknown track '{data['track']}'; use one of "
+                                                                  f"{[t['key'] for t in program['tracks']]}"}
+                continue
+            content = json.dumps(ApplicationCreateSchema().dump(data), sort_keys=True, default=str)
+            app_id = hashlib.sha256(f"{program['id']}:{content}".encode()).hexdigest()[:32]
+            apps.append((line, domain.new_application(data, program, school_id=caller["school_id"],
+                                                      actor=stamp(caller, "submitted_by"), now=now,
+                                                      application_id=app_id)))
+        scores = self.store.quiz_scores([self._score_key(caller["school_id"], program["id"], a["student_id"])
+                                         for _, a in apps])
+        for _, app in apps:
+            quiz = scores.get(self._score_key(caller["school_id"], program["id"], app["student_id"]))
+            if quiz is not None:  # the quiz was scored before the application arrived
+                app.update(status="screened", score=quiz["score"], score_source="quiz", scored_at=quiz["occurred_at"])
+        stored = self.store.insert_applications(
+            [(app, [self._event(caller, APPLICATION_SUBMITTED, domain.application_submitted_payload(app))])
+             for _, app in apps])
+        for line, app in apps:
+            result = stored[app["id"]]
+            if result == "duplicate":
+                outcomes[line] = {"outcome": "duplicate", "reason": f"student {app['student_id']} already has a "
+                                                                    f"live application to programme {program['id']}"}
+            else:
+                outcomes[line] = {"outcome": "imported" if result == "created" else "unchanged",
+                                  "application_id": app["id"]}
+        return outcomes
+
+    @timer(interval=30)
+    def resume_jobs(self):
+        """Jobs whose service died run again (each of their steps is idempotent)."""
+        self.jobs.resume({"selection": self._selection_job, "application_import": self._import_job})
+
+    def _apply_decisions_in_bulk(self, caller, program, track, planned):
+        """Apply ``planned`` decisions with one seat update and bulk application
+        writes (each still guarded, each carrying its event); a decision whose
+        application changed meanwhile goes the one-by-one way. None when the seats
+        could not all be taken at once (the caller decides one by one then)."""
+        admits = [d["application"]["id"] for d in planned if d["decision"] == "admitted"]
+        if not self.store.reserve_seats(program["id"], track["key"], admits, track["capacity"]):
+            return None
+        now, writes = self._now(), []
+        for d in planned:
+            app, reason = d["application"], d["reason"]
+            if d["decision"] == "admitted":
+                event = self._event(caller, STUDENT_ADMITTED, domain.student_payload(app, reason=reason, promoted=False))
+                changes = {"status": "admitted", "promoted": False, "waitlist_position": None}
+            elif d["decision"] == "waitlisted":
+                event = self._event(caller, STUDENT_WAITLISTED, domain.student_payload(
+                    app, position=d["position"], reason=reason))
+                changes = {"status": "waitlisted", "waitlist_position": d["position"]}
+            else:
+                event = self._event(caller, STUDENT_REJECTED, domain.student_payload(app, reason=reason))
+                changes = {"status": "rejected"}
+            writes.append((app["id"], ("screened",), {**changes, "decision_reason": reason, "decided_at": now}, [event]))
+        applied = self.store.update_applications(writes)
+        made = []
+        for d in planned:
+            app = d["application"]
+            after = applied.get(app["id"])
+            if after is not None:
+                made.append(self._decision(after, d["decision"], d["reason"], d.get("position")))
+            elif d["decision"] == "admitted":  # changed meanwhile (withdrawn): give its seat back
+                current = self.store.get_application(app["school_id"], app["id"])
+                if current is None or current["status"] != "admitted":
+                    self.store.release_seat(program["id"], track["key"], app["id"])
+        return made
 
     def _apply_decision(self, caller, program, track, decision):
         app, now = decision["application"], self._now()
@@ -342,6 +519,16 @@ class EnrollmentService(PraxisService):
     # --- teams ---------------------------------------------------------------
 
     def _team(self, caller, team_id):
+        """The team as the caller may see it: a student only their own."""
+        team = self.store.get_team(caller["school_id"], team_id)
+        own = acting_student(caller)
+        if (team is None or team["status"] not in ("active", "disbanded")
+                or (own is not None and own not in team["members"])):
+            raise NotFound(f"no team {team_id}")
+        return team
+
+    def _team_to_join(self, caller, team_id):
+        """A team a student may join is one they may name but not yet see."""
         team = self.store.get_team(caller["school_id"], team_id)
         if team is None or team["status"] not in ("active", "disbanded"):
             raise NotFound(f"no team {team_id}")
@@ -357,10 +544,10 @@ class EnrollmentService(PraxisService):
     def _admitted_in_track(self, caller, program, student_id, track):
         app = self.store.live_application(caller["school_id"], program["id"], student_id)
         if app is None or app["status"] != "admitted":
-            raise InvalidInput(f"student {student_id} is not admitted to programme {program['id']}",
+            raise Conflict(f"student {student_id} is not admitted to programme {program['id']}",
                                {"members": [f"{student_id} is not admitted"]})
         if app["track"] != track:
-            raise InvalidInput(f"student {student_id} is in track '{app['track']}', not '{track}'",
+            raise Conflict(f"student {student_id} is in track '{app['track']}', not '{track}'",
                                {"members": [f"{student_id} is in another track"]})
 
     def _claim(self, program, student_id, team_id):
@@ -385,10 +572,13 @@ class EnrollmentService(PraxisService):
         too = domain.team_size_error(len(members), program.get("team_size") or {})
         if too:
             raise InvalidInput(too, {"members": [too]})
+        own = acting_student(caller)
+        if own is not None and own not in members:
+            raise Forbidden("a student forms a team they are a member of", {"members": ["must include the acting student"]})
         for student_id in members:
             self._admitted_in_track(caller, program, student_id, data["track"])
         team = self.store.insert_team(domain.new_team(
-            data, program, school_id=caller["school_id"], actor=caller["actor"], now=self._now(),
+            data, program, school_id=caller["school_id"], actor=stamp(caller, "created_by"), now=self._now(),
             team_id=caller.get("operation_id")))
         if team["status"] != "forming":  # a retried operation
             return self._team_view(self._team(caller, team["id"]), program)
@@ -415,15 +605,22 @@ class EnrollmentService(PraxisService):
     def list_teams(self, caller, program_id, query=None):
         query = load(TeamListQuerySchema, query)
         program = self._program(caller, program_id)
+        own = acting_student(caller)
+        if own is not None:  # a student sees their own team only
+            team_id = self.store.membership(program_id, own)
+            team = self.store.get_team(caller["school_id"], team_id) if team_id else None
+            teams = [team] if team and team["status"] == "active" and own in team["members"] else []
+            return [self._team_view(t, program) for t in teams[query["offset"]:][:query["limit"]]]
         teams = self.store.list_teams(caller["school_id"], program_id, track=query.get("track"),
-                                     without=query.get("without"), limit=query["limit"],
+                                     without=query.get("without"), limit=query["limit"] + 1,
                                      offset=query["offset"])
-        return [self._team_view(t, program) for t in teams]
+        return page([self._team_view(t, program) for t in teams], query)
 
     @rpc
     def join_team(self, caller, team_id, data):
         student_id = load(TeamMemberSchema, data)["student_id"]
-        team = self._team(caller, team_id)
+        ensure_self(caller, student_id)
+        team = self._team_to_join(caller, team_id)
         program = self._program(caller, team["program_id"])
         self._unlocked(program)
         if team["status"] != "active":
@@ -438,7 +635,7 @@ class EnrollmentService(PraxisService):
             caller, TEAM_CHANGED, {**domain.team_payload(current, [*current["members"], student_id]),
                                    "change": "joined", "student_id": student_id})])
         if after is None:
-            current = self._team(caller, team_id)
+            current = self._team_to_join(caller, team_id)
             if student_id in current["members"]:
                 return self._team_view(current, program)
             self.store.release_membership(program["id"], student_id, team_id)
@@ -449,6 +646,7 @@ class EnrollmentService(PraxisService):
 
     @rpc
     def leave_team(self, caller, team_id, student_id):
+        ensure_self(caller, student_id)
         team = self._team(caller, team_id)
         program = self._program(caller, team["program_id"])
         self._unlocked(program)
@@ -506,9 +704,12 @@ class EnrollmentService(PraxisService):
         return dump(StaffSchema, staff)
 
     @rpc
-    def list_staff(self, caller, program_id, kind):
+    def list_staff(self, caller, program_id, kind, query=None):
+        """Mentors (or tutors) of a programme in the order they were registered."""
+        query = load(PageQuerySchema, query)
         self._program(caller, program_id)
-        return [dump(StaffSchema, s) for s in self.store.list_staff(caller["school_id"], program_id, kind)]
+        return page_of([dump(StaffSchema, s) for s in self.store.list_staff(caller["school_id"], program_id, kind)],
+                       query)
 
     def _assign(self, caller, team, kind, staff):
         """Give ``team`` this mentor/tutor: first count the load (never over the
@@ -535,7 +736,7 @@ class EnrollmentService(PraxisService):
         assigned = []
         for _ in range(5):
             staff = self.store.list_staff(caller["school_id"], program["id"], kind)
-            pairs, _left = domain.plan_assignments(teams, staff)
+            pairs, _left = domain.plan_for_programme(teams, staff, program, kind)
             by_id = {s["id"]: s for s in staff}
             teams_by_id = {t["id"]: t for t in teams}
             missed = []
@@ -576,6 +777,9 @@ class EnrollmentService(PraxisService):
         staff = self._staff(caller, staff_id, kind)
         if staff["program_id"] != team["program_id"]:
             raise InvalidInput(f"{kind} {staff_id} works on another programme", {f"{kind}_id": ["another programme"]})
+        wrong_partner = domain.mentor_partner_error(program, team, staff) if kind == "mentor" else None
+        if wrong_partner:
+            raise InvalidInput(wrong_partner, {"mentor_id": [wrong_partner]})
         if team[f"{kind}_id"] == staff_id:
             return self._team_view(team, program)
         if not staff["active"]:
@@ -614,14 +818,18 @@ class EnrollmentService(PraxisService):
     # --- the roster ----------------------------------------------------------
 
     @rpc
-    def roster(self, caller, program_id):
-        """Admitted students (and those who withdrew after admission) with track,
-        team, mentor, tutor and status."""
+    def roster(self, caller, program_id, query=None):
+        """A page of the admitted students (and those who withdrew after admission) with
+        track, team, mentor, tutor and status. The page is of the admitted and withdrawn
+        applications, so one may hold fewer rows than ``limit`` (a withdrawal before
+        admission has no row); ``has_more`` says whether to ask for the next offset."""
+        query = load(RosterQuerySchema, query)
         self._program(caller, program_id)
-        school_id = caller["school_id"]
-        apps = [a for a in self.store.applications_in(school_id, program_id, None, ("admitted", "withdrawn"))
-                if a["status"] == "admitted" or a.get("previous_status") == "admitted"]
+        school_id, limit, offset = caller["school_id"], query["limit"], query["offset"]
+        found = self.store.roster_applications(school_id, program_id, offset, limit + 1)
+        apps = [a for a in found[:limit] if a["status"] == "admitted" or a.get("previous_status") == "admitted"]
         teams = self.store.list_teams(school_id, program_id, limit=MANY)
         staff = [*self.store.list_staff(school_id, program_id, "mentor"),
                  *self.store.list_staff(school_id, program_id, "tutor")]
-        return dump(RosterSchema, {"program_id": program_id, "rows": domain.roster_rows(apps, teams, staff)})
+        return dump(RosterSchema, {"program_id": program_id, "rows": domain.roster_rows(apps, teams, staff),
+                                   "limit": limit, "offset": offset, "has_more": len(found) > limit})

@@ -16,7 +16,12 @@ def system(make_vhost, mongo_uri, drop_databases, tmp_path_factory):
     prefix = f"e2e{RUN_ID}"
     drop_databases.append(prefix)
     env = {**os.environ, "AMQP_URI": make_vhost("e2e"), "MONGO_URI": mongo_uri,
-           "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10"}
+           "PRAXIS_DB_PREFIX": prefix, "PRAXIS_RPC_TIMEOUT": "10",
+           "PRAXIS_DEADLINE_SCAN_SECONDS": "1",
+           # the role matrix calls every operation without a key at once (hundreds of routes)
+           "PRAXIS_UNAUTHENTICATED_PER_MINUTE": "6000",
+           # LMS platforms and webhook receivers of the tests listen on the loopback, over http
+           "PRAXIS_ALLOW_LOOPBACK_HTTP": "1", "PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS": "0.2"}
     running = local.System(tmp_path_factory.mktemp("system"), env=env,
                            gateway_port=local.free_port())
     try:
@@ -46,6 +51,13 @@ class Client:
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"
 
+    def acting(self, person):
+        """The same key acting for ``person`` (``student:<id>`` or ``staff:<id>``) in X-Acting-User."""
+        other = Client(self.base_url)
+        other.session.headers.update(self.session.headers)
+        other.session.headers["X-Acting-User"] = person
+        return other
+
     def request(self, method, path, **kwargs):
         kwargs.setdefault("timeout", 30)
         return self.session.request(method, f"{self.base_url}{path}", **kwargs)
@@ -68,9 +80,11 @@ class Client:
 
 @pytest.fixture(scope="package")
 def client_for(system, gateway_db):
-    """``client_for(school, role, partner=None)``: a Client with a fresh real API key."""
-    def make(school, role, partner=None):
-        return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+    """``client_for(school, role, partner=None, acting=None)``: a Client with a fresh real API key
+    (acting: the X-Acting-User it sends, e.g. ``staff:registrar`` for the LMS acting for staff)."""
+    def make(school, role, partner=None, acting=None):
+        client = Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+        return client.acting(acting) if acting else client
     return make
 
 

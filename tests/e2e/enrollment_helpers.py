@@ -59,11 +59,12 @@ def publish_quiz_score(amqp_uri, school_id, program_id, student_id, value):
 
 
 class EventTap:
-    """Every enrollment event published while the tap is open (a queue of its own)."""
+    """Every event of a service (enrollment unless told) published while the tap is
+    open (a queue of its own)."""
 
-    def __init__(self, amqp_uri):
+    def __init__(self, amqp_uri, source="enrollment"):
         self.connection = Connection(amqp_uri)
-        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=topology.event_exchange("enrollment"),
+        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=topology.event_exchange(source),
                            routing_key="#", durable=False, auto_delete=False)
         self.queue.bind(self.connection.default_channel).declare()
         self.seen = []
@@ -79,3 +80,22 @@ class EventTap:
     def close(self):
         self.queue.bind(self.connection.default_channel).delete()
         self.connection.release()
+
+
+def finished(client, job_id, timeout=60):
+    """Follow /jobs/{id} until the job has succeeded or failed; the job."""
+    from tests.waiting import eventually
+
+    def done():
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        return job if job["state"] in ("succeeded", "failed") else None
+    return eventually(done, timeout=timeout)
+
+
+def select(admin, program_id, body=None, headers=None):
+    """Run selection (a job: 202 at once) and wait for it; the job's result."""
+    started = admin.post(f"/api/v1/programs/{program_id}/selection", json=body or {}, headers=headers or {})
+    assert started.status_code == 202, started.text
+    job = finished(admin, started.json()["id"])
+    assert job["state"] == "succeeded", job
+    return job["result"]

@@ -43,7 +43,7 @@ def run_import(system, path, program_id, school=SCHOOL):
 def test_importing_a_csv_with_bad_lines_imports_the_good_ones_and_reports_the_rest(system, admin, client_for,
                                                                                     tmp_path):
     program_id = create_programme(admin)
-    apply(client_for(SCHOOL, "lms"), program_id, "pre-existing")
+    apply(client_for(SCHOOL, "lms", acting="staff:registrar"), program_id, "pre-existing")
     path = tmp_path / "applications.csv"
     path.write_text(CSV, encoding="utf-8")
     tap = EventTap(system.env["AMQP_URI"])

@@ -46,3 +46,11 @@ def test_every_operation_refuses_the_roles_it_does_not_list(operations, client_f
             assert response.status_code == 403, (
                 f"{role} got {response.status_code} from {method.upper()} {path}")
             assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_every_operation_the_lms_may_call_says_for_whom_it_may_act(operations):
+    from gateway.auth import ACTING_KINDS
+    for method, path, operation in operations:
+        if "lms" in operation["x-roles"]:
+            kinds = operation.get("x-acting")
+            assert kinds and set(kinds) <= set(ACTING_KINDS), f"{method.upper()} {path} lists no x-acting"

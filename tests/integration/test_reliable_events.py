@@ -1,7 +1,7 @@
 """Reliable events on the real broker and database server: the outbox relay,
 the idempotent inbox, dead letters, retries, catch-up and queue declaration."""
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from kombu import Connection
@@ -25,8 +25,8 @@ from services.supervision.models import ProgramFunnelDoc
 from services.supervision.service import SupervisionService
 
 CALLER = {"school_id": "jufe", "actor": "admin:k1", "correlation_id": "it-1"}
-PROGRAM = {"name": "Platinum Cup 2026", "season": "2026", "starts_on": "2026-03-01",
-           "ends_on": "2026-06-30",
+PROGRAM = {"name": "Platinum Cup 2026", "season": "2026", "starts_on": date.today().isoformat(),
+           "ends_on": (date.today() + timedelta(days=120)).isoformat(),
            "tracks": [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "capacity": 40}]}
 
 
@@ -123,7 +123,62 @@ def test_an_event_whose_handler_fails_for_good_is_kept_and_the_next_one_processe
     CountingService.broken_ids = set()
     cli.main(["dead-letters", "replay", "counting", dead["_id"]])
     eventually(lambda: count_of("p-broken") == 1)
-    assert get_db("counting").dead_letters.find_one({"_id": dead["_id"]}) is None
+    # the letter is kept, marked applied (the trail of what went wrong stays)
+    assert eventually(lambda: letter(dead["_id"])["state"] == "applied")
+
+
+def letter(letter_id, consumer="counting"):
+    return get_db(consumer).dead_letters.find_one({"_id": letter_id})
+
+
+def test_a_replayed_event_rejected_again_keeps_its_letter(counting, rabbit_config):
+    CountingService.broken_ids = {"p-still-broken"}
+    broken = program_created("p-still-broken")
+    publish(rabbit_config, broken)
+    dead = eventually(lambda: letter(f"counting:{broken['event_id']}"))
+    assert dead["state"] == "dead" and dead["rejections"] == 1
+    cli.main(["dead-letters", "replay", "counting", dead["_id"]])  # not fixed yet
+    assert eventually(lambda: (letter(dead["_id"]) or {}).get("rejections") == 2)
+    assert letter(dead["_id"])["state"] == "dead"
+    assert count_of("p-still-broken") == 0
+
+
+class TallyingService(CountingService):
+    """A second consumer of the same event type."""
+    name = "tallying"
+
+
+def test_a_replay_reaches_only_the_named_consumer(counting, container_factory, rabbit_config):
+    container_factory(TallyingService, rabbit_config).start()
+    event = program_created("p-replayed")  # kept by counting only, never published
+    get_db("counting").dead_letters.insert_one({
+        "_id": f"counting:{event['event_id']}", "consumer": "counting", "body": event,
+        "reason": "ValueError: was broken", "state": "dead", "rejections": 1,
+        "received_at": datetime.now(timezone.utc)})
+    cli.main(["dead-letters", "replay", "counting", f"counting:{event['event_id']}"])
+    eventually(lambda: count_of("p-replayed") == 1)
+    publish(rabbit_config, program_created("p-after"))  # tallying handles events in order
+    eventually(lambda: get_db("tallying").counts.find_one({"_id": "p-after"}))
+    assert get_db("tallying").counts.find_one({"_id": "p-replayed"}) is None
+
+
+def test_undecodable_messages_are_kept_as_dead_letters(counting, rabbit_config):
+    with Connection(rabbit_config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        exchange = topology.event_exchange("enrollment")
+        producer.publish(b'{"event_id": "broken-json", ', content_type="application/json",
+                         content_encoding="utf-8", exchange=exchange, routing_key=PROGRAM_CREATED.type)
+        producer.publish(program_created("p-pickled"), serializer="pickle", exchange=exchange,
+                         routing_key=PROGRAM_CREATED.type)
+    publish(rabbit_config, program_created("p-decodable"))
+    eventually(lambda: count_of("p-decodable") == 1)
+    kept = eventually(lambda: (lambda found: len(found) == 2 and found)(
+        list(get_db("counting").dead_letters.find())))
+    assert all("cannot be decoded" in k["reason"] for k in kept)
+    assert sorted(k["body"]["content_type"] for k in kept) == ["application/json",
+                                                               "application/x-python-serialize"]
+    assert any('"event_id": "broken-json"' in k["body"]["raw"] for k in kept)
+    assert count_of("p-pickled") == 0
 
 
 def test_a_handler_failing_for_a_passing_reason_is_retried_until_it_succeeds(counting, rabbit_config):
@@ -189,7 +244,7 @@ def test_an_rpc_whose_caller_gave_up_is_not_run_later(container_factory, rabbit_
         with pytest.raises(RpcTimeout):
             proxy.create_program(CALLER, {**PROGRAM, "name": "Too late"})
     with ServiceRpcProxy("enrollment", rabbit_config, timeout=10) as proxy:
-        assert [p for p in proxy.list_programs(CALLER) if p["name"] == "Too late"] == []
+        assert [p for p in proxy.list_programs(CALLER)["items"] if p["name"] == "Too late"] == []
 
 
 def test_events_appended_by_a_push_update_are_relayed_exactly_once_each(container_factory, rabbit_config):
@@ -222,3 +277,30 @@ def test_an_event_nobody_subscribes_to_yet_does_not_stall_the_relay(container_fa
     container_factory(EnrollmentService, rabbit_config).start()
     eventually(lambda: count_of("p-heard") == 1)
     assert eventually(lambda: ProgramDoc._get_collection().find_one({"_id": "p-two"})["pending_events"] == [])
+
+
+def lose_definitions(amqp_uri, exchanges=True):
+    """What a rebuilt node or a recreated vhost does: every queue (and exchange) gone."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in topology.all_queues():
+            queue.bind(channel).delete()
+        for source in {queue.exchange.name for queue in topology.all_queues()} if exchanges else ():
+            channel.exchange_delete(source)
+        channel.close()
+
+
+@pytest.mark.parametrize("exchanges", [True, False], ids=["queues-and-exchanges", "queues-only"])
+def test_events_published_after_the_definitions_vanished_reach_a_consumer_that_was_down(
+        container_factory, rabbit_config, exchanges):
+    enrollment = container_factory(EnrollmentService, rabbit_config)
+    enrollment.start()
+    with entrypoint_hook(enrollment, "create_program") as create_program:
+        create_program(CALLER, {**PROGRAM, "name": "Before"})  # the relay's connection is open
+    lose_definitions(rabbit_config["AMQP_URI"], exchanges)  # while supervision is down
+    with entrypoint_hook(enrollment, "create_program") as create_program:
+        ids = [create_program(CALLER, {**PROGRAM, "name": f"After {i}"})["id"] for i in range(5)]
+    eventually(lambda: all(ProgramDoc.objects.get(id=i).pending_events == [] for i in ids))
+    supervision = container_factory(SupervisionService, rabbit_config)
+    supervision.start()
+    assert eventually(lambda: ProgramFunnelDoc.objects(id__in=ids).count() == 5)

@@ -18,6 +18,7 @@ PRAXIS_SERVICES = {
     "assessment": "AssessmentService",
     "incentives": "IncentivesService",
     "supervision": "SupervisionService",
+    "webhooks": "WebhooksService",
 }
 PRAXIS_CONTAINERS = [*PRAXIS_SERVICES, "gateway"]
 

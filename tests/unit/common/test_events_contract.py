@@ -54,7 +54,7 @@ def test_a_consumer_accepts_optional_fields_a_newer_publisher_added_at_any_level
 
 def test_the_programmes_attendance_rules_travel_with_program_created():
     rules = {"present_share": 0.5, "replay_threshold": 0.9, "late_after_minutes": 5,
-             "question_sla_hours": 12}
+             "question_sla_hours": 12, "checkin_lead_minutes": 15}
     event = parse_event(make_event(PROGRAM_CREATED, {**PAYLOAD, "attendance_rules": rules},
                                    school_id="jufe", actor="a"))
     assert event.payload["attendance_rules"] == rules

@@ -32,7 +32,8 @@ class FakeRecords:
         return {**record, "rev": record["rev"] + 1}
 
     def find(self, query, sort=None, skip=0, limit=0):
-        return [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        found = [copy.deepcopy(d) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        return found[skip:skip + limit if limit else None]
 
     def all_events(self):
         return [e for events in self.events.values() for e in events]
@@ -62,15 +63,46 @@ class FakeContentRepository:
     def admitted_students(self, program_id):
         return [s for s in self.students.values() if s["program_id"] == program_id and s["status"] == "admitted"]
 
-    def count_admitted(self, program_id):
-        return len(self.admitted_students(program_id))
+    def count_admitted(self, program_id, tracks=None):
+        return len([s for s in self.admitted_students(program_id) if not tracks or s["track"] in tracks])
+
+    def _records_of(self, session_id):
+        return sorted(self.attendance.find({"session_id": session_id}), key=lambda r: r["student_id"])
+
+    def session_students(self, session_id, statuses, offset=0, limit=100):
+        return [r["student_id"] for r in self._records_of(session_id) if r["status"] in statuses][offset:offset + limit]
+
+    def flagged_students(self, session_id, offset=0, limit=100):
+        return [r["student_id"] for r in self._records_of(session_id) if r["flags"]][offset:offset + limit]
+
+    def count_flagged(self, session_id):
+        return len(self.flagged_students(session_id, limit=10 ** 9))
+
+    def count_attending(self, session_ids, attending):
+        return sum(1 for s in session_ids for r in self._records_of(s) if r["status"] in attending)
+
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100):
+        signed = set(self.session_students(session_id, statuses, limit=10 ** 9))
+        return sorted(s["student_id"] for s in self.admitted_students(program_id)
+                      if (not tracks or s["track"] in tracks) and s["student_id"] not in signed)[offset:offset + limit]
 
     def team_of(self, program_id, student_id):
         return None
 
+    def partner_mentors(self, program_id, partner_id):
+        return set()
+
     # attendance
     def session_records(self, session_id):
         return self.attendance.find({"session_id": session_id})
+
+    def records_of_sessions(self, session_ids, student_id=None):
+        return [r for r in self.attendance.find({}) if r["session_id"] in session_ids
+                and student_id in (None, r["student_id"])]
+
+    def scheduled_sessions(self, school_id, program_id):
+        found = self.sessions.find({"school_id": school_id, "program_id": program_id, "status": "scheduled"})
+        return sorted(found, key=lambda s: (s["starts_at"], s["id"]))
 
     def add_refusal(self, refusal):
         self.refused.append(refusal)
@@ -80,6 +112,9 @@ class FakeContentRepository:
         if student_id not in students:
             students.append(student_id)
         return list(students)
+
+    def claim_all(self, session_id, claims, student_id):
+        return {kind: self.claim(session_id, kind, value, student_id) for kind, value in claims}
 
     def flag(self, session_id, student_ids, flag):
         for student_id in student_ids:
@@ -101,8 +136,14 @@ class FakeContentRepository:
         answers = [v["answer"] for v in self.votes.values() if v["poll_id"] == poll_id]
         return answers.count("yes"), answers.count("no")
 
-    def mark_poll_reached(self, poll, fields, events):
-        if self.polls.docs[poll["id"]]["reached"]:
-            return False
-        self.polls.save({**poll, **fields, "reached": True}, events)
-        return True
+    def change_vote(self, vote):
+        self.votes[vote["id"]] = dict(vote)
+
+    def closed_open_polls(self, now, limit=500):
+        return [dict(p) for p in self.polls.docs.values()
+                if p.get("state") == "open" and p["closes_at"] <= now][:limit]
+
+    def decide_poll(self, poll, fields, events):
+        if self.polls.docs[poll["id"]].get("state") == "decided":
+            return None
+        return self.polls.save({**poll, **fields, "state": "decided"}, events)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from contracts.errors import InvalidInput
+from contracts.errors import Conflict, InvalidInput
 from services.content import domain
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
@@ -106,7 +106,7 @@ def test_a_code_is_refused_before_the_window_opens_and_after_it_closes():
 
 
 def test_no_code_is_shown_outside_the_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.current_code("s1", window(minutes=1), at(minutes=2))
 
 
@@ -148,7 +148,7 @@ def test_a_sign_in_after_the_late_limit_is_late():
 
 
 def test_a_recorded_session_gets_no_check_in_window():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.new_window(session(form="recorded"), {"minutes": 10, "period_seconds": 30, "grace_seconds": 5},
                           window_id="w", secret=SECRET, now=T0)
 
@@ -172,9 +172,9 @@ def test_a_staff_correction_is_final_for_automatic_sources():
 
 def test_a_correction_keeps_the_reason_and_the_previous_status_in_history():
     corrected = domain.correct({**record("absent"), "history": []}, "excused", "sick note",
-                               by="admin:k1", now=T0)
+                               by={"by": "lms:k1", "by_person": "staff:t1"}, now=T0)
     assert corrected["status"] == "excused"
-    assert corrected["history"] == [{"at": T0, "by": "admin:k1", "previous": "absent",
+    assert corrected["history"] == [{"at": T0, "by": "lms:k1", "by_person": "staff:t1", "previous": "absent",
                                      "status": "excused", "reason": "sick note"}]
 
 
@@ -202,7 +202,7 @@ def test_the_replay_counts_from_the_threshold_on():
 
 
 def test_an_offline_session_has_no_replay():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         domain.replay_counts(session(form="workshop"), 1.0, RULES)
 
 
@@ -355,3 +355,40 @@ def test_the_demand_poll_after_a_session_proposes_a_follow_up_on_the_same_module
     assert poll["id"] == "demand-s1"  # one per session, however often the scan runs
     assert poll["followup"]["module"] == "store-ops" and poll["followup"]["tracks"] == ["undergraduate"]
     assert poll["closes_at"] == now + timedelta(days=7)
+
+
+# --- check-in bound to the session's time ---------------------------------------------------
+
+PARAMS = {"minutes": 240, "period_seconds": 30, "grace_seconds": 5}
+
+
+def test_a_window_opens_at_the_earliest_the_programmes_lead_time_before_the_start():
+    rules = {**RULES, "checkin_lead_minutes": 30}
+    with pytest.raises(Conflict) as refused:
+        domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=-31), rules=rules)
+    assert refused.value.errors == {"window": ["too_early"]}
+    assert domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=-30),
+                             rules=rules)["opens_at"] == at(minutes=-30)
+
+
+def test_a_window_closes_by_itself_at_the_sessions_end_and_none_opens_after_it():
+    opened = domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=60), rules=RULES)
+    assert opened["closes_at"] == at(minutes=90)
+    with pytest.raises(Conflict) as refused:
+        domain.new_window(session(), PARAMS, window_id="w", secret=SECRET, now=at(minutes=90), rules=RULES)
+    assert refused.value.errors == {"window": ["session_ended"]}
+
+
+def test_a_sign_in_after_the_sessions_end_is_refused_even_inside_an_old_window():
+    s = session(checkin=window(minutes=24 * 60))  # a window from before windows were bound to the session
+    late = at(minutes=91)
+    assert domain.signin_refusal(s, ADMITTED, code_at(s["checkin"], late), late) == "session_ended"
+
+
+def test_a_poll_decides_once_at_its_close_and_a_poll_from_before_closing_times_stays_open():
+    poll = {"closes_at": at(minutes=60), "state": "open", "reached": False}
+    assert not domain.poll_decision_due(poll, at(minutes=59))
+    assert domain.poll_decision_due(poll, at(minutes=60))
+    assert not domain.poll_decision_due({**poll, "state": "decided"}, at(minutes=61))
+    assert not domain.poll_decision_due({"closes_at": None, "reached": False}, at(minutes=61))
+    assert not domain.poll_decision_due({"closes_at": at(), "reached": True}, at(minutes=61))  # reached before

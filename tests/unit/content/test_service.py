@@ -8,7 +8,7 @@ from nameko.testing.services import worker_factory
 
 from contracts.content import (ATTENDANCE_RECORDED, FOLLOWUP_PROPOSED, POLL_THRESHOLD_REACHED,
                                SESSION_SCHEDULED)
-from contracts.errors import InvalidInput, NotFound
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.enrollment import PROGRAM_CREATED, STUDENT_ADMITTED
 from contracts.events import make_event, parse_event
 from services.content.service import ContentService
@@ -82,11 +82,25 @@ def test_a_refused_sign_in_is_recorded_with_its_reason_and_stores_no_record(serv
     with pytest.raises(InvalidInput) as refused:
         service.sign_in(LMS, session["id"], {"student_id": "bob", "code": wrong, "device_id": "d1"})
     assert refused.value.errors == {"sign_in": ["wrong_code"]}
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):  # the student's state refuses, not the input
         service.sign_in(LMS, session["id"], {"student_id": "zed", "code": code})
     assert [(r["student_id"], r["reason"], r["device_id"]) for r in service.store.refused] == [
         ("bob", "wrong_code", "d1"), ("zed", "not_admitted", None)]
     assert service.store.attendance.docs == {}
+
+
+def test_a_student_marked_absent_by_roll_call_who_then_signs_in_is_present_and_staffs_word_stays_final(service):
+    session, code = open_session(service)
+    service.roll_call(ADMIN, session["id"], {"present": ["ann"], "mark_others_absent": True})
+    signed = service.sign_in(LMS, session["id"], {"student_id": "bob", "code": code})
+    assert signed["created"] is True and signed["record"]["status"] == "present"
+    assert signed["record"] == service.sign_in(LMS, session["id"], {"student_id": "bob", "code": code})["record"]
+    recorded = [e["payload"] for e in service.store.attendance.all_events() if e["type"] == ATTENDANCE_RECORDED.type]
+    assert [(p["previous_status"], p["status"]) for p in recorded if p["student_id"] == "bob"] == [
+        (None, "absent"), ("absent", "present")]
+    service.correct_attendance(ADMIN, session["id"], "cat", {"status": "absent", "reason": "left early"})
+    kept = service.sign_in(LMS, session["id"], {"student_id": "cat", "code": code})
+    assert kept["created"] is False and kept["record"]["status"] == "absent"
 
 
 def test_one_address_signing_in_two_students_flags_both(service):
@@ -109,20 +123,54 @@ def test_a_partners_session_is_invisible_to_another_partner_and_to_students_unti
     assert service.get_session(LMS, proposed["id"])["status"] == "scheduled"
 
 
-def test_a_poll_proposes_one_follow_up_however_many_votes_follow(service):
-    poll = service.create_poll(ADMIN, "p1", {
+def poll_closing_in(service, minutes, **extra):
+    return service.create_poll(ADMIN, "p1", {
         "question": "Again?", "threshold": 0.5, "quorum": 0.6,
-        "followup": {"title": "Ops II", "module": "ops", "instructor": {"id": "m1", "kind": "mentor"}}})
+        "closes_at": (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat(),
+        "followup": {"title": "Ops II", "module": "ops", "instructor": {"id": "m1", "kind": "mentor"}}, **extra})
+
+
+def after(monkeypatch, minutes):
+    later = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    monkeypatch.setattr("services.content.service._now", lambda: later)
+
+
+def test_a_poll_decides_on_its_final_tally_not_on_a_running_tally_that_crossed(service, monkeypatch):
+    poll = poll_closing_in(service, 60)
     service.vote(LMS, poll["id"], {"student_id": "ann", "answer": "yes"})
-    assert service.get_poll(ADMIN, poll["id"])["reached"] is False  # 1 of 3: below the quorum
-    service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "no"})
-    service.vote(LMS, poll["id"], {"student_id": "cat", "answer": "yes"})
-    service.vote(LMS, poll["id"], {"student_id": "cat", "answer": "yes"})  # a retried vote
+    service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "yes"})
+    open_poll = service.get_poll(ADMIN, poll["id"])  # 2 of 3 voted, all yes: the running tally crossed
+    assert (open_poll["state"], open_poll["reached"]) == ("open", False)
+    service.vote(LMS, poll["id"], {"student_id": "cat", "answer": "no"})
+    service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "no"})  # changed until the close
+    after(monkeypatch, 61)
+    with pytest.raises(Conflict):
+        service.vote(LMS, poll["id"], {"student_id": "bob", "answer": "yes"})  # closed
+    decided = service.get_poll(ADMIN, poll["id"])
+    assert (decided["state"], decided["reached"], decided["yes"], decided["no"]) == ("decided", False, 1, 2)
+    assert event_types(service.store.polls) == [] and event_types(service.store.sessions) == []
+
+
+def test_a_poll_whose_final_tally_crosses_proposes_one_follow_up(service, monkeypatch):
+    poll = poll_closing_in(service, 60)
+    assert poll["closes_at"] and poll["state"] == "open"
+    for student, answer in (("ann", "yes"), ("bob", "no"), ("cat", "yes"), ("cat", "yes")):  # a retried vote
+        service.vote(LMS, poll["id"], {"student_id": student, "answer": answer})
+    after(monkeypatch, 61)
+    assert service.decide_closed_polls() == 1 and service.decide_closed_polls() == 0
     assert service.get_poll(ADMIN, poll["id"])["reached"] is True
     assert event_types(service.store.polls) == [POLL_THRESHOLD_REACHED.type]
     drafts = [s for s in service.store.sessions.docs.values() if s["status"] == "draft"]
     assert [d["poll_id"] for d in drafts] == [poll["id"]]
     assert event_types(service.store.sessions) == [FOLLOWUP_PROPOSED.type]
+
+
+def test_every_poll_has_a_closing_time_in_the_future(service):
+    assert service.create_poll(ADMIN, "p1", {
+        "question": "Again?", "followup": {"title": "Ops II", "module": "ops",
+                                           "instructor": {"id": "m1", "kind": "mentor"}}})["closes_at"]
+    with pytest.raises(InvalidInput):
+        poll_closing_in(service, -1)
 
 
 def test_many_students_behind_one_address_are_all_flagged(service):

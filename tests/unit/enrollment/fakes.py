@@ -1,6 +1,7 @@
 """In-memory stand-ins for the enrollment repositories (same methods, same
 guards), so service rules run without a broker or a database."""
 import copy
+from datetime import datetime, timezone
 
 from contracts.errors import Conflict
 
@@ -59,9 +60,11 @@ class FakeStore:
                 return copy.deepcopy(app)
         return None
 
-    def list_applications(self, school_id, program_id, status=None, track=None, limit=50, offset=0):
+    def list_applications(self, school_id, program_id, status=None, track=None, student_id=None,
+                          limit=50, offset=0):
         found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
-                 and status in (None, a["status"]) and track in (None, a["track"])]
+                 and status in (None, a["status"]) and track in (None, a["track"])
+                 and student_id in (None, a["student_id"])]
         found.sort(key=lambda a: (a["submitted_at"], a["id"]))
         return copy.deepcopy(found[offset:offset + limit])
 
@@ -69,6 +72,12 @@ class FakeStore:
         found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
                  and track in (None, a["track"]) and a["status"] in statuses]
         return copy.deepcopy(sorted(found, key=_rank))
+
+    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
+        found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
+                 and a["status"] in ("admitted", "withdrawn")]
+        found.sort(key=lambda a: (a["track"], a["name"], a["student_id"]))
+        return copy.deepcopy(found[offset:offset + limit])
 
     def applications_by_id(self, ids):
         return {i: copy.deepcopy(self.apps[i]) for i in ids if i in self.apps}
@@ -81,6 +90,30 @@ class FakeStore:
         app.update(copy.deepcopy(changes))
         self.outbox.extend(owed)
         return copy.deepcopy(app)
+
+    def insert_applications(self, items):
+        outcome = {}
+        for app, events in items:
+            if app["id"] in self.apps:
+                outcome[app["id"]] = "exists"
+                continue
+            try:
+                self.insert_application(app, events)
+                outcome[app["id"]] = "created"
+            except Conflict:
+                outcome[app["id"]] = "duplicate"
+        return outcome
+
+    def quiz_scores(self, keys):
+        return {k: copy.deepcopy(self.scores[k]) for k in keys if k in self.scores}
+
+    def update_applications(self, writes):
+        applied = {}
+        for app_id, statuses, changes, events in writes:
+            after = self.update_application(app_id, statuses, changes, events)
+            if after is not None:
+                applied[app_id] = after
+        return applied
 
     # quiz scores
     def record_quiz_score(self, key, score, quiz_id, occurred_at):
@@ -105,6 +138,13 @@ class FakeStore:
             return "full"
         counter["seats"].add(application_id)
         return "reserved"
+
+    def reserve_seats(self, program_id, track, application_ids, capacity):
+        counter = self.counters[f"{program_id}:{track}"]
+        if counter["seats"] & set(application_ids) or len(counter["seats"]) + len(application_ids) > capacity:
+            return False
+        counter["seats"] |= set(application_ids)
+        return True
 
     def release_seat(self, program_id, track, application_id):
         counter = self.counters.get(f"{program_id}:{track}")
@@ -237,3 +277,39 @@ class FakeStore:
 
     def deactivate_staff(self, staff_id):
         self.staff[staff_id]["active"] = False
+
+
+class FakeJobs:
+    """Mirrors services.common.jobs.JobRunner: jobs run at once (``hold`` keeps
+    them queued, to see a second start refused while the first runs)."""
+
+    def __init__(self, hold=False):
+        self.jobs, self.hold = {}, hold
+
+    def create(self, caller, kind, params, *, program_id=None, lock=None):
+        job_id = f"enrollment-{caller.get('operation_id') or len(self.jobs) + 1}"
+        if job_id in self.jobs:
+            return copy.deepcopy(self.jobs[job_id]), False
+        running = [j for j in self.jobs.values() if lock and j["lock"] == lock and j["state"] not in ("succeeded", "failed")]
+        if running:
+            raise Conflict(f"job {running[0]['_id']} is still running for this", {"job_id": [running[0]["_id"]]})
+        self.jobs[job_id] = {"_id": job_id, "school_id": caller["school_id"], "kind": kind, "state": "queued",
+                             "program_id": program_id, "params": copy.deepcopy(params), "caller": dict(caller),
+                             "lock": lock, "progress": {}, "result": None, "report": [], "error": None,
+                             "attempt": 0, "created_at": datetime.now(timezone.utc), "started_at": None,
+                             "finished_at": None}
+        return copy.deepcopy(self.jobs[job_id]), True
+
+    def get(self, school_id, job_id):
+        job = self.jobs.get(job_id)
+        return copy.deepcopy(job) if job and job["school_id"] == school_id else None
+
+    def run(self, job, handler):
+        if self.hold:
+            return
+        stored = self.jobs[job["_id"]]
+        stored["state"] = "running"
+        outcome = handler(copy.deepcopy(stored), lambda **counts: stored.update(progress=counts)) or {}
+        stored.update(state="failed" if outcome.get("error") else "succeeded", error=outcome.get("error"),
+                      result=outcome.get("result"), report=outcome.get("report") or [],
+                      progress=outcome.get("progress") or stored["progress"], finished_at=datetime.now(timezone.utc))

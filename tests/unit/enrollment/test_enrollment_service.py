@@ -320,15 +320,15 @@ def test_admitted_students_form_a_team_within_their_track(service, admitted):
     assert event.payload["members"] == ["u0", "u1"] and event.payload["team_id"] == team["id"]
 
 
-@pytest.mark.parametrize("members, field", [
-    (["u0"], "members"),                   # below the minimum of 2
-    (["u0", "u1", "u2", "u3"], "members"),  # over the maximum of 3
-    (["u0", "v0"], "members"),              # another track
-    (["u0", "low"], "members"),             # not admitted
-    (["u0", "u0"], "members"),              # twice
+@pytest.mark.parametrize("members, field, error", [
+    (["u0"], "members", InvalidInput),                   # below the minimum of 2
+    (["u0", "u1", "u2", "u3"], "members", InvalidInput),  # over the maximum of 3
+    (["u0", "v0"], "members", Conflict),                  # another track (the student's state)
+    (["u0", "low"], "members", Conflict),                 # not admitted (the student's state)
+    (["u0", "u0"], "members", InvalidInput),              # twice
 ])
-def test_a_team_that_breaks_the_rules_is_refused_and_nothing_changes(service, admitted, members, field):
-    with pytest.raises(InvalidInput) as refused:
+def test_a_team_that_breaks_the_rules_is_refused_and_nothing_changes(service, admitted, members, field, error):
+    with pytest.raises(error) as refused:
         form(service, admitted, members)
     assert field in refused.value.errors
     assert service.store.teams == {} and service.store.memberships == {} and not events(service, TEAM_FORMED)
@@ -377,9 +377,9 @@ def test_disbanding_frees_the_members_and_the_mentors_load(service, admitted):
     assert disbanded["status"] == "disbanded"
     last = events(service, TEAM_CHANGED)[-1].payload
     assert last["change"] == "disbanded" and last["members"] == []
-    assert service.list_staff(ADMIN, admitted, "mentor")[0]["load"] == 0
+    assert service.list_staff(ADMIN, admitted, "mentor")["items"][0]["load"] == 0
     assert form(service, admitted, ["u0", "u1"], name="Again")["members"] == ["u0", "u1"]
-    assert mentor["id"] not in [t["mentor_id"] for t in service.list_teams(ADMIN, admitted)]
+    assert mentor["id"] not in [t["mentor_id"] for t in service.list_teams(ADMIN, admitted)["items"]]
 
 
 def test_a_withdrawing_student_leaves_their_team(service, admitted):
@@ -415,8 +415,8 @@ def test_automatic_assignment_never_exceeds_a_maximum_and_lists_teams_without_a_
     [m] = mentors(service, admitted, 1)
     result = service.assign_staff(ADMIN, admitted)
     assert result["without_mentor"] == [t2["id"]]
-    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})] == [t2["id"]]
-    assert service.list_staff(ADMIN, admitted, "mentor")[0]["load"] == 1
+    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})["items"]] == [t2["id"]]
+    assert service.list_staff(ADMIN, admitted, "mentor")["items"][0]["load"] == 1
     with pytest.raises(Conflict):
         service.assign_by_hand(ADMIN, t2["id"], "mentor", m["id"])
     assert service.get_team(ADMIN, t1["id"])["mentor_id"] == m["id"]
@@ -428,7 +428,7 @@ def test_a_mentor_is_assigned_by_hand_and_the_previous_ones_load_is_freed(servic
     service.assign_by_hand(ADMIN, team["id"], "mentor", first["id"])
     moved = service.assign_by_hand(ADMIN, team["id"], "mentor", second["id"])
     assert moved["mentor_id"] == second["id"]
-    loads = {s["id"]: s["load"] for s in service.list_staff(ADMIN, admitted, "mentor")}
+    loads = {s["id"]: s["load"] for s in service.list_staff(ADMIN, admitted, "mentor")["items"]}
     assert loads == {first["id"]: 0, second["id"]: 1}
     assert events(service, MENTOR_ASSIGNED)[-1].payload["previous_mentor_id"] == first["id"]
 
@@ -442,7 +442,7 @@ def test_a_leaving_mentors_teams_are_reassigned_and_the_rest_listed_without(serv
     assert not result["staff"]["active"] and result["staff"]["load"] == 0
     assert [a["staff_id"] for a in result["reassigned"]] == [staying["id"]]
     assert len(result["unassigned"]) == 1
-    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})] == result["unassigned"]
+    assert [t["id"] for t in service.list_teams(ADMIN, admitted, {"without": "mentor"})["items"]] == result["unassigned"]
     [unassigned] = events(service, MENTOR_UNASSIGNED)
     assert unassigned.payload["team_id"] == result["unassigned"][0]
     assert unassigned.payload["mentor_id"] == leaving["id"]
@@ -461,6 +461,20 @@ def test_the_roster_lists_admitted_students_with_track_team_mentor_and_tutor(ser
     assert rows["u0"]["team_id"] == team["id"] and rows["u0"]["mentor_name"] == "M0"
     assert rows["v0"]["track"] == "vocational" and rows["v0"]["team_id"] is None
     assert rows["u4"]["status"] == "withdrawn"
+
+
+def test_the_roster_comes_in_pages_that_hold_every_row_once_in_roster_order(service, admitted):
+    whole = service.roster(ADMIN, admitted)
+    assert whole["has_more"] is False and len(whole["rows"]) == 6
+    pages, offset = [], 0
+    while True:
+        page = service.roster(ADMIN, admitted, {"limit": 4, "offset": offset})
+        pages.append(page)
+        if not page["has_more"]:
+            break
+        offset += 4
+    assert [len(p["rows"]) for p in pages] == [4, 2]
+    assert [r["student_id"] for p in pages for r in p["rows"]] == [r["student_id"] for r in whole["rows"]]
 
 
 def test_a_claim_left_by_an_interrupted_team_formation_does_not_block_the_students(service, admitted):
@@ -486,3 +500,77 @@ def test_a_retried_team_formation_forms_one_team(service, admitted):
     body = {"name": "Falcons", "track": "undergraduate", "members": ["u0", "u1"]}
     assert service.form_team(caller, admitted, body)["id"] == service.form_team(caller, admitted, body)["id"] == "op-team"
     assert len(events(service, TEAM_FORMED)) == 1
+
+
+# --- who acts: a student through the LMS ------------------------------------------------------
+
+def as_student(student_id):
+    return {**LMS, "key_id": "k2", "acting": {"kind": "student", "id": student_id}}
+
+
+def test_a_student_applies_reads_and_withdraws_only_in_their_own_name(service):
+    from contracts.errors import Forbidden
+    program_id = programme(service)
+    own = service.submit_application(as_student("ann"), program_id, {
+        "student_id": "ann", "name": "Ann", "track": "undergraduate"})
+    assert (own["submitted_by"], own["submitted_by_person"]) == ("lms:k2", "student:ann")
+    with pytest.raises(Forbidden):
+        service.submit_application(as_student("ann"), program_id, {
+            "student_id": "bob", "name": "Bob", "track": "undergraduate"})
+    bobs = apply(service, program_id, "bob")
+    with pytest.raises(NotFound):
+        service.get_application(as_student("ann"), bobs["id"])
+    with pytest.raises(NotFound):
+        service.withdraw(as_student("ann"), bobs["id"], {})
+    listed = service.list_applications(as_student("ann"), program_id, {})["items"]
+    assert [a["student_id"] for a in listed] == ["ann"]
+    assert status(service, bobs) == "submitted"
+
+
+def test_a_student_sees_and_changes_only_their_own_team_membership(service):
+    from contracts.errors import Forbidden
+    program_id = programme(service, ug=4)
+    for n, student in enumerate(("ann", "bob", "cat", "dan")):
+        apply(service, program_id, student, score=90 - n)
+    service.run_selection(ADMIN, program_id, {})
+    team = service.form_team(as_student("ann"), program_id, {"name": "A", "track": "undergraduate",
+                                                            "members": ["ann", "bob"]})
+    assert (team["created_by"], team["created_by_person"]) == ("lms:k2", "student:ann")
+    with pytest.raises(Forbidden):
+        service.form_team(as_student("cat"), program_id, {"name": "B", "track": "undergraduate",
+                                                           "members": ["ann", "dan"]})
+    with pytest.raises(Forbidden):
+        service.leave_team(as_student("cat"), team["id"], "bob")
+    with pytest.raises(NotFound):
+        service.get_team(as_student("cat"), team["id"])
+    assert service.list_teams(as_student("cat"), program_id, {}) == []
+    assert [t["id"] for t in service.list_teams(as_student("bob"), program_id, {})] == [team["id"]]
+    joined = service.join_team(as_student("cat"), team["id"], {"student_id": "cat"})
+    assert joined["members"] == ["ann", "bob", "cat"]
+
+
+def test_teams_get_a_mentor_of_their_tracks_partner_when_the_programme_asks_for_it(service):
+    tracks = [{"key": "undergraduate", "name": "UG", "platform": "X-Mall", "partner_id": "xmall", "capacity": 4},
+              {"key": "vocational", "name": "Voc", "platform": "Our Mall", "partner_id": "ourmall", "capacity": 4}]
+    pid = programme(service, tracks=tracks, assignment_rules={"mentor_from_track_partner": True})
+    for i in range(4):
+        apply(service, pid, f"u{i}", score=90 - i)
+        apply(service, pid, f"v{i}", track="vocational", score=90 - i)
+    service.run_selection(ADMIN, pid, {})
+    teams = [form(service, pid, ["u0", "u1"]), form(service, pid, ["u2", "u3"], name="Hawks"),
+             form(service, pid, ["v0", "v1"], name="Owls", track="vocational")]
+    # the least-loaded mentor overall is Our Mall's: without the rule it would take an undergraduate team
+    ours = service.register_staff(ADMIN, pid, "mentor", {"name": "Our", "partner_id": "ourmall", "max_load": 5})
+    xmall = service.register_staff(ADMIN, pid, "mentor", {"name": "X", "partner_id": "xmall", "max_load": 1})
+    result = service.assign_staff(ADMIN, pid)
+    mentor_of = {t["id"]: service.get_team(ADMIN, t["id"])["mentor_id"] for t in teams}
+    assert mentor_of == {teams[0]["id"]: xmall["id"], teams[1]["id"]: None, teams[2]["id"]: ours["id"]}
+    assert result["without_mentor"] == [teams[1]["id"]]  # X-Mall's only mentor is full: nobody else may take it
+    with pytest.raises(InvalidInput):
+        service.assign_by_hand(ADMIN, teams[1]["id"], "mentor", ours["id"])
+
+
+def test_a_programme_that_takes_mentors_from_track_partners_names_each_tracks_partner(service):
+    with pytest.raises(InvalidInput) as refused:
+        programme(service, assignment_rules={"mentor_from_track_partner": True})
+    assert "tracks" in refused.value.errors

@@ -1,4 +1,6 @@
 """Programme RPCs of the enrollment service, with an in-memory repository."""
+from datetime import date, timedelta
+
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -30,9 +32,12 @@ class FakeProgramRepository:
         return sorted(found, key=lambda p: p["created_at"], reverse=True)[offset:offset + limit]
 
 
+START = date.today()
+
+
 def body(**extra):
-    return {"name": "Platinum Cup 2026", "season": "2026", "starts_on": "2026-03-01",
-            "ends_on": "2026-06-30",
+    return {"name": "Platinum Cup 2026", "season": "2026", "starts_on": START.isoformat(),
+            "ends_on": (START + timedelta(days=120)).isoformat(),
             "tracks": [{"key": "undergraduate", "name": "Undergraduate", "platform": "X-Mall",
                         "simulation": "Amazon", "capacity": 40}], **extra}
 
@@ -65,8 +70,17 @@ def test_an_invalid_programme_is_refused_with_the_field_errors_and_nothing_store
         service.create_program(CALLER, body(status="open", school_id="other"))
     assert set(refused.value.errors) == {"status", "school_id"}  # server-owned fields
     with pytest.raises(InvalidInput) as refused:
-        service.create_program(CALLER, body(ends_on="2026-01-01"))
+        service.create_program(CALLER, body(ends_on=(START - timedelta(days=1)).isoformat()))
     assert set(refused.value.errors) == {"ends_on"}
+
+
+def test_a_programme_that_is_over_already_is_refused_with_the_reason(service):
+    past = {"starts_on": (START - timedelta(days=200)).isoformat(), "ends_on": (START - timedelta(days=1)).isoformat(),
+            "season": "2025"}
+    with pytest.raises(InvalidInput) as refused:
+        service.create_program(CALLER, body(**past))
+    assert "in the past" in refused.value.errors["ends_on"][0]
+    assert service.programs.programs == {}
     assert service.programs.programs == {} and service.programs.outbox == []
 
 
@@ -82,12 +96,13 @@ def test_another_schools_programme_is_not_found(service):
     program = service.create_program(CALLER, body())
     with pytest.raises(NotFound):
         service.get_program({**CALLER, "school_id": "other"}, program["id"])
-    assert service.list_programs({**CALLER, "school_id": "other"}) == []
+    assert service.list_programs({**CALLER, "school_id": "other"}) == {
+        "items": [], "limit": 50, "offset": 0, "has_more": False}
 
 
 def test_programmes_are_listed_by_season(service):
     service.create_program(CALLER, body(season="2025"))
     service.create_program(CALLER, body(season="2026"))
-    assert [p["season"] for p in service.list_programs(CALLER, {"season": "2025"})] == ["2025"]
+    assert [p["season"] for p in service.list_programs(CALLER, {"season": "2025"})["items"]] == ["2025"]
     with pytest.raises(InvalidInput):
         service.list_programs(CALLER, {"limit": 0})

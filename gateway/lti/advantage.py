@@ -1,0 +1,69 @@
+"""LTI Advantage endpoints a launch tells Praxis about, remembered for later
+service calls made without a user (grade passback, roster sync).
+
+- ``lti_lineitems``: an assessment's line item in an LMS course (AGS claim
+  ``lineitem`` of a launch whose link targets ``assessment:<id>``), ``_id`` derived
+  from platform and line item URL. Grades of the school's assessment go there.
+- ``lti_contexts``: a course (context) of a platform: its NRPS membership URL and
+  AGS line items URL, ``_id`` = platform + context id.
+
+Only launches validated for a registration write here, and both records carry
+that registration's school: another school's platform never receives this
+school's grades nor syncs into its programmes.
+"""
+import hashlib
+import time
+
+from gateway.db import get_db
+
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+def lineitem_id(platform_id, lineitem_url):
+    return hashlib.sha256(f"{platform_id}\n{lineitem_url}".encode()).hexdigest()[:32]
+
+
+def context_key(platform_id, context_id):
+    return hashlib.sha256(f"{platform_id}\n{context_id}".encode()).hexdigest()[:32]
+
+
+def remember(platform, body, target, db=None):
+    """Record what the launch says about its course and line item."""
+    db = db if db is not None else get_db()
+    now = time.time()
+    ags = body.get(AGS_CLAIM) or {}
+    nrps = body.get(NRPS_CLAIM) or {}
+    context = body.get(CONTEXT_CLAIM) or {}
+    if context.get("id"):
+        key = context_key(platform["_id"], context["id"])
+        db.lti_contexts.replace_one({"_id": key}, {
+            "_id": key, "school_id": platform["school_id"], "platform_id": platform["_id"],
+            "context_id": context["id"], "title": context.get("title") or "",
+            "memberships_url": nrps.get("context_memberships_url"), "lineitems_url": ags.get("lineitems"),
+            "updated_ts": now}, upsert=True)
+    kind, _, item = (target or "").partition(":")
+    if kind == "assessment" and item and ags.get("lineitem") and SCORE_SCOPE in (ags.get("scope") or []):
+        key = lineitem_id(platform["_id"], ags["lineitem"])
+        db.lti_lineitems.replace_one({"_id": key}, {
+            "_id": key, "school_id": platform["school_id"], "platform_id": platform["_id"],
+            "assessment_id": item, "lineitem": ags["lineitem"], "context_id": context.get("id"),
+            "updated_ts": now}, upsert=True)
+
+
+def lineitems_of(school_id, assessment_id, db=None):
+    db = db if db is not None else get_db()
+    return list(db.lti_lineitems.find({"school_id": school_id, "assessment_id": assessment_id}))
+
+
+def context_of(school_id, key, db=None):
+    db = db if db is not None else get_db()
+    found = db.lti_contexts.find_one({"_id": key})
+    return found if found is not None and found["school_id"] == school_id else None
+
+
+def contexts_of(school_id, db=None):
+    db = db if db is not None else get_db()
+    return list(db.lti_contexts.find({"school_id": school_id}))

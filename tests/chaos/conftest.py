@@ -1,0 +1,146 @@
+"""Chaos: the whole system (five services and the gateway, started as `make run`
+starts them, and kept running by the same supervision) on a private RabbitMQ node
+and a private nx-27017, which the tests kill, freeze, restart and wipe."""
+import os
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import requests
+
+from deploy import local
+from gateway.auth import create_key
+from tests.conftest import RUN_ID
+from tests.e2e.conftest import Client
+from tests.processes import PrivateDatabase, PrivateRabbit, rabbit_installed
+
+RPC_TIMEOUT = 5.0  # the gateway's deadline in these tests
+
+
+@pytest.fixture(scope="package")
+def rabbit(tmp_path_factory):
+    if not rabbit_installed():
+        pytest.skip("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+    node = PrivateRabbit(tmp_path_factory.mktemp("rabbit"), f"praxis-chaos-{RUN_ID}")
+    node.start()
+    yield node
+    node.close()
+
+
+@pytest.fixture(scope="package")
+def database(tmp_path_factory):
+    database = PrivateDatabase(tmp_path_factory.mktemp("nx"))
+    yield database
+    database.close()
+
+
+class Keeper:
+    """Runs System.supervise() as `make run` does (a process that exits is started
+    again with backoff), except for the services a test holds down."""
+
+    def __init__(self, system):
+        self.system = system
+        self.held = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="keeper")
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.3):
+            with self._lock:
+                supervised = getattr(self.system, "_supervised", {})
+                for name in self.held:
+                    if name in supervised:  # not restarted while held
+                        supervised[name]._due = float("inf")
+                self.system.supervise()
+
+    def kill(self, name):
+        """SIGKILL, as a crash would; supervision starts it again (after 1 s)."""
+        with self._lock:
+            self.system.kill_service(name)
+
+    @contextmanager
+    def holding(self, name):
+        """SIGKILL the service and keep it down inside the block; started again after."""
+        with self._lock:
+            self.held.add(name)
+            self.system.kill_service(name)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.held.discard(name)
+                self.system._supervised[name]._due = 0
+
+    def restarts(self):
+        return {name: s.restarts for name, s in self.system._supervised.items()}
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join()
+
+
+@pytest.fixture(scope="package")
+def system(rabbit, database, drop_databases, tmp_path_factory):
+    prefix = f"chaos{RUN_ID}"
+    env = {**os.environ, "AMQP_URI": rabbit.uri, "MONGO_URI": database.uri, "PRAXIS_DB_PREFIX": prefix,
+           "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT)}
+    running = local.System(tmp_path_factory.mktemp("system"), env=env, gateway_port=local.free_port())
+    try:
+        running.start()
+    except RuntimeError as exc:
+        running.stop()
+        pytest.fail(f"the system did not start: {exc}\n{log_tails(running)}")
+    running.keeper = Keeper(running)
+    yield running
+    running.keeper.stop()
+    running.stop()
+
+
+def log_tails(system, chars=3000):
+    logs = system.var_dir / "log"
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(logs.glob("*.log")))
+
+
+@pytest.fixture(scope="package")
+def client_for(system, database):
+    import pymongo
+    client = pymongo.MongoClient(database.uri)
+    gateway_db = client[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
+
+    def make(school, role, partner=None):
+        return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
+    yield make
+    client.close()
+
+
+def gateway_workers(system):
+    """The pids of the gateway's worker processes (children of gunicorn's master)."""
+    master = system.gateway.pid
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                found.append(int(entry))
+    return found
+
+
+def wait_ready(system, timeout=90):
+    """Every service answers again (without anybody restarting them by hand)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = requests.get(f"{system.base_url}/ready", timeout=10)
+            if last.status_code == 200:
+                return last.json()
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"not ready within {timeout} s: {getattr(last, 'text', last)}\n{log_tails(system)}")

@@ -1,0 +1,158 @@
+"""Chaos under writes, asserted with counts. After each blow: every acknowledged
+write is stored once, the projections (supervision's funnel, content's roster and
+attendance) equal their source, every service is alive and ready again without a
+hand restart, and no answer was a 500."""
+import time
+import uuid
+
+import pytest
+
+from tests.chaos.burst import Burst
+from tests.chaos.conftest import RPC_TIMEOUT, gateway_workers, wait_ready
+from tests.e2e.enrollment_helpers import application, applications, create_programme
+from tests.waiting import eventually
+
+API = "/api/v1"
+STUDENTS = 60
+
+
+def school_of(client_for):
+    name = f"chaos-{uuid.uuid4().hex[:6]}"
+    return client_for(name, "admin"), client_for(name, "lms")
+
+
+def application_burst(lms, program_id, count=STUDENTS, threads=8):
+    students = [f"s{n:03d}" for n in range(count)]
+    writes = [(f"{API}/programs/{program_id}/applications", application(s), f"apply-{program_id}-{s}")
+              for s in students]
+    return students, Burst(lms, writes, threads=threads).start()
+
+
+def funnel(admin, program_id):
+    response = admin.get(f"{API}/programs/{program_id}/funnel")
+    return response.json()["stages"] if response.status_code == 200 else None
+
+
+def assert_applications_stored_once(admin, program_id, students, burst):
+    assert burst.final_statuses() == {201: len(students)}, burst.answers
+    assert 500 not in burst.answers, burst.answers
+    stored = sorted(a["student_id"] for a in applications(admin, program_id))
+    assert stored == students  # each acknowledged application once, none twice
+    # supervision's funnel equals enrollment's applications
+    eventually(lambda: (funnel(admin, program_id) or {}).get("registered") == len(students), timeout=60)
+
+
+def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    before = system.keeper.restarts()
+    students, burst = application_burst(lms, program_id)
+    burst.wait_acked(15)
+    system.keeper.kill("enrollment")
+    burst.wait_acked(30)
+    system.keeper.kill("supervision")
+    burst.join()
+    assert_applications_stored_once(admin, program_id, students, burst)
+    wait_ready(system)
+    after = system.keeper.restarts()
+    assert after["enrollment"] == before["enrollment"] + 1 and after["supervision"] == before["supervision"] + 1
+
+
+def assert_no_process_died(system, before):
+    assert system.keeper.restarts() == before, "a process exited and had to be restarted"
+    assert all(p.poll() is None for p in system.processes)
+
+
+@pytest.mark.parametrize("how", ["graceful", "sigkill"])
+def test_applications_survive_broker_restarts_and_no_service_dies(system, client_for, rabbit, how):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    before = system.keeper.restarts()
+    students, burst = application_burst(lms, program_id)
+    burst.wait_acked(15)
+    rabbit.stop() if how == "graceful" else rabbit.kill()
+    rabbit.start()
+    burst.join()
+    assert_applications_stored_once(admin, program_id, students, burst)
+    wait_ready(system, timeout=60)
+    assert_no_process_died(system, before)
+
+
+def test_a_frozen_broker_answers_every_request_within_its_deadline(system, client_for, rabbit):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    before = system.keeper.restarts()
+    rabbit.freeze()
+    try:
+        frozen_at = time.monotonic()
+        students, burst = application_burst(lms, program_id, count=20, threads=8)
+        reads = []
+        while time.monotonic() - frozen_at < 20:
+            sent = time.monotonic()
+            response = admin.get(f"{API}/programs/{program_id}")
+            reads.append((response.status_code, time.monotonic() - sent, response.headers.get("Retry-After")))
+    finally:
+        rabbit.thaw()
+    burst.join()
+    assert reads and all(status == 503 and retry_after for status, _, retry_after in reads), reads
+    assert max(took for _, took, _ in reads) < RPC_TIMEOUT + 2, reads
+    assert burst.slowest < RPC_TIMEOUT + 2, burst.slowest
+    assert_applications_stored_once(admin, program_id, students, burst)
+    wait_ready(system, timeout=60)
+    assert_no_process_died(system, before)
+
+
+def test_applications_survive_the_database_killed_and_restarted_on_its_files(system, client_for, database):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    before = system.keeper.restarts()
+    students, burst = application_burst(lms, program_id)
+    burst.wait_acked(15)
+    database.kill()
+    time.sleep(3)  # writes meet the outage
+    database.start()
+    burst.join()
+    assert 503 in burst.answers  # the outage was seen, and answered 503 (never 500)
+    assert_applications_stored_once(admin, program_id, students, burst)
+    wait_ready(system, timeout=60)
+    assert_no_process_died(system, before)
+
+
+def test_a_gateway_worker_killed_mid_request_leaves_no_key_stuck(system, client_for):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    students, burst = application_burst(lms, program_id, threads=16)
+    burst.wait_acked(15)
+    workers = gateway_workers(system)
+    assert len(workers) == 2
+    import os
+    import signal
+    os.kill(workers[0], signal.SIGKILL)  # its requests die with it; gunicorn starts another
+    burst.join()
+    assert_applications_stored_once(admin, program_id, students, burst)
+    # a key left running by the dead worker is taken over within seconds, not minutes
+    assert max(burst.retry_spans, default=0) < 15, burst.retry_spans
+
+
+def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_definitions_arrive(
+        system, client_for, rabbit):
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=100)
+    eventually(lambda: funnel(admin, program_id), timeout=30)
+    with system.keeper.holding("supervision"):
+        rabbit.wipe()  # a node rebuilt: no queue, no exchange left
+        wait_ready_except(system, "supervision")
+        students, burst = application_burst(lms, program_id, count=30)
+        burst.join()
+        assert sorted(a["student_id"] for a in applications(admin, program_id)) == students
+    assert_applications_stored_once(admin, program_id, students, burst)
+    wait_ready(system, timeout=60)
+
+
+def wait_ready_except(system, down, timeout=60):
+    import requests
+
+    def others_ready():
+        checks = requests.get(f"{system.base_url}/ready", timeout=10).json()["checks"]
+        return all(v == "ok" for k, v in checks.items() if k != f"service:{down}") and checks
+    return eventually(others_ready, timeout=timeout, interval=0.5)

@@ -1,0 +1,99 @@
+"""Roster sync (LTI NRPS) from an LMS played by lti1p3platform into a programme
+of the enrollment service: learners become applications, instructors tutors, with
+progress; a second sync adds the new members and reports the dropped ones
+without deleting anything."""
+from datetime import date
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from contracts.errors import NotFound
+from contracts.examples import platinum_cup
+from services.enrollment.service import EnrollmentService
+from services.webhooks.service import WebhooksService
+from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
+from tests.integration.lti_helpers import admin_headers, launch
+from tests.lti_platform import INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT
+from tests.waiting import eventually
+
+ADMIN = {"school_id": "jufe", "role": "admin", "partner_id": None, "actor": "admin:k1", "correlation_id": "it-r",
+         "acting": {"kind": None, "id": None}}
+
+
+def member(user_id, role, status="Active"):
+    return {"user_id": user_id, "roles": [role], "name": f"Name {user_id}", "status": status,
+            "email": f"{user_id}@jufe.edu.cn"}
+
+
+@pytest.fixture
+def services(container_factory, rabbit_config):
+    started = {}
+    for cls in (EnrollmentService, WebhooksService):
+        container = container_factory(cls, rabbit_config)
+        container.start()
+        started[cls.name] = container
+    return started
+
+
+def call(container, method, *args, caller=ADMIN):
+    with entrypoint_hook(container, method) as hook:
+        return hook(caller, *args)
+
+
+def sync_done(services, sync_id):
+    found = call(services["webhooks"], "get_roster_sync", sync_id)
+    return found if found["status"] in ("done", "failed") else None
+
+
+def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_without_deleting(
+        app, lms, services):
+    program = call(services["enrollment"], "create_program", platinum_cup(starts_on=date.today()))
+    launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
+    assert course["roster"] and course["context_id"] == "course-1"
+    lms.members = [member("s1", LEARNER), member("s2", LEARNER), member("s3", LEARNER, status="Inactive"),
+                   member("teacher-1", INSTRUCTOR), member("ta-1", TEACHING_ASSISTANT), member("m-1", MENTOR)]
+    body = {"context": course["id"], "program_id": program["id"], "track": "undergraduate"}
+
+    started = call(services["webhooks"], "start_roster_sync", body)
+    assert started["status"] == "queued" and started["processed"] == 0
+    first = eventually(lambda: sync_done(services, started["id"]), timeout=30)
+    assert first["status"] == "done", first
+    assert (first["total"], first["processed"], first["applications"], first["staff"], first["skipped"]) == (5, 5, 2, 2, 1)
+    assert first["added"] == ["m-1", "s1", "s2", "ta-1", "teacher-1"] and first["dropped"] == []
+    applications = call(services["enrollment"], "list_applications", program["id"], {})["items"]
+    assert sorted(a["student_id"] for a in applications) == ["s1", "s2"]
+    tutors = call(services["enrollment"], "list_staff", program["id"], "tutor")["items"]
+    assert sorted(t["name"] for t in tutors) == ["Name ta-1", "Name teacher-1"]
+
+    lms.members = [member("s1", LEARNER), member("s4", LEARNER), member("teacher-1", INSTRUCTOR)]
+    again = call(services["webhooks"], "start_roster_sync", body)
+    second = eventually(lambda: sync_done(services, again["id"]), timeout=30)
+    assert second["added"] == ["s4"] and second["dropped"] == ["m-1", "s2", "ta-1"]
+    applications = call(services["enrollment"], "list_applications", program["id"], {})["items"]
+    assert sorted(a["student_id"] for a in applications) == ["s1", "s2", "s4"]  # nobody deleted, nobody twice
+    assert len(call(services["enrollment"], "list_staff", program["id"], "tutor")["items"]) == 2
+
+
+def test_another_schools_staff_cannot_sync_this_schools_course(app, lms, services):
+    launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
+    other = dict(ADMIN, school_id="other-school")
+    with pytest.raises(NotFound):
+        call(services["webhooks"], "start_roster_sync",
+             {"context": course["id"], "program_id": "p1", "track": "undergraduate"}, caller=other)
+    assert app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("other-school")).get_json()["items"] == []
+
+
+def test_a_sync_that_cannot_reach_enrollment_fails_and_says_why(app, lms, container_factory, rabbit_config,
+                                                                 monkeypatch):
+    monkeypatch.setenv("PRAXIS_RPC_TIMEOUT", "2")
+    webhooks = container_factory(WebhooksService, rabbit_config)
+    webhooks.start()  # enrollment is not running
+    launch(app.test_client(), lms, "teacher-1", [INSTRUCTOR], memberships=True)
+    [course] = app.test_client().get("/api/v1/lti/contexts", headers=admin_headers("jufe")).get_json()["items"]
+    lms.members = [member("s1", LEARNER)]
+    started = call(webhooks, "start_roster_sync", {"context": course["id"], "program_id": "p1",
+                                                   "track": "undergraduate"})
+    failed = eventually(lambda: sync_done({"webhooks": webhooks}, started["id"]), timeout=30)
+    assert failed["status"] == "failed" and "enrollment" in failed["errors"][0]["reason"]
