@@ -2,7 +2,7 @@
 funnel, idle accounts, alerts, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, Integer, StrictSchema
 from contracts.events import define
 
 SOURCE = "supervision"
@@ -25,7 +25,7 @@ class FunnelSchema(StrictSchema):
     name = fields.String(required=True)
     season = fields.String(required=True)
     tracks = fields.List(fields.String(), required=True)
-    stages = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), required=True,
+    stages = fields.Dict(keys=fields.String(), values=Integer(allow_none=True), required=True,
                          metadata={"description": "Students who ever reached each stage: "
                                                   + ", ".join(FUNNEL_STAGES)
                                                   + " (trained: took part in at least the programme's minimum share "
@@ -77,7 +77,7 @@ class StudentIdlePayload(StrictSchema):
     spell_id = fields.String(required=True, validate=validate.Length(min=1, max=200),
                              metadata={"description": "One idle spell; at most one event per spell"})
     account_id = fields.String(load_default=None, allow_none=True, validate=ACCOUNT)
-    idle_days = fields.Integer(load_default=None, allow_none=True,
+    idle_days = Integer(load_default=None, allow_none=True,
                                metadata={"description": "The programme's rule: idle after this many days"})
 
 
@@ -152,26 +152,28 @@ ALERT_RESOLVED = define(
 # --- the supervision API (RPC and HTTP bodies) ---------------------------------
 
 class PageQuerySchema(StrictSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class TelemetryBatchSchema(StrictSchema):
     """The records are checked one by one (bad ones are reported, good ones kept)."""
     records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
                           metadata={"description": f"Up to {MAX_BATCH} activity records: record_id, account_id, "
-                                                   "kind (" + ", ".join(ACTIVITY_KINDS) + "), at"})
+                                                   "kind (" + ", ".join(ACTIVITY_KINDS) + "), at",
+                                    "example": [{"record_id": "xm-000123", "account_id": "xmall-s0001",
+                                                 "kind": "login", "at": "2026-03-02T09:30:00+00:00"}]})
 
 
 class BadRecordSchema(StrictSchema):
-    index = fields.Integer(required=True)
+    index = Integer(required=True)
     reason = fields.String(required=True)
     errors = fields.Dict(load_default=dict)
 
 
 class TelemetryAcceptedSchema(StrictSchema):
     batch_id = fields.String(required=True)
-    accepted = fields.Integer(required=True, metadata={"description": "Records published for processing"})
+    accepted = Integer(required=True, metadata={"description": "Records published for processing"})
     rejected = fields.List(fields.Nested(BadRecordSchema), required=True)
 
 
@@ -188,19 +190,32 @@ class AccountMappingsSchema(StrictSchema):
 class AccountSchema(StrictSchema):
     account_id = fields.String(required=True)
     student_id = fields.String(allow_none=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
     last_activity_at = fields.AwareDateTime(allow_none=True)
 
 
 class AccountPageSchema(StrictSchema):
     items = fields.List(fields.Nested(AccountSchema), required=True)
-    unmapped = fields.Integer(required=True, metadata={"description": "Accounts with records and no student yet"})
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class AccountQuerySchema(StrictSchema):
+    unmapped = fields.Boolean(load_default=False, metadata={"description": "only accounts with no student yet"})
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class MappingResultSchema(StrictSchema):
+    mapped = Integer(required=True, metadata={"description": "Accounts mapped by this call"})
+    unmapped = Integer(required=True, metadata={"description": "Accounts of the programme with no student yet"})
 
 
 class RulesSchema(StrictSchema):
-    idle_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=365),
+    idle_days = Integer(load_default=7, validate=validate.Range(min=1, max=365),
                                metadata={"description": "Idle after this many days without platform activity"})
-    grace_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=365),
+    grace_days = Integer(load_default=3, validate=validate.Range(min=0, max=365),
                                 metadata={"description": "Then the account is reclaimed after this many more"})
     min_attendance_share = fields.Float(load_default=0.6, validate=validate.Range(min=0, max=1),
                                         metadata={"description": "Trained / minimum attendance: share of sessions"})
@@ -217,16 +232,15 @@ class StudentStageSchema(StrictSchema):
 
 
 class StagePageSchema(StrictSchema):
-    stage = fields.String(required=True)
     items = fields.List(fields.Nested(StudentStageSchema), required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
     has_more = fields.Boolean(required=True)
 
 
 class DayCountsSchema(StrictSchema):
     day = fields.String(required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
 
 
 class StudentActivitySchema(StrictSchema):
@@ -239,10 +253,15 @@ class StudentActivitySchema(StrictSchema):
                       metadata={"description": "Last attendance, replay, question, submission"})
     platform = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(allow_none=True), required=True,
                            metadata={"description": "Last platform activity per kind"})
-    platform_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    platform_counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
     accounts = fields.List(fields.String(), required=True)
     days = fields.List(fields.Nested(DayCountsSchema), required=True)
     idle_since = fields.AwareDateTime(allow_none=True)
+
+
+class IdlePageQuerySchema(StrictSchema):
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class IdleAccountSchema(StrictSchema):
@@ -252,6 +271,13 @@ class IdleAccountSchema(StrictSchema):
     idle_since = fields.AwareDateTime(required=True)
     spell_id = fields.String(required=True)
     reclaim_requested = fields.Boolean(required=True)
+
+
+class IdlePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(IdleAccountSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
 
 
 class AlertSchema(StrictSchema):
@@ -272,8 +298,8 @@ class AlertSchema(StrictSchema):
 
 class AlertPageSchema(StrictSchema):
     items = fields.List(fields.Nested(AlertSchema), required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
     has_more = fields.Boolean(required=True)
 
 
@@ -284,7 +310,8 @@ class AlertQuerySchema(PageQuerySchema):
 
 class AlertActionSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(["acknowledged", "resolved"]))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = fields.String(load_default="", validate=validate.Length(max=2000),
+                         metadata={"example": "Called the student; back on the platform this week"})
 
     @validates_schema
     def _note_for_acknowledgement(self, data, **kwargs):
@@ -298,12 +325,12 @@ class ReportRowSchema(StrictSchema):
     team_id = fields.String(allow_none=True)
     stage = fields.String(allow_none=True, metadata={"description": "The furthest stage reached"})
     attendance_rate = fields.Float(allow_none=True)
-    platform_activity = fields.Integer(required=True, metadata={"description": "Platform records counted"})
+    platform_activity = Integer(required=True, metadata={"description": "Platform records counted"})
     last_platform_activity_at = fields.AwareDateTime(allow_none=True)
-    submissions = fields.Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
-    missing_work = fields.Integer(allow_none=True, metadata={"description": "Deadlines missed; null: not tracked yet"})
-    credits = fields.Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
-    open_alerts = fields.Integer(required=True)
+    submissions = Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
+    missing_work = Integer(allow_none=True, metadata={"description": "Deadlines missed; null: not tracked yet"})
+    credits = Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
+    open_alerts = Integer(required=True)
 
 
 class ReportSchema(StrictSchema):
@@ -328,11 +355,11 @@ class StatementItemSchema(StrictSchema):
 
 class StatementPageSchema(StrictSchema):
     items = fields.List(fields.Nested(StatementItemSchema), required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
     has_more = fields.Boolean(required=True)
 
 
 class CheckResultSchema(StrictSchema):
-    idle = fields.Integer(required=True, metadata={"description": "Idle spells found now (each alerted once)"})
-    reclaimed = fields.Integer(required=True, metadata={"description": "Reclaims requested now"})
+    idle = Integer(required=True, metadata={"description": "Idle spells found now (each alerted once)"})
+    reclaimed = Integer(required=True, metadata={"description": "Reclaims requested now"})

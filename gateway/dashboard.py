@@ -116,7 +116,7 @@ def dashboard_data(program_id):
                 "refreshed_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     alerts = call("supervision", "list_alerts", program_id, {"status": "open", "limit": 200})["items"]
     return {"program_id": program_id, "funnel": report["funnel"], "sessions": report["sessions"],
-            "idle": call("supervision", "idle_accounts", program_id), "alerts": alerts,
+            "idle": call("supervision", "idle_accounts", program_id, {"limit": 500})["items"], "alerts": alerts,
             "mentors": report["mentors"], "instructors": report["instructors"],
             "refreshed_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 

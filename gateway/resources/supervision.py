@@ -8,8 +8,10 @@ from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields
 
-from contracts.supervision import (AccountMappingsSchema, CheckResultSchema, AccountPageSchema, ActivityRecordSchema, AlertActionSchema,
-                                   AlertPageSchema, AlertQuerySchema, AlertSchema, IdleAccountSchema,
+from contracts.supervision import (AccountMappingsSchema, AccountPageSchema, AccountQuerySchema, ActivityRecordSchema,
+                                   AlertActionSchema, CheckResultSchema, IdlePageQuerySchema, IdlePageSchema,
+                                   MappingResultSchema,
+                                   AlertPageSchema, AlertQuerySchema, AlertSchema,
                                    PageQuerySchema, ReportSchema, RulesSchema, StagePageSchema, StatementPageSchema,
                                    StudentActivitySchema, TelemetryAcceptedSchema, TelemetryBatchSchema)
 from contracts.base import StrictSchema
@@ -86,7 +88,7 @@ def post_telemetry(data, program_id):
 @roles("admin", "partner")
 @idempotent
 @blp.arguments(AccountMappingsSchema)
-@blp.response(200, AccountPageSchema)
+@blp.response(200, MappingResultSchema)
 def map_accounts(data, program_id):
     """Map platform accounts to students (bulk, up to 5,000). Records already counted
     for an unmapped account count for the student from now on."""
@@ -98,13 +100,15 @@ def map_accounts(data, program_id):
 
 @blp.route("/programs/<program_id>/platform-accounts", methods=["GET"])
 @roles("admin", "partner")
+@blp.arguments(AccountQuerySchema, location="query")
 @blp.response(200, AccountPageSchema)
-def list_accounts(program_id):
-    """The programme's platform accounts with their activity counts and student."""
+def list_accounts(query, program_id):
+    """The programme's platform accounts with their activity counts and student, by
+    account id (``unmapped=true``: only those with no student yet)."""
     refusal = _check_program_access(program_id)
     if refusal is not None:
         return refusal
-    return reply(call("supervision", "list_accounts", program_id))
+    return reply(call("supervision", "list_accounts", program_id, AccountQuerySchema().dump(query)))
 
 
 @blp.route("/programs/<program_id>/funnel/<stage>/students", methods=["GET"])
@@ -145,10 +149,11 @@ def set_rules(data, program_id):
 
 @blp.route("/programs/<program_id>/idle-accounts", methods=["GET"])
 @roles("admin")
-@blp.response(200, IdleAccountSchema(many=True))
-def idle_accounts(program_id):
-    """Admitted students whose platform account is idle now, with the spell."""
-    return reply(call("supervision", "idle_accounts", program_id))
+@blp.arguments(IdlePageQuerySchema, location="query")
+@blp.response(200, IdlePageSchema)
+def idle_accounts(query, program_id):
+    """Admitted students whose platform account is idle now, with the spell, by student id."""
+    return reply(call("supervision", "idle_accounts", program_id, query))
 
 
 @blp.route("/programs/<program_id>/checks", methods=["POST"])

@@ -27,8 +27,9 @@ from contracts.errors import Conflict, Forbidden, NotFound
 from contracts.events import make_event
 from contracts.supervision import (ACCOUNT_RECLAIM_REQUESTED, ALERT_RAISED, ALERT_RESOLVED, FUNNEL_STAGES,
                                    STAGE_REACHED, STUDENT_IDLE, TELEMETRY_INGESTED, AccountMappingsSchema,
-                                   AccountPageSchema, AlertActionSchema, AlertPageSchema, AlertQuerySchema,
-                                   AlertSchema, FunnelSchema, IdleAccountSchema, PageQuerySchema, ReportSchema,
+                                   AccountPageSchema, AccountQuerySchema, AlertActionSchema, IdlePageQuerySchema,
+                                   IdlePageSchema, MappingResultSchema, AlertPageSchema, AlertQuerySchema,
+                                   AlertSchema, FunnelSchema, PageQuerySchema, ReportSchema,
                                    RulesSchema, StagePageSchema, StudentActivitySchema)
 from services.common.acting import ensure_self, is_student
 from services.common.events import Outbox, on_event
@@ -501,17 +502,22 @@ class SupervisionService(PraxisService):
         else:
             raise Conflict("platform accounts changed too often meanwhile; retry")
         self._refresh_platform(program, touched, time.time())
-        return self.list_accounts(caller, program_id)
+        unmapped = sum(1 for a in self.store.accounts_in(program_id) if not a.get("student_id"))
+        return dump(MappingResultSchema, {"mapped": len(wanted), "unmapped": unmapped})
 
     @rpc
-    def list_accounts(self, caller, program_id):
+    def list_accounts(self, caller, program_id, query=None):
+        """The programme's platform accounts by account id (paged), or only the unmapped ones."""
+        query = load(AccountQuerySchema, query)
         self._own_program(caller, program_id)
-        accounts = self.store.accounts_in(program_id)
+        accounts = sorted((a for a in self.store.accounts_in(program_id)
+                           if not (query["unmapped"] and a.get("student_id"))), key=lambda a: a["account_id"])
+        start, limit = query["offset"], query["limit"]
         items = [{"account_id": a["account_id"], "student_id": a.get("student_id"), "counts": a["counts"],
                   "last_activity_at": domain.moment(max(a["last"].values()) if a["last"] else None)}
-                 for a in sorted(accounts, key=lambda a: a["account_id"])]
-        return dump(AccountPageSchema, {"items": items,
-                                        "unmapped": sum(1 for a in accounts if not a.get("student_id"))})
+                 for a in accounts[start:start + limit]]
+        return dump(AccountPageSchema, {"items": items, "limit": limit, "offset": start,
+                                        "has_more": len(accounts) > start + limit})
 
     # --- reading the funnel and students -------------------------------------------------
 
@@ -538,7 +544,7 @@ class SupervisionService(PraxisService):
         students, more = self.store.students_in(program_id, stage, **query)
         items = [{"student_id": s["student_id"], "track": s.get("track"),
                   "reached_at": domain.moment(s["stages"].get(stage))} for s in students]
-        return dump(StagePageSchema, {"stage": stage, "items": items, "has_more": more, **query})
+        return dump(StagePageSchema, {"items": items, "has_more": more, **query})
 
     @rpc
     def student_activity(self, caller, program_id, student_id):
@@ -656,8 +662,9 @@ class SupervisionService(PraxisService):
                               student_id=student["student_id"], teams=teams)
 
     @rpc
-    def idle_accounts(self, caller, program_id):
-        """Students in an idle spell the idle check has found (activity ends it)."""
+    def idle_accounts(self, caller, program_id, query=None):
+        """Students in an idle spell the idle check has found (activity ends it), by id."""
+        query = load(IdlePageQuerySchema, query)
         program = self._own_program(caller, program_id)
         teams = domain.team_index(program)
         items = [{"student_id": s["student_id"], "accounts": s["accounts"],
@@ -665,7 +672,10 @@ class SupervisionService(PraxisService):
                   "idle_since": domain.moment(s["idle"]["since"]), "spell_id": s["idle"]["spell_id"],
                   "reclaim_requested": bool(s["idle"].get("reclaimed"))}
                  for s in self.store.idle_students(program_id)]
-        return [dump(IdleAccountSchema, i) for i in sorted(items, key=lambda i: i["student_id"])]
+        items.sort(key=lambda i: i["student_id"])
+        start, limit = query["offset"], query["limit"]
+        return dump(IdlePageSchema, {"items": items[start:start + limit], "limit": limit, "offset": start,
+                                     "has_more": len(items) > start + limit})
 
     @rpc
     def list_alerts(self, caller, program_id, query=None):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -57,7 +57,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_new_sign_ins(client_fo
     students = ["d1", "d2", "d3", "d4", "d5"]
     for n, student in enumerate(students):
         score(admin, apply(lms, program_id, student)["id"], 90 - n)
-    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    select(admin, program_id)
     start = datetime.now(timezone.utc)
     session = admin.post(f"{API}/programs/{program_id}/sessions", json={
         "title": "Store operations", "module": "store", "form": "offline_lecture", "place": "Room 1",

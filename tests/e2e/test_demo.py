@@ -36,7 +36,7 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     assert [item["sold"] for item in catalogue] == [0, 1]
 
     assert seeded["idle"]
-    idle = admin.call("GET", f"/programs/{seeded['program_id']}/idle-accounts")
+    idle = admin.call("GET", f"/programs/{seeded['program_id']}/idle-accounts")["items"]
     assert sorted(i["student_id"] for i in idle) == sorted(seeded["idle"])
     alerts = admin.call("GET", f"/programs/{seeded['program_id']}/alerts", params={"status": "open"})["items"]
     assert sorted(a["kind"] for a in alerts) == ["account_reclaim", "student_idle", "student_idle"]

@@ -4,7 +4,7 @@ the funnel, the students of a stage, platform accounts and who may read what."""
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -33,7 +33,7 @@ def test_a_scripted_programme_with_telemetry_fills_the_funnel(client_for):
 
     for student, quiz in (("s1", 90), ("s2", 80), ("s3", 70), ("s4", 60)):
         score(admin, apply(lms, program_id, student)["id"], quiz)
-    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    select(admin, program_id)
     mentor = admin.post(f"{API}/programs/{program_id}/mentors",
                         json={"name": "Mentor Wang", "partner_id": partner_id, "max_load": 3})
     assert mentor.status_code == 201, mentor.text
@@ -68,7 +68,7 @@ def test_a_scripted_programme_with_telemetry_fills_the_funnel(client_for):
     mapped = partner.post(f"{API}/programs/{program_id}/platform-accounts", json={"accounts": [
         {"account_id": "acc-s1", "student_id": "s1"}, {"account_id": "acc-s2", "student_id": "s2"}]})
     assert mapped.status_code == 200, mapped.text
-    assert mapped.json()["unmapped"] == 0
+    assert mapped.json() == {"mapped": 2, "unmapped": 0}
 
     def stages():
         response = admin.get(f"{API}/programs/{program_id}/funnel")

@@ -78,7 +78,7 @@ def test_batches_accepted_while_supervision_is_down_are_projected_when_it_starts
     eventually(lambda: db.accounts.find_one({"_id": f"{program_id}:acc-unmapped"}), timeout=30)
     eventually(lambda: queue_depth(uri) == 0, timeout=30)
     assert db.activity.count_documents({}) == 320  # each record once, whichever batch brought it
-    accounts = {a["account_id"]: a for a in call(supervision, "list_accounts", ADMIN, program_id)["items"]}
+    accounts = {a["account_id"]: a for a in call(supervision, "list_accounts", ADMIN, program_id, {})["items"]}
     assert accounts["acc-ann"]["counts"] == {"login": 300}          # posted twice, counted once
     assert accounts["acc-unmapped"]["counts"] == {"order_handled": 20}
 

@@ -60,12 +60,11 @@ def test_the_same_records_posted_again_change_nothing(service):
 def test_records_of_an_unmapped_account_are_kept_counted_and_count_once_mapped(service):
     service.on_telemetry_ingested(telemetry([("r1", "acc-new", "product_listed", START + DAY),
                                              ("r2", "acc-new", "product_listed", START + DAY)]))
-    accounts = service.list_accounts(ADMIN, "p1")
-    assert accounts["unmapped"] == 1
-    assert [a["counts"] for a in accounts["items"] if a["account_id"] == "acc-new"] == [{"product_listed": 2}]
-    service.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-new", "student_id": "bob"}]})
+    unmapped = service.list_accounts(ADMIN, "p1", {"unmapped": True})["items"]
+    assert [(a["account_id"], a["counts"]) for a in unmapped] == [("acc-new", {"product_listed": 2})]
+    result = service.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-new", "student_id": "bob"}]})
+    assert result == {"mapped": 1, "unmapped": 0}
     assert service.student_activity(ADMIN, "p1", "bob")["platform_counts"]["product_listed"] == 2
-    assert service.list_accounts(ADMIN, "p1")["unmapped"] == 0
 
 
 def test_a_student_reads_only_their_own_activity(service):
@@ -94,7 +93,7 @@ def test_one_idle_spell_gives_one_alert_one_penalty_and_one_reclaim_even_with_tw
     reclaims = store.events(ACCOUNT_RECLAIM_REQUESTED)
     assert len(reclaims) == 1 and reclaims[0]["payload"]["account_id"] == "acc-ann"
     assert len(store.events(ALERT_RAISED)) == 2  # idle, reclaim (bob went idle too only later)
-    assert [(i["student_id"], i["reclaim_requested"]) for i in service.idle_accounts(ADMIN, "p1")] == [("ann", True)]
+    assert [(i["student_id"], i["reclaim_requested"]) for i in service.idle_accounts(ADMIN, "p1")["items"]] == [("ann", True)]
 
 
 def test_activity_ends_the_spell_resolves_its_alerts_and_a_later_silence_is_a_new_spell(service, store):
@@ -104,7 +103,7 @@ def test_activity_ends_the_spell_resolves_its_alerts_and_a_later_silence_is_a_ne
     resolved = [e["payload"] for e in store.events(ALERT_RESOLVED)]
     assert [r["student_id"] for r in resolved] == ["ann"]
     assert service.student_activity(ADMIN, "p1", "ann")["idle_since"] is None
-    assert [i["student_id"] for i in service.idle_accounts(ADMIN, "p1")] == ["bob"]
+    assert [i["student_id"] for i in service.idle_accounts(ADMIN, "p1")["items"]] == ["bob"]
     service.check_program("p1", at(12))                   # ann silent again for 5.5 days
     spells = {e["payload"]["spell_id"] for e in store.events(STUDENT_IDLE) if e["payload"]["student_id"] == "ann"}
     assert len(spells) == 2
