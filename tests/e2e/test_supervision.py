@@ -22,7 +22,7 @@ def records(prefix, account, n, kind="login", start=None):
 
 def test_a_scripted_programme_with_telemetry_fills_the_funnel(client_for):
     school, partner_id = f"sup-{uuid.uuid4().hex[:6]}", f"xmall-{uuid.uuid4().hex[:4]}"
-    admin, lms = client_for(school, "admin"), client_for(school, "lms")
+    admin, lms = client_for(school, "admin"), client_for(school, "lms", acting="staff:registrar")
     partner, stranger = client_for(school, "partner", partner_id), client_for(school, "partner", "other-co")
     program_id = create_programme(admin, capacity_ug=3)
     # asked for at once: the programme exists, so its funnel is empty, not 404
