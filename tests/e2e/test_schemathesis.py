@@ -35,7 +35,8 @@ def seeded(system, gateway_db):
     made = seed(system.base_url, SCHOOL, 12, db=gateway_db, out=lambda *a: None)
     keys = {"admin": made["admin_key"], "lms": create_key(SCHOOL, "lms", db=gateway_db),
             "partner": create_key(SCHOOL, "partner", partner_id=PARTNER, db=gateway_db)}
-    admin, lms, partner = (Api(system.base_url, keys[r]) for r in ("admin", "lms", "partner"))
+    admin, lms, partner = (Api(system.base_url, keys[r], acting="staff:registrar" if r == "lms" else None)
+                           for r in ("admin", "lms", "partner"))
     pid, sid = made["program_id"], made["session_id"]
     admitted = lms.call("GET", f"/programs/{pid}/applications", params={"status": "admitted"})["items"]
     material = partner.call("POST", "/materials", json={
