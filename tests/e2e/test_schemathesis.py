@@ -43,7 +43,8 @@ def seeded(system, gateway_db):
         "program_id": pid, "title": "Listing photos", "module": "store-operations", "kind": "slides",
         "url": "https://x-mall.example.com/a"})
     question = lms.call("POST", f"/sessions/{sid}/questions", json={
-        "student_id": admitted[0]["student_id"], "text": "How are listings ranked?"})
+        "student_id": admitted[0]["student_id"], "text": "How are listings ranked?"},
+        headers={"X-Acting-User": f"student:{admitted[0]['student_id']}"})
     poll = admin.call("POST", f"/programs/{pid}/polls", json={
         "question": "A second session?", "closes_at": (datetime.now(timezone.utc) + timedelta(days=3)).isoformat(),
         "followup": {"title": "Store operations II", "module": "store-operations",
