@@ -9,10 +9,12 @@ BIN    := $(VENV)/bin
 # nx-27017 needs pymongo>=4.18 while the services need pymongo<4.16 (eventlet):
 # the database server gets its own virtual environment.
 NX_VERSION := 0.8.1
+# ralph's Learning Record Store (the xAPI integration test starts it) has its own environment
+LRSVENV := .venv-lrs
 
 .PHONY: run test install bench unit integration e2e clean tools
 
-install: $(VENV)/.installed $(DBVENV)/.installed
+install: $(VENV)/.installed $(DBVENV)/.installed $(LRSVENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +28,22 @@ $(DBVENV)/.installed:
 	$(DBVENV)/bin/pip install -q 'nx-27017==$(NX_VERSION)'
 	touch $@
 
+$(LRSVENV)/.installed:
+	$(PYTHON) -m venv $(LRSVENV)
+	$(LRSVENV)/bin/pip install -q --upgrade pip
+	$(LRSVENV)/bin/pip install -q 'ralph-malph[backend-fs,lrs]>=5,<6' requests
+	touch $@
+
 # docker-compose validates docker-compose.yml offline (no Docker engine runs here).
 tools:
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null) ; } || \
 	  echo "make: docker-compose is missing; the compose-file check will fail"
+	@command -v chromedriver >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) ; } || \
+	  echo "make: chromium/chromium-driver are missing; the dashboard browser test will be skipped"
 
 run: install
 	$(BIN)/python -m deploy.local run
@@ -56,4 +68,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(DBVENV) var .pytest_cache
+	rm -rf $(VENV) $(DBVENV) $(LRSVENV) var .pytest_cache

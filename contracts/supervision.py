@@ -1,8 +1,8 @@
 """Contracts of the supervision service: platform telemetry, the programme
 funnel, idle accounts, alerts, and the events it publishes."""
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, StrictSchema
+from contracts.base import ID, Integer, StrictSchema
 from contracts.events import define
 
 SOURCE = "supervision"
@@ -25,11 +25,16 @@ class FunnelSchema(StrictSchema):
     name = fields.String(required=True)
     season = fields.String(required=True)
     tracks = fields.List(fields.String(), required=True)
-    stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+    stages = fields.Dict(keys=fields.String(), values=Integer(allow_none=True), required=True,
                          metadata={"description": "Students who ever reached each stage: "
                                                   + ", ".join(FUNNEL_STAGES)
-                                                  + " (trained: took part in a session, live or by replay)"})
-    started_at = fields.AwareDateTime(required=True)
+                                                  + " (trained: took part in at least the programme's minimum share "
+                                                    "of sessions, live or by replay; active: a platform login after "
+                                                    "the first session). null: the stage has no source yet"})
+    notes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
+                        metadata={"description": "Why a stage is null, e.g. 'not tracked yet'"})
+    started_at = fields.AwareDateTime(allow_none=True,
+                                      metadata={"description": "null until supervision has heard of the programme"})
 
 
 # --- events ----------------------------------------------------------------
@@ -72,7 +77,7 @@ class StudentIdlePayload(StrictSchema):
     spell_id = fields.String(required=True, validate=validate.Length(min=1, max=200),
                              metadata={"description": "One idle spell; at most one event per spell"})
     account_id = fields.String(load_default=None, allow_none=True, validate=ACCOUNT)
-    idle_days = fields.Integer(load_default=None, allow_none=True,
+    idle_days = Integer(load_default=None, allow_none=True,
                                metadata={"description": "The programme's rule: idle after this many days"})
 
 
@@ -142,3 +147,219 @@ ALERT_RESOLVED = define(
     SOURCE, "alert.resolved", 1, AlertResolvedPayload,
     "An alert was resolved, by staff or because its cause went away (activity ended an idle spell). "
     "Key: alert_id. For the same consumers as alert.raised.")
+
+
+# --- the supervision API (RPC and HTTP bodies) ---------------------------------
+
+class PageQuerySchema(StrictSchema):
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class TelemetryBatchSchema(StrictSchema):
+    """The records are checked one by one (bad ones are reported, good ones kept)."""
+    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+                          metadata={"description": f"Up to {MAX_BATCH} activity records: record_id, account_id, "
+                                                   "kind (" + ", ".join(ACTIVITY_KINDS) + "), at",
+                                    "example": [{"record_id": "xm-000123", "account_id": "xmall-s0001",
+                                                 "kind": "login", "at": "2026-03-02T09:30:00+00:00"}]})
+
+
+class BadRecordSchema(StrictSchema):
+    index = Integer(required=True)
+    reason = fields.String(required=True)
+    errors = fields.Dict(load_default=dict)
+
+
+class TelemetryAcceptedSchema(StrictSchema):
+    batch_id = fields.String(required=True)
+    accepted = Integer(required=True, metadata={"description": "Records published for processing"})
+    rejected = fields.List(fields.Nested(BadRecordSchema), required=True)
+
+
+class AccountMappingSchema(StrictSchema):
+    account_id = fields.String(required=True, validate=ACCOUNT)
+    student_id = fields.String(required=True, validate=STUDENT)
+
+
+class AccountMappingsSchema(StrictSchema):
+    accounts = fields.List(fields.Nested(AccountMappingSchema), required=True,
+                           validate=validate.Length(min=1, max=5000))
+
+
+class AccountSchema(StrictSchema):
+    account_id = fields.String(required=True)
+    student_id = fields.String(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
+    last_activity_at = fields.AwareDateTime(allow_none=True)
+
+
+class AccountPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(AccountSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class AccountQuerySchema(StrictSchema):
+    unmapped = fields.Boolean(load_default=False, metadata={"description": "only accounts with no student yet"})
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class MappingResultSchema(StrictSchema):
+    mapped = Integer(required=True, metadata={"description": "Accounts mapped by this call"})
+    unmapped = Integer(required=True, metadata={"description": "Accounts of the programme with no student yet"})
+
+
+class RulesSchema(StrictSchema):
+    idle_days = Integer(load_default=7, validate=validate.Range(min=1, max=365),
+                               metadata={"description": "Idle after this many days without platform activity"})
+    grace_days = Integer(load_default=3, validate=validate.Range(min=0, max=365),
+                                metadata={"description": "Then the account is reclaimed after this many more"})
+    min_attendance_share = fields.Float(load_default=0.6, validate=validate.Range(min=0, max=1),
+                                        metadata={"description": "Trained / minimum attendance: share of sessions"})
+    excused = fields.List(fields.String(validate=STUDENT), load_default=list, validate=validate.Length(max=10_000),
+                          metadata={"description": "Students the idle check leaves alone"})
+    promote_waitlisted = fields.Boolean(load_default=False,
+                                        metadata={"description": "A reclaimed place goes to the track's waitlist"})
+
+
+class StudentStageSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    reached_at = fields.AwareDateTime(allow_none=True)
+
+
+class StagePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(StudentStageSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class DayCountsSchema(StrictSchema):
+    day = fields.String(required=True)
+    counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
+
+
+class StudentActivitySchema(StrictSchema):
+    program_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    stages = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(), required=True)
+    lms = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(allow_none=True), required=True,
+                      metadata={"description": "Last attendance, replay, question, submission"})
+    platform = fields.Dict(keys=fields.String(), values=fields.AwareDateTime(allow_none=True), required=True,
+                           metadata={"description": "Last platform activity per kind"})
+    platform_counts = fields.Dict(keys=fields.String(), values=Integer(), required=True)
+    accounts = fields.List(fields.String(), required=True)
+    days = fields.List(fields.Nested(DayCountsSchema), required=True)
+    idle_since = fields.AwareDateTime(allow_none=True)
+
+
+class IdlePageQuerySchema(StrictSchema):
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class IdleAccountSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    accounts = fields.List(fields.String(), required=True)
+    team_id = fields.String(allow_none=True)
+    idle_since = fields.AwareDateTime(required=True)
+    spell_id = fields.String(required=True)
+    reclaim_requested = fields.Boolean(required=True)
+
+
+class IdlePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(IdleAccountSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class AlertSchema(StrictSchema):
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    message = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ALERT_STATUSES))
+    student_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    mentor_id = fields.String(allow_none=True)
+    tutor_id = fields.String(allow_none=True)
+    subject_id = fields.String(allow_none=True)
+    raised_at = fields.AwareDateTime(required=True)
+    note = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+
+
+class AlertPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(AlertSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class AlertQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(ALERT_STATUSES))
+    mentor_id = fields.String(**ID)
+
+
+class AlertActionSchema(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(["acknowledged", "resolved"]))
+    note = fields.String(load_default="", validate=validate.Length(max=2000),
+                         metadata={"example": "Called the student; back on the platform this week"})
+
+    @validates_schema
+    def _note_for_acknowledgement(self, data, **kwargs):
+        if data["status"] == "acknowledged" and not data["note"].strip():
+            raise ValidationError("say what is being done", "note")
+
+
+class ReportRowSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    track = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "The furthest stage reached"})
+    attendance_rate = fields.Float(allow_none=True)
+    platform_activity = Integer(required=True, metadata={"description": "Platform records counted"})
+    last_platform_activity_at = fields.AwareDateTime(allow_none=True)
+    submissions = Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
+    missing_work = Integer(allow_none=True, metadata={"description": "Deadlines missed; null: not tracked yet"})
+    credits = Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
+    open_alerts = Integer(required=True)
+
+
+class ReportSchema(StrictSchema):
+    program_id = fields.String(required=True)
+    funnel = fields.Nested(FunnelSchema, required=True)
+    students = fields.List(fields.Nested(ReportRowSchema), required=True)
+    sessions = fields.List(fields.Dict(), required=True,
+                           metadata={"description": "Attendance per session: session_id, title, attended, expected"})
+    assessments = fields.List(fields.Dict(), required=True,
+                              metadata={"description": "Missing work per assessment: assessment_id, title, "
+                                                       "submitted, missed"})
+    mentors = fields.List(fields.Dict(), required=True,
+                          metadata={"description": "mentor_id, answered, median_answer_hours, overdue"})
+    instructors = fields.List(fields.Dict(), required=True,
+                              metadata={"description": "instructor_id, score (1-5), responses"})
+
+
+class StatementItemSchema(StrictSchema):
+    statement = fields.Dict(required=True, metadata={"description": "An xAPI 1.0.3 statement"})
+    delivered = fields.Boolean(required=True, metadata={"description": "The LRS holds it"})
+
+
+class StatementPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(StatementItemSchema), required=True)
+    limit = Integer(required=True)
+    offset = Integer(required=True)
+    has_more = fields.Boolean(required=True)
+
+
+class CheckResultSchema(StrictSchema):
+    idle = Integer(required=True, metadata={"description": "Idle spells found now (each alerted once)"})
+    reclaimed = Integer(required=True, metadata={"description": "Reclaims requested now"})

@@ -76,3 +76,15 @@ def declare_all(connection):
 def subscribed_types():
     """``{(source, type)}`` of every event type that has at least one consumer."""
     return {(et.source, et.type) for event_types in SUBSCRIPTIONS.values() for et in event_types}
+
+
+# supervision's whole domain: telemetry (published by the gateway with pika), sessions,
+# teams and mentors, replays, questions and feedback (issue 10)
+SUBSCRIPTIONS["supervision"] += [
+    _supervision.TELEMETRY_INGESTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED, MENTOR_ASSIGNED,
+    MENTOR_UNASSIGNED, enrollment.TUTOR_ASSIGNED, content.SESSION_SCHEDULED, content.SESSION_CHANGED,
+    content.SESSION_CANCELLED, content.REPLAY_WATCHED, content.QUESTION_ASKED, content.QUESTION_ANSWERED,
+    content.QUESTION_OVERDUE, content.FEEDBACK_SUBMITTED]
+# supervision: submitting / finished, missing work (assessment's events, issue 10)
+SUBSCRIPTIONS["supervision"] += [assessment.ASSESSMENT_PUBLISHED, assessment.SUBMISSION_RECEIVED,
+                                 assessment.DEADLINE_MISSED, assessment.COMPETITION_SCORE_RECORDED]

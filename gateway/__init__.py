@@ -133,4 +133,10 @@ def create_app(config=None):
     api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
     api.register_blueprint(webhooks.blp, url_prefix=API_PREFIX)
     app.register_blueprint(lti_routes.bp)
+    from gateway.resources import supervision
+    api.register_blueprint(supervision.blp, url_prefix=API_PREFIX)
+    from gateway import dashboard
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(Blueprint("dashboard_static", __name__, static_folder="static",
+                                     static_url_path="/dashboard-static"))
     return app

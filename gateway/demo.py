@@ -7,7 +7,9 @@ tutors, a session with its check-in window, where part of the students sign
 in with the rotating code, and a quiz from the question bank and a homework with a
 rubric, with attempts, submissions and a few graded ones in the gradebook; the
 incentives side: a credit exchange catalogue, a badge for the first credits, the
-credits the sign-ins earn (the default rules), a redemption and the leaderboard.
+credits the sign-ins earn (the default rules), a redemption and the leaderboard; and
+the partner's platform telemetry, with two students idle on the platform (alerts to
+their mentor and tutor, one account reclaimed), and a signed link to the staff dashboard.
 """
 import random
 import sys
@@ -129,18 +131,22 @@ def seed(base_url, school, students, seed_value=2020, db=None, out=print):
 
     work = assessments(admin, lms, pid, [a["student_id"] for a in admitted], rng, now)
     credits = _incentives(admin, lms, pid, admitted[0]["student_id"] if signed else None, catalogue[1]["id"])
+    idle = platform_activity(base_url, school, pid, admin, [a["student_id"] for a in admitted], rng, db)
 
     out(f"seeded programme {pid}: {students} applications, {len(admitted)} admitted, "
         f"{teams} teams, {signed} signed in to session {session['id']}, "
         f"{work['quiz_attempts']} quiz attempts, {work['graded']} homework graded")
     if credits["badge_url"]:
         out(f"credits: {credits['leader']} leads; a badge (Open Badges 2.0): {credits['badge_url']}")
+    out(f"platform telemetry from x-mall; idle on the platform: {', '.join(idle) or 'nobody'}")
+    link = admin.call("POST", f"/programs/{pid}/dashboard-link")["url"]
+    out(f"staff dashboard: {base_url}{link}")
     out(f"admin key: {admin_key}")
     out(f"LMS key:   {lms_key}")
     out(f"try: curl -s {base_url}/api/v1/programs/{pid}/funnel -H 'Authorization: Bearer {admin_key}'")
     out(f"     curl -s {base_url}/api/v1/programs/{pid}/leaderboard -H 'Authorization: Bearer {admin_key}'")
     return {"program_id": pid, "session_id": session["id"], "admitted": len(admitted), "teams": teams,
-            "signed_in": signed, "admin_key": admin_key, **work, **credits}
+            "signed_in": signed, "admin_key": admin_key, "idle": idle, **work, **credits}
 
 
 DEMO_QUESTIONS = [
@@ -233,3 +239,37 @@ def _incentives(admin, lms, pid, student, item_id, wait_s=60):
     rows = admin.call("GET", f"/programs/{pid}/leaderboard")["rows"]
     found["leader"] = f"{rows[0]['name']} ({rows[0]['score']:g})" if rows else None
     return found
+
+
+KINDS = ["login", "product_listed", "order_handled", "marketing_action", "after_sales_action"]
+
+
+def platform_activity(base_url, school, pid, admin, students, rng, db=None):
+    """The partner (x-mall, whose mentors work with the programme) maps its platform
+    accounts and posts a batch of activity; two students were last active long ago, so
+    the idle check (run at once here) finds them, alerts their mentor and tutor, and asks
+    for one account back. Returns the idle students."""
+    partner = Api(base_url, create_key(school, "partner", partner_id="x-mall", name="demo partner", db=db))
+    admin.call("PUT", f"/programs/{pid}/supervision-rules", json={"idle_days": 3, "grace_days": 2})
+    partner.call("POST", f"/programs/{pid}/platform-accounts", json={"accounts": [
+        {"account_id": f"xm-{s}", "student_id": s} for s in students]})
+    now = datetime.now(timezone.utc)
+    idle = students[-2:] if len(students) > 3 else []
+    records = []
+    for s in students:
+        if s in idle:  # last seen 4 and 8 days ago: idle, the second past its grace period too
+            ago = [timedelta(days=4), timedelta(days=8)][idle.index(s)]
+            records.append({"record_id": f"{s}-old", "account_id": f"xm-{s}", "kind": "login",
+                            "at": (now - ago).isoformat()})
+            continue
+        for n in range(rng.randint(2, 8)):
+            records.append({"record_id": f"{s}-{n}", "account_id": f"xm-{s}", "kind": rng.choice(KINDS),
+                            "at": (now - timedelta(minutes=rng.randint(1, 600))).isoformat()})
+    partner.call("POST", f"/programs/{pid}/telemetry", json={"records": records})
+    for _ in range(100):  # until supervision has projected the batch
+        mapped = partner.call("GET", f"/programs/{pid}/platform-accounts")["items"]
+        if sum(sum(a["counts"].values()) for a in mapped) >= len(records):
+            break
+        time.sleep(0.2)
+    admin.call("POST", f"/programs/{pid}/checks")
+    return idle

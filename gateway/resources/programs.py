@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from contracts.base import page_schema
 from contracts.enrollment import ProgramCreateSchema, ProgramListQuerySchema, ProgramSchema
+from contracts.errors import NotFound
 from contracts.supervision import FunnelSchema
 from gateway.auth import acting, roles
 from gateway.idempotency import idempotent
@@ -46,5 +47,11 @@ def get_program(program_id):
 @roles("admin")
 @blp.response(200, FunnelSchema)
 def get_funnel(program_id):
-    """The programme's funnel: registered, admitted, trained, active, submitting, finished."""
-    return reply(call("supervision", "get_funnel", program_id))
+    """The programme's funnel: registered, admitted, trained, active, submitting, finished
+    (null with a note for a stage that has no source yet). A programme supervision has
+    not heard of yet (just created) has an empty funnel, not 404."""
+    try:
+        return reply(call("supervision", "get_funnel", program_id))
+    except NotFound:
+        program = call("enrollment", "get_program", program_id)  # 404 when there is none
+        return reply(call("supervision", "get_funnel", program_id, program))

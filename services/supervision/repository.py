@@ -1,35 +1,199 @@
-"""Storage of supervision records (a fake lives in tests/unit)."""
-from contracts.supervision import FUNNEL_STAGES
-from services.supervision.models import ProgramFunnelDoc, StudentStagesDoc
+"""Storage of supervision records (an in-memory fake lives in tests/unit/supervision).
+
+Records are plain dicts with ``id`` (stored as ``_id``) and ``rev``. A changed
+record is stored whole, guarded by the ``rev`` it was read at (a concurrent change
+makes the save report a conflict and the caller re-reads), with the events it owes
+appended to ``pending_events`` in the same write (services.common.events relays them).
+"""
+import uuid
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.common.events import owing
+from services.supervision.models import (AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
+                                         StatementDoc, StudentDoc)
+
+_HIDDEN = {"pending_events": 0, "outbox_pending": 0}
+_TOKENS = 20  # write tokens kept per document (see save_many)
 
 
-class FunnelRepository:
+def _out(doc):
+    if doc is None:
+        return None
+    doc = dict(doc)
+    doc["id"] = doc.pop("_id")
+    return doc
 
-    def start(self, funnel):
-        """Create the funnel unless it exists (idempotent: an upsert keyed by
-        the programme id)."""
-        fields = {k: v for k, v in funnel.items() if k != "program_id"}
-        ProgramFunnelDoc._get_collection().update_one(
-            {"_id": funnel["program_id"]}, {"$setOnInsert": fields}, upsert=True)
 
-    def get(self, school_id, program_id):
-        doc = ProgramFunnelDoc.objects(id=program_id, school_id=school_id).first()
-        if doc is None:
-            return None
-        return {"program_id": doc.id, **{f: getattr(doc, f) for f in
-                ("school_id", "name", "season", "tracks", "started_at")}}
+def _in(record, events=(), pending=()):
+    doc = {k: v for k, v in record.items() if k != "id"}
+    doc["_id"] = record["id"]
+    doc["pending_events"] = [*pending, *events]
+    doc.update(owing(doc["pending_events"]))
+    return doc
 
-    def reach(self, school_id, program_id, student_id, stage):
-        """Flag that the student reached ``stage`` (idempotent: by ``_id``)."""
-        if stage not in FUNNEL_STAGES:
-            raise ValueError(f"unknown funnel stage {stage}")
-        StudentStagesDoc._get_collection().update_one(
-            {"_id": f"{program_id}:{student_id}"},
-            {"$set": {stage: True},
-             "$setOnInsert": {"school_id": school_id, "program_id": program_id, "student_id": student_id}},
-            upsert=True)
 
-    def students(self, program_id):
-        """Each student's stage flags (a programme has hundreds, not millions)."""
-        return list(StudentStagesDoc._get_collection().find(
-            {"program_id": program_id}, {stage: 1 for stage in FUNNEL_STAGES}))
+class _Records:
+    """Insert-once and rev-guarded saves for one collection."""
+
+    def __init__(self, document):
+        self.collection = document._get_collection()
+
+    def get(self, record_id):
+        return _out(self.collection.find_one({"_id": record_id}, _HIDDEN))
+
+    def many(self, ids):
+        return {doc["_id"]: _out(doc) for doc in self.collection.find({"_id": {"$in": list(ids)}}, _HIDDEN)}
+
+    def insert(self, record, events=()):
+        """Store a new record; False if one with its id exists already."""
+        try:
+            self.collection.insert_one(_in({**record, "rev": 0, "_ws": []}, events))
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def save_many(self, changes):
+        """``changes``: [(record read at record["rev"], events)]. Stores each whole at
+        rev + 1; a record never stored (no ``_ws``: not read from here) is inserted, and
+        loses if another got there first. Returns the ids that lost a race."""
+        if not changes:
+            return []
+        ids = [record["id"] for record, _ in changes]
+        owed = {doc["_id"]: doc.get("pending_events") or []
+                for doc in self.collection.find({"_id": {"$in": ids}}, {"pending_events": 1})}
+        lost, ops, new = [], [], []
+        # which writes won: each stored document keeps the tokens of its latest writes
+        # (a later writer builds on the version it read, so it keeps this one's token)
+        token = uuid.uuid4().hex
+        for record, events in changes:
+            tokens = [*(record.get("_ws") or [])[-(_TOKENS - 1):], token]
+            if "_ws" not in record:
+                new.append(_in({**record, "rev": 0, "_ws": tokens}, events))
+                continue
+            ops.append(ReplaceOne({"_id": record["id"], "rev": record["rev"]},
+                                  _in({**record, "rev": record["rev"] + 1, "_ws": tokens}, events,
+                                      owed.get(record["id"], []))))
+        if new:
+            try:
+                self.collection.insert_many(new, ordered=False)
+            except BulkWriteError as exc:
+                lost += [new[e["index"]]["_id"] for e in exc.details["writeErrors"]]
+        if ops and self.collection.bulk_write(ops, ordered=False).modified_count != len(ops):
+            ids = [op._filter["_id"] for op in ops]
+            won = {doc["_id"] for doc in self.collection.find({"_id": {"$in": ids}, "_ws": token}, {"_id": 1})}
+            lost += [i for i in ids if i not in won]
+        return lost
+
+
+class SupervisionRepository:
+
+    def __init__(self):
+        self.programs = _Records(ProgramFunnelDoc)
+        self.students = _Records(StudentDoc)
+        self.accounts = _Records(AccountDoc)
+        self.alerts = _Records(AlertDoc)
+        self.claims = _Records(ClaimDoc)
+        self._activity = ActivityDoc._get_collection()
+
+    # --- programmes -------------------------------------------------------------
+
+    def count(self, program_id, deltas):
+        """Move the funnel counters (``$inc`` on the programme by ``_id``, with its ``rev``)."""
+        deltas = {f"counts.{stage}": n for stage, n in deltas.items() if n}
+        if deltas:  # rev moves too: a whole-record save read before this must not write the old counts back
+            ProgramFunnelDoc._get_collection().update_one({"_id": program_id}, {"$inc": {**deltas, "rev": 1}})
+
+    def running_programs(self, now):
+        return [_out(doc) for doc in ProgramFunnelDoc._get_collection().find(
+            {"starts_ts": {"$lte": now}, "ends_ts": {"$gte": now}}, {"_id": 1, "rev": 1})]
+
+    # --- students ----------------------------------------------------------------
+
+    def students_in(self, program_id, stage=None, limit=100, offset=0):
+        """A page of a programme's students (all, or those who reached ``stage``), by student id."""
+        query = {"program_id": program_id}
+        if stage:
+            query[f"stages.{stage}"] = {"$exists": True}
+        cursor = StudentDoc._get_collection().find(query, _HIDDEN).sort("_id", ASCENDING).skip(offset).limit(limit + 1)
+        docs = [_out(d) for d in cursor]
+        return docs[:limit], len(docs) > limit
+
+    def idle_candidates(self, program_id, silent_before):
+        """Admitted students whose platform has been silent since before ``silent_before``."""
+        return [_out(d) for d in StudentDoc._get_collection().find(
+            {"program_id": program_id, "status": "admitted", "idle_clock": {"$lte": silent_before}}, _HIDDEN)]
+
+    def idle_students(self, program_id):
+        return [_out(d) for d in StudentDoc._get_collection().find(
+            {"program_id": program_id, "idle.spell_id": {"$exists": True}}, _HIDDEN)]
+
+    def accounts_of_students(self, student_keys):
+        return [_out(d) for d in AccountDoc._get_collection().find({"student_key": {"$in": list(student_keys)}})]
+
+    def accounts_in(self, program_id):
+        return [_out(d) for d in AccountDoc._get_collection().find({"program_id": program_id})]
+
+    # --- activity records ----------------------------------------------------------
+
+    def insert_records(self, batch_id, docs):
+        """Insert platform records once each; return the ids new to this batch
+        (inserted now, or by an earlier delivery of the same batch)."""
+        if not docs:
+            return set()
+        try:
+            self._activity.insert_many([{"_id": d["id"], "batch_id": batch_id,
+                                         **{k: v for k, v in d.items() if k != "id"}} for d in docs],
+                                       ordered=False)
+            return {d["id"] for d in docs}
+        except BulkWriteError as exc:
+            duplicate = {docs[e["index"]]["id"] for e in exc.details["writeErrors"] if e.get("code") == 11000}
+            others = [e for e in exc.details["writeErrors"] if e.get("code") != 11000]
+            if others:
+                raise
+            mine = {d["_id"] for d in self._activity.find(
+                {"_id": {"$in": list(duplicate)}, "batch_id": batch_id}, {"_id": 1})}
+            return {d["id"] for d in docs if d["id"] not in duplicate} | mine
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def list_alerts(self, program_id, status=None, mentor_id=None, limit=100, offset=0):
+        query = {"program_id": program_id}
+        if status:
+            query["status"] = status
+        if mentor_id:
+            query["mentor_id"] = mentor_id
+        cursor = AlertDoc._get_collection().find(query, _HIDDEN).sort("raised_ts", ASCENDING).skip(offset).limit(limit + 1)
+        docs = [_out(d) for d in cursor]
+        return docs[:limit], len(docs) > limit
+
+    def open_alerts_of(self, program_id, student_id):
+        return [_out(d) for d in AlertDoc._get_collection().find(
+            {"program_id": program_id, "student_id": student_id, "status": {"$in": ["open", "acknowledged"]}},
+            _HIDDEN)]
+
+    # --- xAPI statements ------------------------------------------------------------------
+
+    def add_statement(self, program_id, statement, ts):
+        """Keep a statement for delivery, once per id."""
+        try:
+            StatementDoc._get_collection().insert_one({"_id": statement["id"], "program_id": program_id,
+                                                       "statement": statement, "ts": ts, "pending": 1})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def pending_statements(self, limit=500):
+        return [d["statement"] for d in StatementDoc._get_collection().find({"pending": 1}).limit(limit)]
+
+    def mark_delivered(self, ids, now):
+        if ids:
+            StatementDoc._get_collection().update_many({"_id": {"$in": list(ids)}},
+                                                       {"$unset": {"pending": ""}, "$set": {"delivered_ts": now}})
+
+    def statements_of(self, program_id, limit=100, offset=0):
+        cursor = StatementDoc._get_collection().find({"program_id": program_id}).sort(
+            [("ts", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit + 1)
+        docs = list(cursor)
+        return [{"statement": d["statement"], "delivered": "pending" not in d} for d in docs[:limit]], len(docs) > limit

@@ -1,46 +1,762 @@
-"""The supervision service: thin nameko entrypoints over services.supervision.domain."""
-from contracts.base import dump
-from contracts.content import ATTENDANCE_RECORDED
-from contracts.enrollment import APPLICATION_SUBMITTED, PROGRAM_CREATED, STUDENT_ADMITTED
-from contracts.errors import NotFound
-from contracts.supervision import FunnelSchema
-from services.common.events import on_event
+"""The supervision service: thin nameko entrypoints over services.supervision.domain.
+
+It keeps projections of what the other services and the partners' platforms report
+(the funnel as counters, each student's stages and last activity, platform accounts),
+finds idle accounts with a timer, and raises alerts once per cause.
+"""
+import hashlib
+import logging
+import os
+import random
+import time
+from collections import defaultdict
+
+import requests
+from nameko.timer import timer
+from pymongo.errors import ConnectionFailure
+
+from contracts.assessment import (ASSESSMENT_PUBLISHED, COMPETITION_SCORE_RECORDED, DEADLINE_MISSED,
+                                  SUBMISSION_RECEIVED)
+from contracts.base import dump, load
+from contracts.content import (ATTENDANCE_RECORDED, FEEDBACK_SUBMITTED, QUESTION_ANSWERED, QUESTION_ASKED,
+                               QUESTION_OVERDUE, REPLAY_WATCHED, SESSION_CANCELLED, SESSION_CHANGED,
+                               SESSION_SCHEDULED)
+from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR_UNASSIGNED, PROGRAM_CREATED,
+                                  STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED)
+from contracts.errors import Conflict, Forbidden, NotFound
+from contracts.events import make_event
+from contracts.supervision import (ACCOUNT_RECLAIM_REQUESTED, ALERT_RAISED, ALERT_RESOLVED, FUNNEL_STAGES,
+                                   STAGE_REACHED, STUDENT_IDLE, TELEMETRY_INGESTED, AccountMappingsSchema,
+                                   AccountPageSchema, AccountQuerySchema, AlertActionSchema, IdlePageQuerySchema,
+                                   IdlePageSchema, MappingResultSchema, AlertPageSchema, AlertQuerySchema,
+                                   AlertSchema, FunnelSchema, PageQuerySchema, ReportSchema,
+                                   RulesSchema, StagePageSchema, StudentActivitySchema)
+from services.common.acting import ensure_self, is_student
+from services.common.events import Outbox, on_event
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
-from services.supervision import domain
-from services.supervision.models import DOCUMENTS
-from services.supervision.repository import FunnelRepository
+from services.supervision import domain, reports, xapi
+from services.supervision.models import DOCUMENTS, OUTBOX
+from services.supervision.repository import SupervisionRepository
+
+log = logging.getLogger("praxis.supervision")
+ACTOR = "supervision"
+CHECK_SECONDS = float(os.environ.get("PRAXIS_IDLE_CHECK_SECONDS", "60"))
+XAPI_SECONDS = float(os.environ.get("PRAXIS_XAPI_SECONDS", "5"))
+RETRIES = 8
+BATCH_RETRIES = 40  # telemetry batches for the same accounts contend
+
+
+class ProgramNotYetKnown(ConnectionFailure):
+    """A passing failure: services.common.events retries the event with backoff."""
+
+
+class Contended(ConnectionFailure):
+    """Records kept changing under concurrent events (e.g. batches for the same accounts):
+    a passing failure, retried with backoff and then requeued, never dropped (each
+    batch is applied to an account once, so a retry finishes what was left)."""
+
+
+def backoff(attempt):
+    """A short random pause before re-reading records that lost a race."""
+    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+
+
+def event_id(*parts):
+    """Event ids derived from their cause: the same cause gives the same id."""
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
 
 
 class SupervisionService(PraxisService):
     name = "supervision"
 
-    funnels = Storage(FunnelRepository, documents=DOCUMENTS)
+    store = Storage(SupervisionRepository, documents=DOCUMENTS)
+    outbox = Outbox(*OUTBOX)
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _event(self, program, event_type, payload, key):
+        return make_event(event_type, payload, school_id=program["school_id"], actor=ACTOR,
+                          event_id=event_id(event_type.type, key))
+
+    def _program(self, program_id, school_id=None):
+        """The programme's record, or a stand-in while its program.created is on the way."""
+        program = self.store.programs.get(program_id)
+        return program if program is not None else domain.stub_program(program_id, school_id)
+
+    def _own_program(self, caller, program_id):
+        program = self.store.programs.get(program_id)
+        if program is None or program["school_id"] != caller["school_id"]:
+            raise NotFound(f"no programme {program_id}")
+        return program
+
+    def _known_program(self, program_id, school_id):
+        """The programme's record; for an event about a programme whose program.created
+        has not arrived yet (another queue), a stand-in record that program.created
+        completes later, so what the event counts is kept."""
+        program = self.store.programs.get(program_id)
+        if program is None:
+            self.store.programs.insert(domain.stub_program(program_id, school_id))
+            program = self.store.programs.get(program_id)
+        return program
+
+    def _change_program(self, program_id, change, school_id=None):
+        """Apply ``change(program)`` under the rev guard (re-read on a lost race); an
+        event (``school_id`` given) about a programme not known yet makes its stand-in."""
+        for _ in range(RETRIES):
+            program = (self._known_program(program_id, school_id) if school_id
+                       else self.store.programs.get(program_id))
+            if program is None:
+                raise ProgramNotYetKnown(f"programme {program_id} not known yet")
+            if change(program) is False:
+                return program
+            if not self.store.programs.save_many([(program, [])]):
+                return program
+        raise Conflict("the programme changed too often meanwhile; retry")
+
+    def _change_students(self, program, changes, now, create=True):
+        """Apply ``changes[student_id](student)`` (returns events or None) to each
+        student under the rev guard; flag the stages now due, owe stage.reached for
+        each first time and move the funnel counters. Returns the saved students."""
+        pending = {domain.student_key(program["id"], sid): (sid, fn) for sid, fn in changes.items()}
+        saved = {}
+        for attempt in range(BATCH_RETRIES):
+            found = self.store.students.many(pending)
+            batch, first = [], {}
+            for key, (sid, fn) in pending.items():
+                student = found.get(key)
+                if student is None:
+                    if not create:
+                        continue
+                    student = domain.new_student(program["id"], program["school_id"], sid)
+                before = set(student["stages"])
+                events = list(fn(student) or [])
+                for stage in domain.stages_due(program, student):
+                    domain.reach(student, stage, now)
+                first[key] = [stage for stage in FUNNEL_STAGES if stage in student["stages"] and stage not in before]
+                for stage in first[key]:
+                    events.append(self._event(program, STAGE_REACHED, {
+                        "program_id": program["id"], "student_id": sid, "stage": stage,
+                        "reached_at": domain.iso(student["stages"][stage]), "track": student.get("track")},
+                        f"{key}:{stage}"))
+                student["idle_clock"] = 0.0 if program.get("stub") else domain.idle_clock_start(program, student)
+                batch.append((student, events))
+            lost = set(self.store.students.save_many(batch))
+            # the counters move once per stage first reached by a save that won (a lost
+            # race re-reads the student and decides again)
+            counts = defaultdict(int)
+            for student, _ in batch:
+                if student["id"] not in lost:
+                    saved[student["id"]] = student
+                    for stage in first[student["id"]]:
+                        counts[stage] += 1
+            if counts:
+                self.store.count(program["id"], counts)
+            pending = {k: v for k, v in pending.items() if k in lost}
+            if not pending:
+                return saved
+            backoff(attempt)
+        raise Contended("students changed too often meanwhile")
+
+    def _raise_alert(self, program, kind, parts, message, now, student_id=None, subject_id=None, mentor_id=None,
+                     teams=None):
+        """Raise an alert once per cause (its id is derived from the cause), to the
+        student's team's mentor and tutor."""
+        alert_id = domain.alert_id(kind, program["id"], *parts)
+        team = domain.team_of(program, student_id, teams) if student_id else None
+        alert = {"id": alert_id, "program_id": program["id"], "school_id": program["school_id"], "kind": kind,
+                 "message": message, "status": "open", "student_id": student_id,
+                 "team_id": team and team["id"], "mentor_id": mentor_id or (team and team.get("mentor_id")),
+                 "tutor_id": team and team.get("tutor_id"), "subject_id": subject_id,
+                 "raised_ts": now, "note": None, "updated_by": None}
+        payload = {k: alert[k] for k in ("program_id", "kind", "message", "student_id", "team_id", "mentor_id",
+                                         "tutor_id", "subject_id")}
+        event = self._event(program, ALERT_RAISED, {"alert_id": alert_id, **payload}, alert_id)
+        return self.store.alerts.insert(alert, [event]), alert
+
+    def _resolve_alert(self, program, alert_id, by, note=""):
+        for _ in range(RETRIES):
+            alert = self.store.alerts.get(alert_id)
+            if alert is None or alert["status"] == "resolved":
+                return alert
+            alert.update(status="resolved", note=note or alert.get("note"), updated_by=by)
+            event = self._event(program, ALERT_RESOLVED, {
+                "alert_id": alert_id, "program_id": alert["program_id"], "kind": alert["kind"],
+                "resolved_by": by, "note": note, "student_id": alert.get("student_id")}, alert_id)
+            if not self.store.alerts.save_many([(alert, [event])]):
+                return alert
+        raise Conflict("the alert changed meanwhile; retry")
+
+    # --- programmes, sessions, teams (enrollment's and content's events) -------------
 
     @on_event(PROGRAM_CREATED)
     def on_program_created(self, event):
-        self.funnels.start(domain.new_funnel(event.school_id, event.payload, event.occurred_at))
+        program = domain.new_program(event.school_id, event.payload, event.occurred_at)
+        if self.store.programs.insert(program):
+            return
+
+        def complete(stub):  # events about the programme came first: complete their stand-in
+            if not stub.get("stub"):
+                return False
+            completed = domain.complete_stub(stub, program)
+            stub.clear()
+            stub.update(completed)
+        self._change_program(program["id"], complete)
+
+    def _session(self, event, status):
+        p = event.payload
+
+        def change(program):
+            if status == "cancelled":
+                if p["session_id"] not in program["sessions"]:
+                    return False
+                program["sessions"][p["session_id"]]["status"] = "cancelled"
+                return None
+            program["sessions"][p["session_id"]] = {
+                "title": p["title"], "starts_ts": domain.ts(p["starts_at"]), "ends_ts": domain.ts(p["ends_at"]),
+                "tracks": p["tracks"], "status": status, "instructor_id": p["instructor_id"]}
+        self._change_program(p["program_id"], change, event.school_id)
+
+    @on_event(SESSION_SCHEDULED)
+    def on_session_scheduled(self, event):
+        self._session(event, "scheduled")
+
+    @on_event(SESSION_CHANGED)
+    def on_session_changed(self, event):
+        self._session(event, "scheduled")
+
+    @on_event(SESSION_CANCELLED)
+    def on_session_cancelled(self, event):
+        self._session(event, "cancelled")
+
+    def _team(self, event, **fields):
+        program_id, team_id = event.payload["program_id"], event.payload["team_id"]
+
+        def change(program):
+            team = program.setdefault("teams", {}).setdefault(team_id, {"mentor_id": None, "tutor_id": None,
+                                                                        "members": []})
+            team.update(fields)
+            if fields.get("partner_id") and fields["partner_id"] not in program["partners"]:
+                program["partners"].append(fields["partner_id"])
+            team.pop("partner_id", None)
+        self._change_program(program_id, change, event.school_id)
+
+    @on_event(TEAM_FORMED)
+    def on_team_formed(self, event):
+        self._team(event, members=event.payload["members"])
+
+    @on_event(TEAM_CHANGED)
+    def on_team_changed(self, event):
+        p = event.payload
+        self._team(event, members=[] if p["change"] == "disbanded" else p["members"])
+
+    @on_event(MENTOR_ASSIGNED)
+    def on_mentor_assigned(self, event):
+        self._team(event, mentor_id=event.payload["mentor_id"], partner_id=event.payload["partner_id"])
+
+    @on_event(MENTOR_UNASSIGNED)
+    def on_mentor_unassigned(self, event):
+        self._team(event, mentor_id=None)
+
+    @on_event(TUTOR_ASSIGNED)
+    def on_tutor_assigned(self, event):
+        self._team(event, tutor_id=event.payload["tutor_id"])
+
+    # --- the funnel's early stages ------------------------------------------------------
+
+    def _student_event(self, event, change):
+        program = self._known_program(event.payload["program_id"], event.school_id)
+        return self._change_students(program, {event.payload["student_id"]: change}, domain.ts(event.occurred_at))
 
     @on_event(APPLICATION_SUBMITTED)
     def on_application_submitted(self, event):
-        self._reach(event, "registered")
+        at, p = domain.ts(event.occurred_at), event.payload
+
+        def change(student):
+            student["track"] = p["track"]
+            student["name"] = p["name"]
+            if student["status"] is None or student["status"] == "registered":
+                student["status"] = "registered"
+            domain.reach(student, "registered", at)
+        self._student_event(event, change)
 
     @on_event(STUDENT_ADMITTED)
     def on_student_admitted(self, event):
-        self._reach(event, "admitted")
+        at, p = domain.ts(event.occurred_at), event.payload
+
+        def change(student):
+            student.update(track=p["track"], status="admitted", admitted_ts=student.get("admitted_ts") or at)
+            domain.reach(student, "admitted", at)
+        self._student_event(event, change)
+
+    @on_event(STUDENT_WITHDRAWN)
+    def on_student_withdrawn(self, event):
+        self._student_event(event, lambda student: student.update(status="withdrawn"))
 
     @on_event(ATTENDANCE_RECORDED)
     def on_attendance_recorded(self, event):
-        if event.payload["status"] in domain.TRAINED_BY:
-            self._reach(event, "trained")
+        at, p = domain.ts(event.occurred_at), event.payload
 
-    def _reach(self, event, stage):
-        self.funnels.reach(event.school_id, event.payload["program_id"], event.payload["student_id"], stage)
+        def change(student):
+            student["attended"][p["session_id"]] = p["status"]
+            if p["status"] in domain.TRAINED_BY:
+                domain.note_lms(student, "replay" if p["status"] == "watched_replay" else "attendance", at)
+        saved = self._student_event(event, change)
+        program = self.store.programs.get(p["program_id"])
+        for student in saved.values():
+            self._attendance_alerts(program, student, at)
+        if p["status"] in domain.TRAINED_BY:
+            title = program["sessions"].get(p["session_id"], {}).get("title")
+            self._keep_statement(p["program_id"], xapi.from_attendance(event, title), at)
+
+    @on_event(REPLAY_WATCHED)
+    def on_replay_watched(self, event):
+        self._student_event(event, lambda s: domain.note_lms(s, "replay", domain.ts(event.occurred_at)))
+
+    @on_event(QUESTION_ASKED)
+    def on_question_asked(self, event):
+        self._student_event(event, lambda s: domain.note_lms(s, "question", domain.ts(event.occurred_at)))
+
+    @on_event(QUESTION_ANSWERED)
+    def on_question_answered(self, event):
+        p = event.payload
+
+        def change(program):
+            asked = domain.ts(p["due_at"]) - program.get("sla_seconds", 24 * 3600)
+            if p["role"] == "mentor":
+                times = program.setdefault("answers", {}).setdefault(p["author_id"], [])
+                times.append(max(0.0, domain.ts(p["answered_at"]) - asked))
+                del times[:-500]  # the median of the latest answers
+        program = self._change_program(p["program_id"], change, event.school_id)
+        self._resolve_alert(program, domain.alert_id("question_overdue", p["program_id"], p["question_id"]),
+                            "system", "answered")
+
+    @on_event(QUESTION_OVERDUE)
+    def on_question_overdue(self, event):
+        p = event.payload
+        program = self._known_program(p["program_id"], event.school_id)
+        created, _ = self._raise_alert(
+            program, "question_overdue", [p["question_id"]],
+            f"a question of {p['student_id']} is unanswered past its deadline",
+            domain.ts(event.occurred_at), student_id=p["student_id"], subject_id=p["question_id"],
+            mentor_id=p.get("mentor_id"))
+
+        def count(program):
+            overdue = program.setdefault("overdue", {})
+            key = p.get("mentor_id") or "unassigned"
+            overdue[key] = overdue.get(key, 0) + 1
+        if created:
+            self._change_program(p["program_id"], count)
+
+    @on_event(FEEDBACK_SUBMITTED)
+    def on_feedback_submitted(self, event):
+        p = event.payload
+
+        def change(program):
+            score = program.setdefault("instructors", {}).setdefault(p["instructor_id"], {"sum": 0, "n": 0})
+            score["sum"] += (p["clarity"] + p["practical_value"] + p["pace"]) / 3
+            score["n"] += 1
+        self._change_program(p["program_id"], change, event.school_id)
+
+    # --- assessment: submitting, finished, missing work -----------------------------------
+
+    @on_event(ASSESSMENT_PUBLISHED)
+    def on_assessment_published(self, event):
+        p = event.payload
+
+        def change(program):
+            program.setdefault("assessments", {})[p["assessment_id"]] = {
+                "title": p["title"], "kind": p["assessment_kind"], "tracks": p["tracks"],
+                "deadline_ts": domain.ts(p["deadline"])}
+        self._change_program(p["program_id"], change, event.school_id)
+
+    @on_event(SUBMISSION_RECEIVED)
+    def on_submission_received(self, event):
+        p = event.payload
+
+        def change(student):
+            student.setdefault("submitted", {})[p["assessment_id"]] = domain.ts(p["submitted_at"])
+            domain.note_lms(student, "submission", domain.ts(p["submitted_at"]))
+        self._student_event(event, change)
+        program = self.store.programs.get(p["program_id"])
+        title = program.get("assessments", {}).get(p["assessment_id"], {}).get("title")
+        self._keep_statement(p["program_id"], xapi.from_submission(event, title), domain.ts(p["submitted_at"]))
+
+    @on_event(DEADLINE_MISSED)
+    def on_deadline_missed(self, event):
+        p = event.payload
+        saved = self._student_event(event, lambda s: s.setdefault("missed", {}).update({p["assessment_id"]: 1}))
+        program = self.store.programs.get(p["program_id"])
+        title = program.get("assessments", {}).get(p["assessment_id"], {}).get("title", p["assessment_id"])
+        for student in saved.values():
+            self._raise_alert(program, "deadline_missed", [p["assessment_id"], student["student_id"]],
+                              f"{student['student_id']} handed in nothing for {title} by its deadline",
+                              domain.ts(event.occurred_at), student_id=student["student_id"],
+                              subject_id=p["assessment_id"])
+
+    @on_event(COMPETITION_SCORE_RECORDED)
+    def on_competition_score_recorded(self, event):
+        p = event.payload
+        program = self._known_program(p["program_id"], event.school_id)
+        if not program.get("competition_seen"):
+            program = self._change_program(p["program_id"], lambda prog: prog.update(competition_seen=True))
+        students = set(p["student_ids"]) | ({p["student_id"]} if p.get("student_id") else set())
+        self._change_students(program, {sid: (lambda s: s.update(competition=True)) for sid in students},
+                              domain.ts(event.occurred_at))
+
+    # --- telemetry ---------------------------------------------------------------------
+
+    @on_event(TELEMETRY_INGESTED)
+    def on_telemetry_ingested(self, event):
+        p = event.payload
+        program = self._program(p["program_id"], event.school_id)
+        records, seen = [], set()
+        for r in p["records"]:
+            rid = domain.record_id(p["program_id"], r)
+            if rid not in seen:
+                seen.add(rid)
+                records.append({"id": rid, "account_id": r["account_id"], "kind": r["kind"],
+                                "ts": domain.ts(r["at"])})
+        new_ids = self.store.insert_records(p["batch_id"], records)
+        by_account = defaultdict(list)
+        for record in records:
+            if record["id"] in new_ids:
+                by_account[record["account_id"]].append(record)
+        students = self._apply_to_accounts(program, event.school_id, p["batch_id"], by_account)
+        self._refresh_platform(program, students, time.time())
+        if not program.get("stub") and not program.get("telemetry_seen"):
+            self._change_program(program["id"], lambda prog: prog.update(telemetry_seen=True))
+
+    def _apply_to_accounts(self, program, school_id, batch_id, by_account):
+        """Fold new records into their accounts' summaries (once per batch); return the
+        students mapped to the accounts touched."""
+        pending = {f"{program['id']}:{a}": a for a in by_account}
+        students = set()
+        for attempt in range(BATCH_RETRIES):
+            found = self.store.accounts.many(pending)
+            changes = []
+            for key, account_id in pending.items():
+                account = found.get(key) or domain.new_account(program["id"], school_id, account_id)
+                if domain.apply_records(account, batch_id, by_account[account_id]):
+                    changes.append((account, []))
+                if account.get("student_id"):
+                    students.add(account["student_id"])
+            lost = set(self.store.accounts.save_many(changes))
+            pending = {k: v for k, v in pending.items() if k in lost}
+            if not pending:
+                return students
+            backoff(attempt)
+        raise Contended("platform accounts changed too often meanwhile")
+
+    def _refresh_platform(self, program, student_ids, now):
+        """Recompute the students' platform activity from their accounts; activity
+        after an idle spell ends it (and resolves its alerts)."""
+        if not student_ids:
+            return
+        keys = {domain.student_key(program["id"], sid): sid for sid in student_ids}
+        accounts = defaultdict(list)
+        for account in self.store.accounts_of_students(keys):
+            accounts[account["student_key"]].append(account)
+        ended = []
+
+        def change_for(key):
+            def change(student):
+                student["platform"] = domain.merge_platform(accounts[key])
+                student["accounts"] = sorted(a["account_id"] for a in accounts[key])
+                idle = student.get("idle")
+                if idle and (student["platform"]["last_ts"] or 0) > idle["since"]:
+                    ended.append(idle["spell_id"])
+                    student["idle"] = None
+            return change
+        self._change_students(program, {sid: change_for(key) for key, sid in keys.items()}, now)
+        for spell in ended:
+            for kind in ("student_idle", "account_reclaim"):
+                self._resolve_alert(program, domain.alert_id(kind, program["id"], spell), "system",
+                                    "platform activity ended the idle spell")
 
     @rpc
-    def get_funnel(self, caller, program_id):
-        funnel = self.funnels.get(caller["school_id"], program_id)
-        if funnel is None:
+    def map_accounts(self, caller, program_id, data):
+        """Map platform accounts to students (bulk); records already counted for an
+        unmapped account count for the student from now on."""
+        data = load(AccountMappingsSchema, data)
+        program = self._own_program(caller, program_id)
+        wanted = {m["account_id"]: m["student_id"] for m in data["accounts"]}
+        pending = {f"{program_id}:{a}": a for a in wanted}
+        touched = set(wanted.values())
+        for _ in range(RETRIES):
+            found = self.store.accounts.many(pending)
+            changes = []
+            for key, account_id in pending.items():
+                account = found.get(key) or domain.new_account(program_id, program["school_id"], account_id)
+                if account.get("student_id"):
+                    touched.add(account["student_id"])
+                account["student_id"] = wanted[account_id]
+                account["student_key"] = domain.student_key(program_id, wanted[account_id])
+                account["mapped_by"] = caller["actor"]
+                changes.append((account, []))
+            lost = set(self.store.accounts.save_many(changes))
+            pending = {k: v for k, v in pending.items() if k in lost}
+            if not pending:
+                break
+        else:
+            raise Conflict("platform accounts changed too often meanwhile; retry")
+        self._refresh_platform(program, touched, time.time())
+        unmapped = sum(1 for a in self.store.accounts_in(program_id) if not a.get("student_id"))
+        return dump(MappingResultSchema, {"mapped": len(wanted), "unmapped": unmapped})
+
+    @rpc
+    def list_accounts(self, caller, program_id, query=None):
+        """The programme's platform accounts by account id (paged), or only the unmapped ones."""
+        query = load(AccountQuerySchema, query)
+        self._own_program(caller, program_id)
+        accounts = sorted((a for a in self.store.accounts_in(program_id)
+                           if not (query["unmapped"] and a.get("student_id"))), key=lambda a: a["account_id"])
+        start, limit = query["offset"], query["limit"]
+        items = [{"account_id": a["account_id"], "student_id": a.get("student_id"), "counts": a["counts"],
+                  "last_activity_at": domain.moment(max(a["last"].values()) if a["last"] else None)}
+                 for a in accounts[start:start + limit]]
+        return dump(AccountPageSchema, {"items": items, "limit": limit, "offset": start,
+                                        "has_more": len(accounts) > start + limit})
+
+    # --- reading the funnel and students -------------------------------------------------
+
+    @rpc
+    def get_funnel(self, caller, program_id, known_program=None):
+        """The funnel from its counters. ``known_program`` (from enrollment, passed by
+        the gateway) answers an empty funnel for a programme supervision has not heard
+        of yet instead of 404."""
+        program = self.store.programs.get(program_id)
+        if program is None or program.get("stub") or program["school_id"] != caller["school_id"]:
+            if known_program and known_program.get("school_id") == caller["school_id"] \
+                    and known_program.get("id") == program_id:
+                stub = program if program and program["school_id"] == caller["school_id"] else None
+                return dump(FunnelSchema, domain.funnel_view(domain.placeholder_program(known_program, stub)))
             raise NotFound(f"no programme {program_id}")
-        return dump(FunnelSchema, domain.with_stages(funnel, self.funnels.students(program_id)))
+        return dump(FunnelSchema, domain.funnel_view(program))
+
+    @rpc
+    def stage_students(self, caller, program_id, stage, query=None):
+        query = load(PageQuerySchema, query)
+        if stage not in FUNNEL_STAGES:
+            raise NotFound(f"no stage {stage}")
+        self._own_program(caller, program_id)
+        students, more = self.store.students_in(program_id, stage, **query)
+        items = [{"student_id": s["student_id"], "track": s.get("track"),
+                  "reached_at": domain.moment(s["stages"].get(stage))} for s in students]
+        return dump(StagePageSchema, {"items": items, "has_more": more, **query})
+
+    @rpc
+    def student_activity(self, caller, program_id, student_id):
+        if is_student(caller):
+            ensure_self(caller, student_id)
+        self._own_program(caller, program_id)
+        student = self.store.students.get(domain.student_key(program_id, student_id))
+        if student is None:
+            raise NotFound(f"no student {student_id} in programme {program_id}")
+        return dump(StudentActivitySchema, domain.activity_view(student))
+
+    # --- rules, idle accounts, alerts ----------------------------------------------------
+
+    @rpc
+    def set_rules(self, caller, program_id, data):
+        rules = load(RulesSchema, data)
+        self._own_program(caller, program_id)
+        self._change_program(program_id, lambda program: program.update(rules=rules))
+        return dump(RulesSchema, rules)
+
+    @rpc
+    def get_rules(self, caller, program_id):
+        program = self._own_program(caller, program_id)
+        return dump(RulesSchema, {**domain.DEFAULT_RULES, **program.get("rules", {})})
+
+    @timer(interval=CHECK_SECONDS)
+    def check_programs(self):
+        now = time.time()
+        for program in self.store.running_programs(now):
+            self.check_program(program["id"], now)
+
+    @rpc
+    def run_checks(self, caller, program_id):
+        """Run the idle check and the attendance alerts of a programme now (the timer
+        does it every PRAXIS_IDLE_CHECK_SECONDS); the same once-per-spell claims hold."""
+        self._own_program(caller, program_id)
+        return self.check_program(program_id, time.time())
+
+    def check_program(self, program_id, now):
+        """The idle check and the attendance alerts of one programme at ``now``.
+        One idle spell gives one student.idle, one alert and (after the grace
+        period) one reclaim, however often this runs and in however many
+        processes: each is claimed by inserting a record with the spell's id."""
+        program = self.store.programs.get(program_id)
+        if program is None:
+            return {"idle": 0, "reclaimed": 0}
+        rules = {**domain.DEFAULT_RULES, **program.get("rules", {})}
+        idle = reclaimed = 0
+        marks, teams = {}, domain.team_index(program)
+        for student in self.store.idle_candidates(program_id, now - rules["idle_days"] * domain.DAY):
+            verdict = domain.idle_verdict(program, student, now)
+            if verdict is None:
+                continue
+            known = student.get("idle") or {}
+            if known.get("spell_id") == verdict["spell_id"] and (known.get("reclaimed") or not verdict["reclaim"]):
+                continue  # this spell is fully handled
+            idle += self._claim_idle(program, student, verdict, now, teams)
+            if verdict["reclaim"]:
+                reclaimed += self._claim_reclaim(program, student, verdict, rules, now, teams)
+            marks[student["student_id"]] = verdict
+        if marks:
+            def mark(verdict):
+                return lambda s: s.update(idle={"spell_id": verdict["spell_id"], "since": verdict["since"],
+                                                "reclaimed": verdict["reclaim"]})
+            self._change_students(program, {sid: mark(v) for sid, v in marks.items()}, now, create=False)
+        self._check_attendance(program, now)
+        return {"idle": idle, "reclaimed": reclaimed}
+
+    def _claim_idle(self, program, student, verdict, now, teams):
+        sid, spell = student["student_id"], verdict["spell_id"]
+        team = domain.team_of(program, sid, teams)
+        idle_event = self._event(program, STUDENT_IDLE, {
+            "program_id": program["id"], "student_id": sid, "team_id": team and team["id"],
+            "idle_since": domain.iso(verdict["since"]), "spell_id": spell,
+            "account_id": (student["accounts"] or [None])[0], "idle_days": verdict["idle_days"]}, spell)
+        claimed = self.store.claims.insert({"id": f"{spell}:idle", "program_id": program["id"], "ts": now},
+                                           [idle_event])
+        self._raise_alert(program, "student_idle", [spell],
+                          f"{sid} has not used the platform for {verdict['idle_days']} days", now, student_id=sid,
+                          teams=teams)
+        return int(claimed)
+
+    def _claim_reclaim(self, program, student, verdict, rules, now, teams):
+        sid, spell = student["student_id"], verdict["spell_id"]
+        event = self._event(program, ACCOUNT_RECLAIM_REQUESTED, {
+            "program_id": program["id"], "student_id": sid, "account_id": (student["accounts"] or [None])[0],
+            "track": student.get("track"), "spell_id": spell, "idle_since": domain.iso(verdict["since"]),
+            "promote_waitlisted": rules["promote_waitlisted"]}, spell)
+        claimed = self.store.claims.insert({"id": f"{spell}:reclaim", "program_id": program["id"], "ts": now},
+                                           [event])
+        self._raise_alert(program, "account_reclaim", [spell],
+                          f"{sid}'s platform account is to be released: idle past the grace period", now,
+                          student_id=sid, teams=teams)
+        return int(claimed)
+
+    def _check_attendance(self, program, now):
+        """After a session ended: every student's attendance standing (once per end)."""
+        ended = [s["ends_ts"] for s in program["sessions"].values()
+                 if s["status"] == "scheduled" and program.get("attendance_checked_ts", 0) < s["ends_ts"] <= now]
+        if not ended:
+            return
+        offset, teams = 0, domain.team_index(program)
+        while True:
+            students, more = self.store.students_in(program["id"], limit=500, offset=offset)
+            for student in students:
+                self._attendance_alerts(program, student, now, teams)
+            if not more:
+                break
+            offset += 500
+        self._change_program(program["id"], lambda p: p.update(attendance_checked_ts=max(ended)))
+
+    def _attendance_alerts(self, program, student, now, teams=None):
+        for kind, message in domain.attendance_alerts(program, student, now):
+            self._raise_alert(program, kind, [student["student_id"]], message, now,
+                              student_id=student["student_id"], teams=teams)
+
+    @rpc
+    def idle_accounts(self, caller, program_id, query=None):
+        """Students in an idle spell the idle check has found (activity ends it), by id."""
+        query = load(IdlePageQuerySchema, query)
+        program = self._own_program(caller, program_id)
+        teams = domain.team_index(program)
+        items = [{"student_id": s["student_id"], "accounts": s["accounts"],
+                  "team_id": (teams.get(s["student_id"]) or {}).get("id"),
+                  "idle_since": domain.moment(s["idle"]["since"]), "spell_id": s["idle"]["spell_id"],
+                  "reclaim_requested": bool(s["idle"].get("reclaimed"))}
+                 for s in self.store.idle_students(program_id)]
+        items.sort(key=lambda i: i["student_id"])
+        start, limit = query["offset"], query["limit"]
+        return dump(IdlePageSchema, {"items": items[start:start + limit], "limit": limit, "offset": start,
+                                     "has_more": len(items) > start + limit})
+
+    @rpc
+    def list_alerts(self, caller, program_id, query=None):
+        query = load(AlertQuerySchema, query)
+        self._own_program(caller, program_id)
+        alerts, more = self.store.list_alerts(program_id, **query)
+        page = {k: query[k] for k in ("limit", "offset")}
+        return dump(AlertPageSchema, {"items": [_alert_row(a) for a in alerts], "has_more": more, **page})
+
+    @rpc
+    def update_alert(self, caller, alert_id, data):
+        """Acknowledge (with a note) or resolve an alert."""
+        data = load(AlertActionSchema, data)
+        alert = self.store.alerts.get(alert_id)
+        if alert is None or alert["school_id"] != caller["school_id"]:
+            raise NotFound(f"no alert {alert_id}")
+        if caller["role"] == "partner":
+            raise Forbidden("partners do not handle the school's alerts")
+        program = self.store.programs.get(alert["program_id"])
+        if data["status"] == "resolved":
+            return _alert_out(self._resolve_alert(program, alert_id, caller["actor"], data["note"]))
+        if alert["status"] == "resolved":
+            raise Conflict("the alert is resolved already")
+        alert.update(status="acknowledged", note=data["note"], updated_by=caller["actor"])
+        if self.store.alerts.save_many([(alert, [])]):
+            raise Conflict("the alert changed meanwhile; retry")
+        return _alert_out(alert)
+
+    # --- xAPI ---------------------------------------------------------------------------
+
+    def _keep_statement(self, program_id, statement, ts):
+        self.store.add_statement(program_id, xapi.validate(statement), ts)
+
+    @timer(interval=XAPI_SECONDS)
+    def deliver_statements(self):
+        """Send pending statements to the LRS (when one is configured); a failure
+        leaves them pending for the next run, and the LRS keeps each id once."""
+        lrs = xapi.LrsClient()
+        if not lrs.configured:
+            return 0
+        delivered = 0
+        while True:
+            pending = self.store.pending_statements(500)
+            if not pending:
+                return delivered
+            try:
+                held = lrs.send(pending)
+            except requests.RequestException as exc:  # the LRS is away: the statements wait
+                log.warning("xAPI delivery failed; statements stay pending", extra={"reason": repr(exc)})
+                return delivered
+            self.store.mark_delivered(held, time.time())
+            delivered += len(held)
+            if len(held) < len(pending):
+                return delivered
+
+    @rpc
+    def list_statements(self, caller, program_id, query=None):
+        query = load(PageQuerySchema, query)
+        self._own_program(caller, program_id)
+        items, more = self.store.statements_of(program_id, **query)
+        return {"items": items, "has_more": more, **query}
+
+    # --- reports -----------------------------------------------------------------------
+
+    @rpc
+    def report(self, caller, program_id):
+        program = self._own_program(caller, program_id)
+        students, offset = [], 0
+        while True:
+            page, more = self.store.students_in(program_id, limit=500, offset=offset)
+            students += page
+            if not more:
+                break
+            offset += 500
+        alerts, _ = self.store.list_alerts(program_id, limit=100_000)
+        return dump(ReportSchema, reports.programme_report(program, students, alerts, time.time()))
+
+
+def _alert_row(alert):
+    return {**alert, "raised_at": domain.moment(alert["raised_ts"])}
+
+
+def _alert_out(alert):
+    return dump(AlertSchema, _alert_row(alert))

@@ -239,6 +239,7 @@ OTHER_STUDENT = {
     "POST /credits/entries/{entry_id}/appeal": {404}, "GET /redemptions/{redemption_id}": {404},
     "POST /redemptions": {403}, "PUT /students/{student_id}/leaderboard-preference": {403},
     "GET /programs/{program_id}/students/{student_id}/attendance": {403},
+    "GET /programs/{program_id}/students/{student_id}/activity": {403},
 }
 # what the other partner of the same school may do (the rest of what partners may call: 404)
 OTHER_PARTNER_ALLOWED = {"GET /programs", "GET /programs/{program_id}", "GET /programs/{program_id}/sessions",

@@ -1,0 +1,128 @@
+"""An in-memory SupervisionRepository for unit tests (same methods, same rev guard)."""
+import copy
+
+from services.supervision.repository import SupervisionRepository  # noqa: F401  (the interface it fakes)
+
+
+class FakeRecords:
+    def __init__(self):
+        self.docs = {}
+        self.events = []  # every event owed, in order (what the relay would publish)
+        self.lose_next = set()  # ids whose next save loses a race (a concurrent writer)
+
+    def get(self, record_id):
+        return copy.deepcopy(self.docs.get(record_id))
+
+    def many(self, ids):
+        return {i: copy.deepcopy(self.docs[i]) for i in ids if i in self.docs}
+
+    def insert(self, record, events=()):
+        if record["id"] in self.docs:
+            return False
+        self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0, "_ws": []})
+        self.events += list(events)
+        return True
+
+    def save_many(self, changes):
+        lost = []
+        for record, events in changes:
+            current = self.docs.get(record["id"])
+            if record["id"] in self.lose_next:
+                self.lose_next.discard(record["id"])
+                if current is None:  # someone else created it meanwhile (as it was before this change)
+                    self.docs[record["id"]] = copy.deepcopy({**record, "stages": {}, "rev": 0, "_ws": []})
+                else:  # someone else wrote meanwhile
+                    current["rev"] += 1
+                lost.append(record["id"])
+                continue
+            if "_ws" not in record:  # never stored: inserted, unless another got there first
+                if current is not None:
+                    lost.append(record["id"])
+                    continue
+                self.docs[record["id"]] = copy.deepcopy({**record, "rev": 0, "_ws": []})
+            elif current is None or current["rev"] != record["rev"]:
+                lost.append(record["id"])
+                continue
+            else:
+                self.docs[record["id"]] = copy.deepcopy({**record, "rev": record["rev"] + 1})
+            self.events += list(events)
+        return lost
+
+
+class FakeSupervisionRepository:
+    def __init__(self):
+        self.programs, self.students, self.accounts = FakeRecords(), FakeRecords(), FakeRecords()
+        self.alerts, self.claims = FakeRecords(), FakeRecords()
+        self.activity = {}
+        self.statements = {}  # id -> {"statement", "program_id", "ts", "pending"}
+
+    def events(self, event_type=None):
+        every = [e for records in (self.students, self.alerts, self.claims) for e in records.events]
+        return [e for e in every if event_type is None or e["type"] == event_type.type]
+
+    def count(self, program_id, deltas):
+        counts = self.programs.docs[program_id]["counts"]
+        for stage, n in deltas.items():
+            counts[stage] = counts.get(stage, 0) + n
+        self.programs.docs[program_id]["rev"] += 1
+
+    def running_programs(self, now):
+        return [copy.deepcopy(p) for p in self.programs.docs.values() if p["starts_ts"] <= now <= p["ends_ts"]]
+
+    def students_in(self, program_id, stage=None, limit=100, offset=0):
+        docs = sorted((s for s in self.students.docs.values() if s["program_id"] == program_id
+                       and (stage is None or stage in s["stages"])), key=lambda s: s["id"])
+        return copy.deepcopy(docs[offset:offset + limit]), len(docs) > offset + limit
+
+    def idle_candidates(self, program_id, silent_before):
+        return [copy.deepcopy(s) for s in self.students.docs.values() if s["program_id"] == program_id
+                and s.get("status") == "admitted" and s.get("idle_clock", 0) <= silent_before]
+
+    def idle_students(self, program_id):
+        return [copy.deepcopy(s) for s in self.students.docs.values()
+                if s["program_id"] == program_id and s.get("idle")]
+
+    def accounts_of_students(self, student_keys):
+        return [copy.deepcopy(a) for a in self.accounts.docs.values() if a.get("student_key") in student_keys]
+
+    def accounts_in(self, program_id):
+        return [copy.deepcopy(a) for a in self.accounts.docs.values() if a["program_id"] == program_id]
+
+    def insert_records(self, batch_id, docs):
+        new = set()
+        for doc in docs:
+            if doc["id"] not in self.activity:
+                self.activity[doc["id"]] = {**doc, "batch_id": batch_id}
+            if self.activity[doc["id"]]["batch_id"] == batch_id:
+                new.add(doc["id"])
+        return new
+
+    def list_alerts(self, program_id, status=None, mentor_id=None, limit=100, offset=0):
+        docs = sorted((a for a in self.alerts.docs.values() if a["program_id"] == program_id
+                       and (status is None or a["status"] == status)
+                       and (mentor_id is None or a.get("mentor_id") == mentor_id)), key=lambda a: a["raised_ts"])
+        return copy.deepcopy(docs[offset:offset + limit]), len(docs) > offset + limit
+
+    def open_alerts_of(self, program_id, student_id):
+        return [copy.deepcopy(a) for a in self.alerts.docs.values() if a["program_id"] == program_id
+                and a.get("student_id") == student_id and a["status"] != "resolved"]
+
+    def add_statement(self, program_id, statement, ts):
+        if statement["id"] in self.statements:
+            return False
+        self.statements[statement["id"]] = {"statement": copy.deepcopy(statement), "program_id": program_id,
+                                            "ts": ts, "pending": True}
+        return True
+
+    def pending_statements(self, limit=500):
+        return [copy.deepcopy(s["statement"]) for s in self.statements.values() if s["pending"]][:limit]
+
+    def mark_delivered(self, ids, now):
+        for i in ids:
+            self.statements[i]["pending"] = False
+
+    def statements_of(self, program_id, limit=100, offset=0):
+        docs = sorted((s for s in self.statements.values() if s["program_id"] == program_id),
+                      key=lambda s: (s["ts"], s["statement"]["id"]))
+        return ([{"statement": copy.deepcopy(s["statement"]), "delivered": not s["pending"]}
+                 for s in docs[offset:offset + limit]], len(docs) > offset + limit)
