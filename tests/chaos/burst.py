@@ -13,9 +13,11 @@ RETRY = {409, 429, 502, 503, 504}
 
 class Burst:
 
-    def __init__(self, client, writes, threads=8, give_up_after=150):
-        """``writes``: (path, body, idempotency key) triples, each POSTed once with retries."""
+    def __init__(self, client, writes, threads=8, pace=0.1, give_up_after=150):
+        """``writes``: (path, body, idempotency key) triples, each POSTed once with retries;
+        each thread waits ``pace`` seconds between writes (the burst lasts, faults land in it)."""
         self.client, self.writes, self.threads, self.give_up_after = client, writes, threads, give_up_after
+        self.pace = pace
         self.answers = Counter()      # every status seen, retries included
         self.final = {}               # key -> final response
         self.retry_spans = []         # seconds from a write's first 409 to its final answer
@@ -46,6 +48,7 @@ class Burst:
         return self
 
     def _write(self, path, body, key):
+        time.sleep(self.pace)
         started, first_conflict = time.monotonic(), None
         while True:
             assert time.monotonic() - started < self.give_up_after, f"{key}: no final answer ({self.answers})"

@@ -44,6 +44,7 @@ class Keeper:
         self.held = set()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        system.supervise()  # from now on every process is supervised
         self.thread = threading.Thread(target=self._run, daemon=True, name="keeper")
         self.thread.start()
 
