@@ -17,6 +17,7 @@ consumer has reconnected, and the deadline drops it if its caller gave up.
 import logging
 import time
 
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
 from contracts.errors import PraxisError
@@ -26,8 +27,32 @@ log = logging.getLogger("praxis.rpc")
 DEADLINE_HEADER = "nameko.deadline"
 
 
+class SafeQueueConsumer(QueueConsumer):
+    """nameko's QueueConsumer, except that acknowledging (or requeueing) a message
+    on a connection the broker just dropped is not fatal: nameko only checks that
+    the connection object is there, and a ``ConnectionResetError`` from the socket
+    then kills the worker's thread and the whole service. The broker hands an
+    unacknowledged message out again after the consumer has reconnected."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except Exception as exc:
+            log.warning("could not acknowledge a message; the broker will deliver it again",
+                        extra={"error": f"{exc.__class__.__name__}: {exc}"})
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except Exception as exc:
+            log.warning("could not requeue a message; the broker will deliver it again",
+                        extra={"error": f"{exc.__class__.__name__}: {exc}"})
+
+
 class ResilientRpcConsumer(RpcConsumer):
     """nameko's RpcConsumer, except that a failed reply (or ack) is not fatal."""
+
+    queue_consumer = SafeQueueConsumer()
 
     def handle_result(self, message, result, exc_info):
         try:

@@ -1,6 +1,7 @@
 """Writes as a careful client makes them: each with its own Idempotency-Key,
-retried with the same key after a 503, a 409 or a broken connection until a final
-answer comes. Every answer is recorded, to count afterwards."""
+retried with the same key after a 503, a 409 saying the key's first request is
+still running (it has Retry-After) or a broken connection, until a final answer
+comes. Every answer is recorded, to count afterwards."""
 import threading
 import time
 from collections import Counter
@@ -60,9 +61,10 @@ class Burst:
                 time.sleep(0.5)
                 continue
             self._seen(response.status_code, time.monotonic() - sent)
-            if response.status_code == 409 and first_conflict is None:
+            in_flight = response.status_code == 409 and "Retry-After" in response.headers
+            if in_flight and first_conflict is None:  # the key's first request is still running
                 first_conflict = time.monotonic()
-            if response.status_code in RETRY:
+            if response.status_code in RETRY - {409} or in_flight:
                 time.sleep(min(float(response.headers.get("Retry-After") or 1), 1.0))
                 continue
             with self._lock:

@@ -6,12 +6,14 @@ import os
 import signal
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import RPC_TIMEOUT, gateway_workers, wait_ready
 from tests.e2e.enrollment_helpers import application, applications, create_programme
+from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -163,3 +165,48 @@ def wait_ready_except(system, down, timeout=60):
         checks = requests.get(f"{system.base_url}/ready", timeout=10).json()["checks"]
         return all(v == "ok" for k, v in checks.items() if k != f"service:{down}") and checks
     return eventually(others_ready, timeout=timeout, interval=0.5)
+
+
+def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
+    """Enrollment admits students while content is down; content's roster catches up
+    to exactly enrollment's admitted students; then a burst of sign-ins with content
+    killed in the middle records each student once, and supervision's funnel counts
+    each attendance once."""
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=40)  # running now, open for applications
+    school = SimpleNamespace(admin=admin, program_id=program_id)
+    students, burst = application_burst(lms, program_id, count=40)
+    burst.join()
+    for item in applications(admin, program_id):
+        assert admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 80}).status_code == 200
+    with system.keeper.holding("content"):
+        assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    admitted = sorted(a["student_id"] for a in applications(admin, program_id, status="admitted"))
+    assert admitted == students  # capacity 40: everybody
+
+    session = create_session(school, admin, title="Chaos roll call")
+    open_window(school, session["id"], period_seconds=600, grace_seconds=60)
+
+    def roster():
+        status = admin.get(f"{API}/sessions/{session['id']}/checkin-status")
+        return status.status_code == 200 and sorted(status.json()["not_signed_in"] + status.json()["signed_in"])
+    assert eventually(lambda: roster() == admitted, timeout=60)  # content's roster = enrollment's admitted
+
+    code = code_of(school, session["id"])
+    writes = [(f"{API}/sessions/{session['id']}/sign-ins",
+               {"student_id": s, "code": code, "device_id": f"phone-{s}"}, f"sign-in-{session['id']}-{s}")
+              for s in students]
+    signing = Burst(lms, writes, threads=8).start()
+    signing.wait_acked(12)
+    system.keeper.kill("content")
+    signing.join()
+    # 201, or 200 for a retry whose first attempt was recorded before content died:
+    # either way the answer is the student's one record
+    assert len(signing.final) == 40 and set(signing.final_statuses()) <= {200, 201}, signing.answers
+    assert all(r.json()["student_id"] == key.rsplit("-", 1)[1] for key, r in signing.final.items())
+    assert 500 not in signing.answers
+    wait_ready(system)
+    records = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    assert sorted(r["student_id"] for r in records) == students  # each sign-in once
+    eventually(lambda: (funnel(admin, program_id) or {}).get("trained") == 40, timeout=60)
+    assert funnel(admin, program_id)["admitted"] == 40 and funnel(admin, program_id)["registered"] == 40
