@@ -84,7 +84,7 @@ class Keeper:
 
 
 @pytest.fixture(scope="package")
-def system(rabbit, database, drop_databases, tmp_path_factory):
+def system(rabbit, database, tmp_path_factory):
     prefix = f"chaos{RUN_ID}"
     env = {**os.environ, "AMQP_URI": rabbit.uri, "MONGO_URI": database.uri, "PRAXIS_DB_PREFIX": prefix,
            "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT)}
