@@ -3,12 +3,17 @@ write is stored once, the projections (supervision's funnel, content's roster an
 attendance) equal their source, every service is alive and ready again without a
 hand restart, and no answer was a 500."""
 import os
+import random
 import signal
 import time
 import uuid
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
+from kombu import Connection, Queue
+
+from contracts import topology
 
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import RPC_TIMEOUT, gateway_workers, wait_ready
@@ -210,3 +215,88 @@ def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
     assert sorted(r["student_id"] for r in records) == students  # each sign-in once
     eventually(lambda: (funnel(admin, program_id) or {}).get("trained") == 40, timeout=60)
     assert funnel(admin, program_id)["admitted"] == 40 and funnel(admin, program_id)["registered"] == 40
+
+
+def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing(system, client_for, rabbit):
+    tap = EventTap(rabbit.uri)
+    try:
+        admin, lms = school_of(client_for)
+        program_id = create_programme(admin, capacity_ug=20)
+        students, burst = application_burst(lms, program_id, count=20)
+        burst.join()
+        for item in applications(admin, program_id):
+            admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 70})
+        assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+        session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Twice")
+        open_window(SimpleNamespace(admin=admin), session["id"], period_seconds=600, grace_seconds=60)
+        code = code_of(SimpleNamespace(admin=admin), session["id"])
+        eventually(lambda: len(roster_of(admin, session["id"])) == 20, timeout=60)
+        for s in students:
+            assert lms.post(f"{API}/sessions/{session['id']}/sign-ins",
+                            json={"student_id": s, "code": code, "device_id": f"phone-{s}"}).status_code == 201
+        settled = eventually(lambda: (lambda f: f if f and f["trained"] == 20 else None)(funnel(admin, program_id)),
+                             timeout=60)
+        attendance = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+        def every_event():
+            seen = tap.read()
+            kinds = Counter(e["type"].rsplit(".", 1)[0] for e in seen)
+            return seen if all(kinds[k] >= 20 for k in (
+                "application.submitted", "student.admitted", "attendance.recorded")) else None
+        events = list({e["event_id"]: e for e in eventually(every_event, timeout=30)}.values())
+
+        again = [*events, *events]
+        random.Random(11).shuffle(again)
+        with Connection(rabbit.uri) as connection:
+            producer = connection.Producer()
+            for envelope in again:
+                producer.publish(envelope, exchange=topology.event_exchange(envelope["source"]),
+                                 routing_key=envelope["type"], serializer="json")
+        eventually(lambda: queues_drained(rabbit.uri), timeout=60)
+        assert funnel(admin, program_id) == settled
+        assert admin.get(f"{API}/sessions/{session['id']}/attendance").json() == attendance
+        assert roster_of(admin, session["id"]) == students
+    finally:
+        tap.close()
+
+
+class EventTap:
+    """Every event of every source published while the tap is open."""
+
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        channel = self.connection.default_channel
+        self.queues = [Queue(f"chaos-tap-{source}-{uuid.uuid4().hex[:6]}", exchange=topology.event_exchange(source),
+                             routing_key="#", durable=False, auto_delete=False)
+                       for source in ("enrollment", "content", "assessment", "incentives", "supervision")]
+        for queue in self.queues:
+            queue.bind(channel).declare()
+        self.seen = []
+
+    def read(self):
+        for queue in self.queues:
+            while (message := queue.bind(self.connection.default_channel).get(no_ack=True)) is not None:
+                self.seen.append(message.payload)
+        return list(self.seen)
+
+    def close(self):
+        for queue in self.queues:
+            queue.bind(self.connection.default_channel).delete()
+        self.connection.release()
+
+
+def roster_of(admin, session_id):
+    status = admin.get(f"{API}/sessions/{session_id}/checkin-status").json()
+    return sorted(status["signed_in"] + status["not_signed_in"])
+
+
+def queues_drained(amqp_uri):
+    """No consumer queue holds a message, ready or being handled."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in topology.all_queues():
+            declared = queue.bind(channel).queue_declare(passive=True)
+            if declared.message_count:
+                return False
+        channel.close()
+    time.sleep(1)  # the last messages taken are being applied (each is a duplicate: a few ms)
+    return True
