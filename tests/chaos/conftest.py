@@ -16,6 +16,7 @@ from tests.e2e.conftest import Client
 from tests.processes import PrivateDatabase, PrivateRabbit, rabbit_installed
 
 RPC_TIMEOUT = 5.0  # the gateway's deadline in these tests
+REPLICAS = 2  # processes per service, side by side: competing consumers, two relays, two timer sets
 
 
 @pytest.fixture(scope="package")
@@ -53,8 +54,8 @@ class Keeper:
             with self._lock:
                 supervised = getattr(self.system, "_supervised", {})
                 for name in self.held:
-                    if name in supervised:  # not restarted while held
-                        supervised[name]._due = float("inf")
+                    for key in self.system.replicas_of(name):  # not restarted while held
+                        supervised[key]._due = float("inf")
                 self.system.supervise()
 
     def kill(self, name):
@@ -73,10 +74,16 @@ class Keeper:
         finally:
             with self._lock:
                 self.held.discard(name)
-                self.system._supervised[name]._due = 0
+                for key in self.system.replicas_of(name):
+                    self.system._supervised[key]._due = 0
 
     def restarts(self):
-        return {name: s.restarts for name, s in self.system._supervised.items()}
+        """Restarts per service (all its replicas), of the gateway and the database."""
+        counts = {}
+        for key, supervised in self.system._supervised.items():
+            name = key.split("-")[0]
+            counts[name] = counts.get(name, 0) + supervised.restarts
+        return counts
 
     def stop(self):
         self._stop.set()
@@ -88,7 +95,8 @@ def system(rabbit, database, tmp_path_factory):
     prefix = f"chaos{RUN_ID}"
     env = {**os.environ, "AMQP_URI": rabbit.uri, "MONGO_URI": database.uri, "PRAXIS_DB_PREFIX": prefix,
            "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT)}
-    running = local.System(tmp_path_factory.mktemp("system"), env=env, gateway_port=local.free_port())
+    running = local.System(tmp_path_factory.mktemp("system"), env=env, gateway_port=local.free_port(),
+                           replicas=REPLICAS)
     try:
         running.start()
     except RuntimeError as exc:
