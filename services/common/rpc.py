@@ -35,17 +35,17 @@ class SafeQueueConsumer(QueueConsumer):
     unacknowledged message out again after the consumer has reconnected."""
 
     def ack_message(self, message):
-        try:
-            super().ack_message(message)
-        except Exception as exc:
-            log.warning("could not acknowledge a message; the broker will deliver it again",
-                        extra={"error": f"{exc.__class__.__name__}: {exc}"})
+        self._surviving(super().ack_message, message, "acknowledge")
 
     def requeue_message(self, message):
+        self._surviving(super().requeue_message, message, "requeue")
+
+    @staticmethod
+    def _surviving(action, message, what):
         try:
-            super().requeue_message(message)
+            action(message)
         except Exception as exc:
-            log.warning("could not requeue a message; the broker will deliver it again",
+            log.warning(f"could not {what} a message; the broker will deliver it again",
                         extra={"error": f"{exc.__class__.__name__}: {exc}"})
 
 

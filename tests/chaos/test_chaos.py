@@ -52,18 +52,28 @@ def assert_applications_stored_once(system, admin, program_id, students, burst):
     eventually(lambda: (funnel(admin, program_id) or {}).get("registered") == len(students), timeout=60)
 
 
-def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
+def applications_under(system, client_for, blow, count=STUDENTS, threads=8):
+    """A burst of applications with ``blow(burst, admin, program_id)`` dealt in its
+    middle; afterwards each acknowledged application is stored once and the funnel
+    counts each once."""
     admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
-    before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id)
-    burst.wait_acked(15)
-    system.keeper.kill("enrollment")
-    burst.wait_acked(30)
-    system.keeper.kill("supervision")
+    program_id = create_programme(admin, capacity_ug=200)
+    students, burst = application_burst(lms, program_id, count=count, threads=threads)
+    blow(burst, admin, program_id)
     burst.join()
     assert_applications_stored_once(system, admin, program_id, students, burst)
-    wait_ready(system)
+    return burst
+
+
+def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
+    before = system.keeper.restarts()
+
+    def kills(burst, *_):
+        burst.wait_acked(15)
+        system.keeper.kill("enrollment")
+        burst.wait_acked(30)
+        system.keeper.kill("supervision")
+    applications_under(system, client_for, kills)
     after = system.keeper.restarts()
     # every process of both was killed, and started again by supervision
     assert after["enrollment"] == before["enrollment"] + REPLICAS
@@ -76,78 +86,67 @@ def assert_no_process_died(system, before):
 
 
 def test_applications_survive_three_broker_restarts_and_no_service_dies(system, client_for, rabbit):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=200)
     before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id, count=90, threads=12)
-    for acked, restart in ((15, rabbit.stop), (40, rabbit.kill), (65, rabbit.stop)):  # graceful, SIGKILL
-        burst.wait_acked(acked)
-        restart()
-        rabbit.start()
-    burst.join()
+
+    def restarts(burst, *_):
+        for acked, restart in ((15, rabbit.stop), (40, rabbit.kill), (65, rabbit.stop)):  # graceful, SIGKILL
+            burst.wait_acked(acked)
+            restart()
+            rabbit.start()
+    burst = applications_under(system, client_for, restarts, count=90, threads=12)
     assert 503 in burst.answers  # the outages were seen, and answered 503 (never 500)
-    assert_applications_stored_once(system, admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
     assert_no_process_died(system, before)
 
 
 def test_a_frozen_broker_answers_every_request_within_its_deadline(system, client_for, rabbit):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     before = system.keeper.restarts()
-    rabbit.freeze()
-    try:
-        frozen_at = time.monotonic()
-        students, burst = application_burst(lms, program_id, count=20, threads=8)
-        reads = []
-        while time.monotonic() - frozen_at < 20:
-            sent = time.monotonic()
-            response = admin.get(f"{API}/programs/{program_id}")
-            reads.append((response.status_code, time.monotonic() - sent, response.headers.get("Retry-After")))
-    finally:
-        rabbit.thaw()
-    burst.join()
+    reads = []
+
+    def freeze(burst, admin, program_id):
+        rabbit.freeze()
+        try:
+            frozen_at = time.monotonic()
+            while time.monotonic() - frozen_at < 20:
+                sent = time.monotonic()
+                response = admin.get(f"{API}/programs/{program_id}")
+                reads.append((response.status_code, time.monotonic() - sent, response.headers.get("Retry-After")))
+        finally:
+            rabbit.thaw()
+    burst = applications_under(system, client_for, freeze, count=20)
     assert reads and all(status == 503 and retry_after for status, _, retry_after in reads), reads
     assert max(took for _, took, _ in reads) < RPC_TIMEOUT + 2, reads
     assert burst.slowest < RPC_TIMEOUT + 2, burst.slowest
-    assert_applications_stored_once(system, admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
     assert_no_process_died(system, before)
 
 
 def test_applications_survive_the_database_killed_and_restarted_on_its_files(system, client_for, database):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id)
-    burst.wait_acked(15)
-    database.kill()
-    time.sleep(3)  # writes meet the outage
-    database.start()
-    burst.join()
+
+    def outage(burst, *_):
+        burst.wait_acked(15)
+        database.kill()
+        time.sleep(3)  # writes meet the outage
+        database.start()
+    burst = applications_under(system, client_for, outage)
     assert 503 in burst.answers  # the outage was seen, and answered 503 (never 500)
-    assert_applications_stored_once(system, admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
     assert_no_process_died(system, before)
 
 
 def test_a_gateway_worker_killed_mid_request_leaves_no_key_stuck(system, client_for, rabbit):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     workers = gateway_workers(system)
     assert len(workers) == 2
-    rabbit.freeze()  # every request is held in the gateway, waiting for its RPC
-    try:
-        students, burst = application_burst(lms, program_id, count=30, threads=16)
-        time.sleep(1.5)
-        os.kill(workers[0], signal.SIGKILL)  # its requests die with it; gunicorn starts another
-    finally:
-        rabbit.thaw()
-    burst.join()
+
+    def kill_a_worker(*_):
+        rabbit.freeze()  # every request is held in the gateway, waiting for its RPC
+        try:
+            time.sleep(1.5)
+            os.kill(workers[0], signal.SIGKILL)  # its requests die with it; gunicorn starts another
+        finally:
+            rabbit.thaw()
+    burst = applications_under(system, client_for, kill_a_worker, count=30, threads=16)
     assert any(isinstance(seen, str) for seen in burst.answers), burst.answers  # connections broke
     assert 409 in burst.answers  # retries met the dead worker's records ...
     assert max(burst.retry_spans) < 15, burst.retry_spans  # ... and took them over within seconds
-    assert_applications_stored_once(system, admin, program_id, students, burst)
 
 
 def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_definitions_arrive(
