@@ -20,6 +20,7 @@ import time
 from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
+from contracts import topology
 from contracts.errors import PraxisError
 
 log = logging.getLogger("praxis.rpc")
@@ -50,9 +51,15 @@ class SafeQueueConsumer(QueueConsumer):
 
 
 class ResilientRpcConsumer(RpcConsumer):
-    """nameko's RpcConsumer, except that a failed reply (or ack) is not fatal."""
+    """nameko's RpcConsumer, except that a failed reply (or ack) is not fatal; its
+    queue is a quorum queue when PRAXIS_QUEUE_TYPE says so (a RabbitMQ cluster)."""
 
     queue_consumer = SafeQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        if self.queue is not None and topology.queue_arguments():
+            self.queue.queue_arguments = topology.queue_arguments()
 
     def handle_result(self, message, result, exc_info):
         try:

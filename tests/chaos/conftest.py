@@ -90,22 +90,29 @@ class Keeper:
         self.thread.join()
 
 
-@pytest.fixture(scope="package")
-def system(rabbit, database, tmp_path_factory):
-    prefix = f"chaos{RUN_ID}"
-    env = {**os.environ, "AMQP_URI": rabbit.uri, "MONGO_URI": database.uri, "PRAXIS_DB_PREFIX": prefix,
-           "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT)}
-    running = local.System(tmp_path_factory.mktemp("system"), env=env, gateway_port=local.free_port(),
-                           replicas=REPLICAS)
+@contextmanager
+def running_system(var_dir, amqp_uri, database, replicas=REPLICAS, **env):
+    """The whole system on this broker and database, supervised by a Keeper."""
+    env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": database.uri,
+           "PRAXIS_DB_PREFIX": f"chaos{RUN_ID}", "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT), **env}
+    running = local.System(var_dir, env=env, gateway_port=local.free_port(), replicas=replicas)
     try:
         running.start()
     except RuntimeError as exc:
         running.stop()
         pytest.fail(f"the system did not start: {exc}\n{log_tails(running)}")
     running.keeper = Keeper(running)
-    yield running
-    running.keeper.stop()
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.keeper.stop()
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def system(rabbit, database, tmp_path_factory):
+    with running_system(tmp_path_factory.mktemp("system"), rabbit.uri, database) as running:
+        yield running
 
 
 def log_tails(system, chars=3000):
@@ -113,16 +120,19 @@ def log_tails(system, chars=3000):
     return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(logs.glob("*.log")))
 
 
-@pytest.fixture(scope="package")
-def client_for(system, database):
+def clients(system, database):
+    """``make(school, role, partner=None)``: a Client of this system with a fresh API key."""
     import pymongo
-    client = pymongo.MongoClient(database.uri)
-    gateway_db = client[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
+    gateway_db = pymongo.MongoClient(database.uri)[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
 
     def make(school, role, partner=None):
         return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
-    yield make
-    client.close()
+    return make
+
+
+@pytest.fixture(scope="package")
+def client_for(system, database):
+    return clients(system, database)
 
 
 def gateway_workers(system):

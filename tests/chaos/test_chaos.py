@@ -10,59 +10,16 @@ import uuid
 from collections import Counter
 from types import SimpleNamespace
 
-import pytest
 from kombu import Connection, Queue
 
 from contracts import topology
-
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
-from tests.e2e.enrollment_helpers import application, applications, create_programme
+from tests.chaos.flows import (API, application_burst, applications_under, assert_applications_stored_once,
+                               assert_no_process_died, funnel, school_of)
+from tests.e2e.enrollment_helpers import applications, create_programme
 from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
-
-API = "/api/v1"
-STUDENTS = 60
-
-
-def school_of(client_for):
-    name = f"chaos-{uuid.uuid4().hex[:6]}"
-    return client_for(name, "admin"), client_for(name, "lms")
-
-
-def application_burst(lms, program_id, count=STUDENTS, threads=8):
-    students = [f"s{n:03d}" for n in range(count)]
-    writes = [(f"{API}/programs/{program_id}/applications", application(s), f"apply-{program_id}-{s}")
-              for s in students]
-    return students, Burst(lms, writes, threads=threads).start()
-
-
-def funnel(admin, program_id):
-    response = admin.get(f"{API}/programs/{program_id}/funnel")
-    return response.json()["stages"] if response.status_code == 200 else None
-
-
-def assert_applications_stored_once(system, admin, program_id, students, burst):
-    assert burst.final_statuses() == {201: len(students)}, burst.answers
-    assert 500 not in burst.answers, burst.answers
-    wait_ready(system, timeout=60)
-    stored = sorted(a["student_id"] for a in applications(admin, program_id))
-    assert stored == students  # each acknowledged application once, none twice
-    # supervision's funnel equals enrollment's applications
-    eventually(lambda: (funnel(admin, program_id) or {}).get("registered") == len(students), timeout=60)
-
-
-def applications_under(system, client_for, blow, count=STUDENTS, threads=8):
-    """A burst of applications with ``blow(burst, admin, program_id)`` dealt in its
-    middle; afterwards each acknowledged application is stored once and the funnel
-    counts each once."""
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=200)
-    students, burst = application_burst(lms, program_id, count=count, threads=threads)
-    blow(burst, admin, program_id)
-    burst.join()
-    assert_applications_stored_once(system, admin, program_id, students, burst)
-    return burst
 
 
 def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
@@ -78,11 +35,6 @@ def test_applications_survive_sigkill_of_enrollment_and_supervision(system, clie
     # every process of both was killed, and started again by supervision
     assert after["enrollment"] == before["enrollment"] + REPLICAS
     assert after["supervision"] == before["supervision"] + REPLICAS
-
-
-def assert_no_process_died(system, before):
-    assert system.keeper.restarts() == before, "a process exited and had to be restarted"
-    assert all(p.poll() is None for p in system.processes)
 
 
 def test_applications_survive_three_broker_restarts_and_no_service_dies(system, client_for, rabbit):
