@@ -19,7 +19,7 @@ RPC_TIMEOUT = 5.0  # the gateway's deadline in these tests
 REPLICAS = 2  # processes per service, side by side: competing consumers, two relays, two timer sets
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def rabbit(tmp_path_factory):
     if not rabbit_installed():
         pytest.skip("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
@@ -29,7 +29,7 @@ def rabbit(tmp_path_factory):
     node.close()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def database(tmp_path_factory):
     database = PrivateDatabase(tmp_path_factory.mktemp("nx"))
     yield database
@@ -109,7 +109,7 @@ def running_system(var_dir, amqp_uri, database, replicas=REPLICAS, **env):
         running.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def system(rabbit, database, tmp_path_factory):
     with running_system(tmp_path_factory.mktemp("system"), rabbit.uri, database) as running:
         yield running
@@ -130,7 +130,7 @@ def clients(system, database):
     return make
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def client_for(system, database):
     return clients(system, database)
 

@@ -53,3 +53,14 @@ def applications_under(system, client_for, blow, count=STUDENTS, threads=8):
 def assert_no_process_died(system, before):
     assert system.keeper.restarts() == before, "a process exited and had to be restarted"
     assert all(p.poll() is None for p in system.processes)
+
+
+def admitted_programme(admin, lms, count):
+    """A programme running now whose ``count`` applicants were all admitted by selection."""
+    program_id = create_programme(admin, capacity_ug=count)
+    students, burst = application_burst(lms, program_id, count=count)
+    burst.join()
+    for item in applications(admin, program_id):
+        assert admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 80}).status_code == 200
+    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    return program_id, students

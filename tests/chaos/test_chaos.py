@@ -2,21 +2,24 @@
 write is stored once, the projections (supervision's funnel, content's roster and
 attendance) equal their source, every service is alive and ready again without a
 hand restart, and no answer was a 500."""
+import json
 import os
 import random
 import signal
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
+import pymongo
 from kombu import Connection, Queue
 
 from contracts import topology
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
-from tests.chaos.flows import (API, application_burst, applications_under, assert_applications_stored_once,
-                               assert_no_process_died, funnel, school_of)
+from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under,
+                               assert_applications_stored_once, assert_no_process_died, funnel, school_of)
 from tests.e2e.enrollment_helpers import applications, create_programme
 from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
@@ -131,14 +134,9 @@ def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
     killed in the middle records each student once, and supervision's funnel counts
     each attendance once."""
     admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=40)  # running now, open for applications
-    school = SimpleNamespace(admin=admin, program_id=program_id)
-    students, burst = application_burst(lms, program_id, count=40)
-    burst.join()
-    for item in applications(admin, program_id):
-        assert admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 80}).status_code == 200
     with system.keeper.holding("content"):
-        assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+        program_id, students = admitted_programme(admin, lms, 40)
+    school = SimpleNamespace(admin=admin, program_id=program_id)
     admitted = sorted(a["student_id"] for a in applications(admin, program_id, status="admitted"))
     assert admitted == students  # capacity 40: everybody
 
@@ -174,12 +172,7 @@ def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing
     tap = EventTap(rabbit.uri)
     try:
         admin, lms = school_of(client_for)
-        program_id = create_programme(admin, capacity_ug=20)
-        students, burst = application_burst(lms, program_id, count=20)
-        burst.join()
-        for item in applications(admin, program_id):
-            admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 70})
-        assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+        program_id, students = admitted_programme(admin, lms, 20)
         session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Twice")
         open_window(SimpleNamespace(admin=admin), session["id"], period_seconds=600, grace_seconds=60)
         code = code_of(SimpleNamespace(admin=admin), session["id"])
@@ -253,3 +246,51 @@ def queues_drained(amqp_uri):
         channel.close()
     time.sleep(1)  # the last messages taken are being applied (each is a duplicate: a few ms)
     return True
+
+
+def test_the_timers_of_two_replicas_take_effect_once(system, client_for, database, rabbit):
+    """Both content processes scan for overdue questions every 30 s: each question
+    past its deadline is flagged, and question.overdue published, once."""
+    admin, lms = school_of(client_for)
+    program_id, students = admitted_programme(admin, lms, 5)
+    session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Questions")
+    eventually(lambda: len(roster_of(admin, session["id"])) == 5, timeout=60)
+    asked = [lms.post(f"{API}/sessions/{session['id']}/questions",
+                      json={"student_id": s, "text": f"How does {s} ship?"}) for s in students]
+    assert [a.status_code for a in asked] == [201] * 5
+    ids = [a.json()["id"] for a in asked]
+    tap = EventTap(rabbit.uri)
+    try:
+        # their deadline passes (the SLA is hours: the test moves it)
+        content_db = pymongo.MongoClient(database.uri)[f"{system.env['PRAXIS_DB_PREFIX']}_content"]
+        for question in content_db.questions.find({"_id": {"$in": ids}}):  # a whole replace keeps types
+            past = datetime.now(timezone.utc) - timedelta(minutes=1)
+            content_db.questions.replace_one({"_id": question["_id"]},
+                                             {**question, "due_at": past, "due_ts": past.timestamp()})
+
+        def overdue():
+            return {q["id"] for q in admin.get(f"{API}/programs/{program_id}/questions/overdue").json()}
+        eventually(lambda: overdue() == set(ids), timeout=75, interval=1)
+        flagged_at = time.time()
+        # every content process's timer has run again since: none may flag anything twice
+        replicas = system.replicas_of("content")
+        assert len(replicas) == 2
+        eventually(lambda: all(last_scan(system, key) > flagged_at for key in replicas), timeout=75, interval=1)
+        published = [e for e in tap.read() if e["type"].startswith("question.overdue")]
+        per_question = Counter(e["payload"]["question_id"] for e in {e["event_id"]: e for e in published}.values())
+        assert per_question == {i: 1 for i in ids}, published
+        assert overdue() == set(ids)
+    finally:
+        tap.close()
+
+
+def last_scan(system, key):
+    """When this content process last finished its overdue scan (from its log)."""
+    last = 0.0
+    for line in (system.var_dir / "log" / f"{key}.log").read_text(errors="replace").splitlines():
+        if '"content.scan_overdue_questions"' in line:
+            try:
+                last = datetime.fromisoformat(json.loads(line)["ts"]).timestamp()
+            except (ValueError, KeyError):
+                continue
+    return last
