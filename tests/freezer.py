@@ -54,7 +54,7 @@ class FreezableRelay:
         while True:
             try:
                 data = source.recv(65536)
-            except OSError:
+            except (OSError, EOFError):  # closed (eventlet says EOFError)
                 data = b""
             self._flowing.wait()  # frozen: hold the bytes, as a stopped broker would
             if not data:
