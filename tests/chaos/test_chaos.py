@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pymongo
+import requests
 from kombu import Connection, Queue
 
 from contracts import topology
@@ -111,7 +112,8 @@ def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_defin
     eventually(lambda: funnel(admin, program_id), timeout=30)
     with system.keeper.holding("supervision"):
         rabbit.wipe()  # a node rebuilt: no queue, no exchange left
-        wait_ready_except(system, "supervision")
+        checks = wait_ready_except(system, "supervision")
+        assert checks["service:supervision"].startswith("failing")  # /ready names what is missing
         students, burst = application_burst(lms, program_id, count=30)
         burst.join()
         assert sorted(a["student_id"] for a in applications(admin, program_id)) == students
@@ -120,10 +122,11 @@ def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_defin
 
 
 def wait_ready_except(system, down, timeout=60):
-    import requests
-
+    """/ready's checks once everything but the service ``down`` answers again."""
     def others_ready():
-        checks = requests.get(f"{system.base_url}/ready", timeout=10).json()["checks"]
+        answer = requests.get(f"{system.base_url}/ready", timeout=10)
+        checks = answer.json()["checks"]
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
         return all(v == "ok" for k, v in checks.items() if k != f"service:{down}") and checks
     return eventually(others_ready, timeout=timeout, interval=0.5)
 
@@ -294,3 +297,30 @@ def last_scan(system, key):
             except (ValueError, KeyError):
                 continue
     return last
+
+
+def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_for):
+    """Enrollment dies while it admits (every process of it); the retry with the same
+    Idempotency-Key completes the selection: the best ten admitted once each, the rest
+    waitlisted in rank order, and the funnel and content's roster agree."""
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=10)
+    students, burst = application_burst(lms, program_id, count=25)
+    burst.join()
+    scores = {item["student_id"]: 60 + int(item["student_id"][1:]) for item in applications(admin, program_id)}
+    for item in applications(admin, program_id):
+        assert admin.put(f"{API}/applications/{item['id']}/screening-score",
+                         json={"score": scores[item["student_id"]]}).status_code == 200
+    selection = Burst(admin, [(f"{API}/programs/{program_id}/selection", {}, f"select-{program_id}")],
+                      threads=1, pace=0).start()
+    time.sleep(0.3)  # the selection is on its way (admitting takes a write per student)
+    system.keeper.kill("enrollment")
+    selection.join()
+    assert selection.final_statuses() == {200: 1} and 500 not in selection.answers, selection.answers
+    wait_ready(system)
+    best = sorted(scores, key=scores.get, reverse=True)[:10]
+    assert sorted(a["student_id"] for a in applications(admin, program_id, status="admitted")) == sorted(best)
+    assert len(applications(admin, program_id, status="waitlisted")) == 15
+    eventually(lambda: (funnel(admin, program_id) or {}).get("admitted") == 10, timeout=60)
+    session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Roster")
+    eventually(lambda: roster_of(admin, session["id"]) == sorted(best), timeout=60)
