@@ -69,11 +69,13 @@ class RpcPool:
             yield runner, cluster
         except ANSWERS:
             raise
-        except BaseException:
+        except BaseException as exc:
             # broken, or a late reply may still arrive on this proxy's queue: not reused
             if runner is not None:
                 _close(runner)
             runner = None
+            if isinstance(exc, BROKER_TROUBLE) and not isinstance(exc, RpcTimeout):
+                self.close()  # the idle ones share its broker (or its lost node): open new ones
             raise
         finally:
             if runner is not None:
