@@ -28,7 +28,8 @@ def funnel(admin, program_id):
 
 
 def assert_applications_stored_once(system, admin, program_id, students, burst):
-    assert burst.final_statuses() == {201: len(students)}, burst.answers
+    assert burst.final_statuses() == {201: len(students)}, (burst.answers, {
+        key: response.text for key, response in burst.final.items() if response.status_code != 201})
     assert 500 not in burst.answers, burst.answers
     wait_ready(system, timeout=60)
     stored = sorted(a["student_id"] for a in read(admin, f"{API}/programs/{program_id}/applications?limit=200",
