@@ -12,7 +12,7 @@ from tests.freezer import FreezableRelay
 from tests.waiting import eventually
 
 DEADLINE = 2.0
-MARGIN = 1.5
+MARGIN = 2.5  # a loaded machine schedules late; a hang is 15 s
 
 
 class EchoService:
