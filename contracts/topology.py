@@ -2,6 +2,8 @@
 declared. Each service declares *all* queues at start-up, so an event is never
 published before its consumers' queues exist, whatever the start order
 (nameko publishes with mandatory=False: a message with no queue is dropped)."""
+import os
+
 from kombu import Exchange, Queue
 
 from contracts import assessment, content, enrollment  # noqa: F401  (loads the event definitions)
@@ -54,7 +56,7 @@ def consumer_queue(consumer, event_type):
         f"praxis.{consumer}--{event_type.source}.{event_type.type}",
         exchange=event_exchange(event_type.source),
         routing_key=event_type.type,
-        durable=True, auto_delete=False,
+        durable=True, auto_delete=False, queue_arguments=queue_arguments(),
     )
 
 
@@ -88,3 +90,11 @@ SUBSCRIPTIONS["supervision"] += [
 # supervision: submitting / finished, missing work (assessment's events, issue 10)
 SUBSCRIPTIONS["supervision"] += [assessment.ASSESSMENT_PUBLISHED, assessment.SUBMISSION_RECEIVED,
                                  assessment.DEADLINE_MISSED, assessment.COMPETITION_SCORE_RECORDED]
+
+
+def queue_arguments():
+    """``PRAXIS_QUEUE_TYPE=quorum`` on a RabbitMQ cluster: every consumer queue (and
+    every service's RPC queue) is a quorum queue, replicated on the cluster's nodes.
+    Unset (the default): classic queues, as on a single broker."""
+    kind = os.environ.get("PRAXIS_QUEUE_TYPE")
+    return {"x-queue-type": kind} if kind else None

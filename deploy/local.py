@@ -102,11 +102,12 @@ def start_database(data_dir, port, log_dir):
     return process
 
 
-def start_service(name, env, log_dir):
+def start_service(name, env, log_dir, replica=1):
+    log_name = name if replica == 1 else f"{name}-{replica}"
     return subprocess.Popen(
         [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
          f"services.{name}.service:{SERVICE_CLASSES[name]}"],
-        cwd=ROOT, env=env, stdout=open(log_dir / f"{name}.log", "ab"),
+        cwd=ROOT, env=env, stdout=open(log_dir / f"{log_name}.log", "ab"),
         stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -189,7 +190,10 @@ class System:
     """The whole system as processes (services + gateway, and the database
     unless MONGO_URI is given). Used by `make run` and the end-to-end tests."""
 
-    def __init__(self, var_dir, env=None, gateway_port=8080, db_port=27017):
+    def __init__(self, var_dir, env=None, gateway_port=8080, db_port=27017, replicas=1):
+        """``replicas``: processes per service, side by side (competing consumers,
+        one outbox relay and one set of timers each); keys ``name``, ``name-2`` ..."""
+        self.replicas = replicas
         self.var_dir = Path(var_dir)
         self.env = dict(env or os.environ)
         self.gateway_port = gateway_port
@@ -212,21 +216,28 @@ class System:
             self.database = start_database(self.var_dir / "db", self.db_port, log_dir)
             self.env["MONGO_URI"] = f"mongodb://127.0.0.1:{self.db_port}/"
         self.env["PYTHONPATH"] = str(ROOT)
-        self.services = {name: start_service(name, self.env, log_dir) for name in services}
+        self.services = {_replica_key(name, n): start_service(name, self.env, log_dir, n)
+                         for name in services for n in range(1, self.replicas + 1)}
         self.gateway = start_gateway(self.env, self.gateway_port, log_dir)
         self.processes = [*self.services.values(), self.gateway]
         wait_ready(self.base_url, processes=self.processes)
         return self
 
+    def replicas_of(self, name):
+        return [key for key in self.services if key.split("-")[0] == name]
+
     def kill_service(self, name):
-        """SIGKILL, as a crash would: no clean shutdown, unacked messages go back."""
-        self.services[name].kill()
-        self.services[name].wait()
+        """SIGKILL (every process of the service), as a crash would: no clean
+        shutdown, unacked messages go back."""
+        for key in self.replicas_of(name):
+            self.services[key].kill()
+            self.services[key].wait()
 
     def start_service_again(self, name):
-        old = self.services[name]
-        self.services[name] = start_service(name, self.env, self.var_dir / "log")
-        self.processes = [p for p in self.processes if p is not old] + [self.services[name]]
+        for key in self.replicas_of(name):
+            old = self.services[key]
+            self.services[key] = _start_replica(key, self.env, self.var_dir / "log")
+            self.processes = [p for p in self.processes if p is not old] + [self.services[key]]
         wait_ready(self.base_url, processes=self.processes)
 
     def supervise(self):
@@ -234,8 +245,8 @@ class System:
         if not hasattr(self, "_supervised"):
             log_dir = self.var_dir / "log"
             self._supervised = {
-                name: Supervised(name, lambda n=name: start_service(n, self.env, log_dir), process)
-                for name, process in self.services.items()}
+                key: Supervised(key, lambda k=key: _start_replica(k, self.env, log_dir), process)
+                for key, process in self.services.items()}
             self._supervised["gateway"] = Supervised(
                 "gateway", lambda: start_gateway(self.env, self.gateway_port, log_dir), self.gateway)
             if self.database is not None:  # restarted on its own files
@@ -255,6 +266,15 @@ class System:
         stop(self.processes)
         if self.database is not None:
             stop([self.database])
+
+
+def _replica_key(name, replica):
+    return name if replica == 1 else f"{name}-{replica}"
+
+
+def _start_replica(key, env, log_dir):
+    name, _, replica = key.partition("-")
+    return start_service(name, env, log_dir, int(replica or 1))
 
 
 def _interrupt(signum, frame):

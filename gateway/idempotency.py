@@ -58,14 +58,9 @@ def idempotent(view):
         g.caller["operation_id"] = hashlib.sha256(record_id.encode()).hexdigest()[:32]
         store = get_db().idempotency
         fingerprint = _request_hash()
-        try:
-            record = _running(record_id, fingerprint, attempt=0)
-            store.insert_one(record)
-        except DuplicateKeyError:
-            found = store.find_one({"_id": record_id})
-            record = _take_over(store, found) if _abandoned(found, fingerprint) else None
-            if record is None:
-                return _replay(found, fingerprint)
+        record, found = _claim(store, record_id, fingerprint)
+        if record is None:
+            return _replay(found, fingerprint)
         lease = _Lease(store, record)
         try:
             response = make_response(view(*args, **kwargs))
@@ -88,6 +83,20 @@ def idempotent(view):
                         extra={"record_id": record_id}, exc_info=True)
         return response
     return Blueprint.doc(parameters=[HEADER_DOC])(wrapper)  # documented on each operation
+
+
+def _claim(store, record_id, fingerprint):
+    """``(record, None)`` when this request may run, else ``(None, the record found)``."""
+    for _ in range(2):
+        record = _running(record_id, fingerprint, attempt=0)
+        try:
+            store.insert_one(record)
+            return record, None
+        except DuplicateKeyError:
+            found = store.find_one({"_id": record_id})
+        if found is not None:  # else: released meanwhile (its request failed): claim it again
+            return (_take_over(store, found) if _abandoned(found, fingerprint) else None), found
+    return None, None
 
 
 class _Lease:
@@ -161,8 +170,9 @@ def _take_over(store, record):
 
 
 def _replay(record, fingerprint):
-    if record is None:  # expired between insert and read: treat as in flight
-        return problem(409, "Conflict", "a request with this Idempotency-Key is being processed")
+    if record is None:  # released and claimed again by others meanwhile: in flight
+        return problem(409, "Conflict", "a request with this Idempotency-Key is being processed",
+                       headers={"Retry-After": "1"})
     if record["hash"] != fingerprint:
         return problem(422, "Unprocessable entity",
                        f"this {HEADER} was used with a different request",

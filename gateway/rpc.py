@@ -19,13 +19,20 @@ import threading
 import time
 from contextlib import contextmanager
 
-from kombu.exceptions import OperationalError
-from nameko.exceptions import RpcTimeout, UnknownService
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import contracts.errors  # noqa: F401  (registers the exceptions services raise)
+from contracts.errors import PraxisError  # (importing it registers the exceptions services raise)
 
 log = logging.getLogger("praxis.gateway.rpc")
+
+# what a service answers (the proxy that carried it is fine) ...
+ANSWERS = (RemoteError, PraxisError, UnknownService)
+# ... and what says the broker is away, or the proxy's connection broke (a cluster
+# node that went down: its reply queue is gone with it): 503, and the proxy is closed
+BROKER_TROUBLE = (RpcTimeout, OSError, KombuError, AMQPError)
 
 
 class ServiceUnavailable(Exception):
@@ -60,11 +67,15 @@ class RpcPool:
             except queue.Empty:
                 runner, cluster = self._open()
             yield runner, cluster
-        except (RpcTimeout, OSError, OperationalError):
-            # a late reply may still arrive on this proxy's queue: do not reuse it
+        except ANSWERS:
+            raise
+        except BaseException as exc:
+            # broken, or a late reply may still arrive on this proxy's queue: not reused
             if runner is not None:
                 _close(runner)
             runner = None
+            if isinstance(exc, BROKER_TROUBLE) and not isinstance(exc, RpcTimeout):
+                self.close()  # the idle ones share its broker (or its lost node): open new ones
             raise
         finally:
             if runner is not None:
@@ -108,8 +119,14 @@ class RpcPool:
             raise ServiceUnavailable(f"the {service} service did not answer in time")
         except UnknownService:
             raise ServiceUnavailable(f"the {service} service is not running")
-        except (OSError, OperationalError) as exc:
+        except BROKER_TROUBLE as exc:
             raise ServiceUnavailable(f"the message broker is unreachable ({exc.__class__.__name__})")
+        except ANSWERS:
+            raise
+        except Exception as exc:  # a proxy whose connection broke in a way kombu does not name
+            log.exception("rpc proxy failed", extra={"service": service, "method": method,
+                                                     "correlation_id": correlation_id})
+            raise ServiceUnavailable(f"the message broker connection failed ({exc.__class__.__name__})")
 
     def close(self):
         while True:

@@ -21,8 +21,10 @@ class FreezableRelay:
         self._flowing = threading.Event()
         self._flowing.set()
         self._sockets = []
+        self._threads = []
         self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._threads.append(threading.Thread(target=self._accept, daemon=True))
+        self._threads[-1].start()
 
     def freeze(self):
         self._flowing.clear()
@@ -31,13 +33,18 @@ class FreezableRelay:
         self._flowing.set()
 
     def close(self):
+        """Every socket shut and every pump ended (none left waiting on a reused fd)."""
         self._closed = True
         self._flowing.set()
         for s in [self._server, *self._sockets]:
             try:
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        for thread in self._threads:
+            thread.join(5)
+        for s in [self._server, *self._sockets]:
+            s.close()
 
     def _accept(self):
         while not self._closed:
@@ -48,13 +55,14 @@ class FreezableRelay:
             upstream = socket.create_connection(self._target)
             self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                self._threads.append(threading.Thread(target=self._pump, args=(a, b), daemon=True))
+                self._threads[-1].start()
 
     def _pump(self, source, sink):
         while True:
             try:
                 data = source.recv(65536)
-            except OSError:
+            except (OSError, EOFError):  # closed (eventlet says EOFError)
                 data = b""
             self._flowing.wait()  # frozen: hold the bytes, as a stopped broker would
             if not data:

@@ -1,11 +1,11 @@
 """Private infrastructure that a test may break: its own RabbitMQ node and its own
 nx-27017, on ports and under directories of their own (the machine's broker and
 any other test's database are never touched)."""
+import json
 import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from deploy import local
@@ -26,7 +26,8 @@ class PrivateRabbit:
     """A RabbitMQ node of our own: its node name, AMQP and distribution ports, data,
     logs and Erlang cookie under ``base``; no plugins (management off)."""
 
-    def __init__(self, base, name):
+    def __init__(self, base, name, home=None):
+        """``home``: where the Erlang cookie lives (nodes of one cluster share it)."""
         self.base = Path(base)
         self.node = f"{name}@localhost"
         self.port, self.dist_port = local.free_port(), local.free_port()
@@ -35,7 +36,7 @@ class PrivateRabbit:
             (self.base / folder).mkdir(parents=True, exist_ok=True)
         (self.base / "enabled_plugins").write_text("[].\n")
         self.env = {
-            **os.environ, "HOME": str(self.base / "home"),  # its own .erlang.cookie
+            **os.environ, "HOME": str(home or self.base / "home"),  # its own .erlang.cookie
             "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"), "RABBITMQ_LOG_BASE": str(self.base / "log"),
@@ -64,10 +65,12 @@ class PrivateRabbit:
                               capture_output=True, text=True, timeout=timeout)
 
     def stop(self):
-        """Graceful: the node closes its connections and writes its state."""
+        """Graceful (SIGTERM, as systemd stops it): the node closes its connections
+        and writes its state. (rabbitmqctl stop does the same, seconds later: the
+        CLI's own Erlang VM must boot first.)"""
         if self.process is None:
             return
-        self.ctl("stop")
+        os.kill(self.pid, signal.SIGTERM)
         self._wait_exit()
 
     def kill(self):
@@ -102,6 +105,40 @@ class PrivateRabbit:
             self.stop()
         except Exception:
             self.kill()
+
+
+class PrivateCluster:
+    """Three (``size``) private nodes joined in one RabbitMQ cluster."""
+
+    def __init__(self, base, name, size=3):
+        base = Path(base)
+        (base / "home").mkdir(parents=True, exist_ok=True)
+        self.nodes = [PrivateRabbit(base / f"n{i}", f"{name}-{i}", home=base / "home")
+                      for i in range(1, size + 1)]
+
+    @property
+    def uri(self):
+        """Every node, for kombu's failover (a client moves to the next one)."""
+        return ";".join(node.uri for node in self.nodes)
+
+    def start(self):
+        first, *others = self.nodes
+        first.start()
+        for node in others:
+            node.start()
+            for step in (("stop_app",), ("join_cluster", first.node), ("start_app",)):
+                done = node.ctl(*step)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{node.node} {' '.join(step)}: {done.stdout}{done.stderr}")
+        return self
+
+    def running_nodes(self):
+        status = self.nodes[0].ctl("cluster_status", "--formatter", "json")
+        return json.loads(status.stdout)["running_nodes"] if status.returncode == 0 else []
+
+    def close(self):
+        for node in reversed(self.nodes):
+            node.close()
 
 
 class PrivateDatabase:

@@ -38,20 +38,21 @@ from functools import partial
 
 import eventlet
 import mongoengine
-from kombu import Connection
-from mongoengine.connection import get_db
 from amqp.exceptions import ChannelError as AmqpChannelError
+from kombu import Connection
 from kombu.exceptions import ChannelError
+from mongoengine.connection import get_db
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from contracts import topology
 from contracts.events import InvalidEvent, parse_event
 from services.common.config import amqp_uri
+from services.common.rpc import SafeQueueConsumer
 
 log = logging.getLogger("praxis.events")
 
@@ -315,9 +316,10 @@ def _with_retry(fn):
     return fn()
 
 
-class KeepingQueueConsumer(QueueConsumer):
+class KeepingQueueConsumer(SafeQueueConsumer):
     """The event handlers' consumer: a message that cannot be decoded is kept as a
-    dead letter, not acknowledged and dropped (kombu's default)."""
+    dead letter, not acknowledged and dropped (kombu's default); an ack on a
+    connection the broker just dropped is not fatal (SafeQueueConsumer)."""
 
     def on_decode_error(self, message, exc):
         consumer = self.container.service_name

@@ -17,8 +17,10 @@ consumer has reconnected, and the deadline drops it if its caller gave up.
 import logging
 import time
 
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
+from contracts import topology
 from contracts.errors import PraxisError
 
 log = logging.getLogger("praxis.rpc")
@@ -26,8 +28,38 @@ log = logging.getLogger("praxis.rpc")
 DEADLINE_HEADER = "nameko.deadline"
 
 
+class SafeQueueConsumer(QueueConsumer):
+    """nameko's QueueConsumer, except that acknowledging (or requeueing) a message
+    on a connection the broker just dropped is not fatal: nameko only checks that
+    the connection object is there, and a ``ConnectionResetError`` from the socket
+    then kills the worker's thread and the whole service. The broker hands an
+    unacknowledged message out again after the consumer has reconnected."""
+
+    def ack_message(self, message):
+        self._surviving(super().ack_message, message, "acknowledge")
+
+    def requeue_message(self, message):
+        self._surviving(super().requeue_message, message, "requeue")
+
+    @staticmethod
+    def _surviving(action, message, what):
+        try:
+            action(message)
+        except Exception as exc:
+            log.warning(f"could not {what} a message; the broker will deliver it again",
+                        extra={"error": f"{exc.__class__.__name__}: {exc}"})
+
+
 class ResilientRpcConsumer(RpcConsumer):
-    """nameko's RpcConsumer, except that a failed reply (or ack) is not fatal."""
+    """nameko's RpcConsumer, except that a failed reply (or ack) is not fatal; its
+    queue is a quorum queue when PRAXIS_QUEUE_TYPE says so (a RabbitMQ cluster)."""
+
+    queue_consumer = SafeQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        if self.queue is not None and topology.queue_arguments():
+            self.queue.queue_arguments = topology.queue_arguments()
 
     def handle_result(self, message, result, exc_info):
         try:

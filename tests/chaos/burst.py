@@ -1,6 +1,7 @@
 """Writes as a careful client makes them: each with its own Idempotency-Key,
-retried with the same key after a 503, a 409 or a broken connection until a final
-answer comes. Every answer is recorded, to count afterwards."""
+retried with the same key after a 503, a 409 saying the key's first request is
+still running (it has Retry-After) or a broken connection, until a final answer
+comes. Every answer is recorded, to count afterwards."""
 import threading
 import time
 from collections import Counter
@@ -13,9 +14,11 @@ RETRY = {409, 429, 502, 503, 504}
 
 class Burst:
 
-    def __init__(self, client, writes, threads=8, give_up_after=150):
-        """``writes``: (path, body, idempotency key) triples, each POSTed once with retries."""
+    def __init__(self, client, writes, threads=8, pace=0.1, give_up_after=150):
+        """``writes``: (path, body, idempotency key) triples, each POSTed once with retries;
+        each thread waits ``pace`` seconds between writes (the burst lasts, faults land in it)."""
         self.client, self.writes, self.threads, self.give_up_after = client, writes, threads, give_up_after
+        self.pace = pace
         self.answers = Counter()      # every status seen, retries included
         self.final = {}               # key -> final response
         self.retry_spans = []         # seconds from a write's first 409 to its final answer
@@ -46,6 +49,7 @@ class Burst:
         return self
 
     def _write(self, path, body, key):
+        time.sleep(self.pace)
         started, first_conflict = time.monotonic(), None
         while True:
             assert time.monotonic() - started < self.give_up_after, f"{key}: no final answer ({self.answers})"
@@ -57,9 +61,10 @@ class Burst:
                 time.sleep(0.5)
                 continue
             self._seen(response.status_code, time.monotonic() - sent)
-            if response.status_code == 409 and first_conflict is None:
+            in_flight = response.status_code == 409 and "Retry-After" in response.headers
+            if in_flight and first_conflict is None:  # the key's first request is still running
                 first_conflict = time.monotonic()
-            if response.status_code in RETRY:
+            if response.status_code in RETRY - {409} or in_flight:
                 time.sleep(min(float(response.headers.get("Retry-After") or 1), 1.0))
                 continue
             with self._lock:

@@ -16,9 +16,10 @@ from tests.e2e.conftest import Client
 from tests.processes import PrivateDatabase, PrivateRabbit, rabbit_installed
 
 RPC_TIMEOUT = 5.0  # the gateway's deadline in these tests
+REPLICAS = 2  # processes per service, side by side: competing consumers, two relays, two timer sets
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def rabbit(tmp_path_factory):
     if not rabbit_installed():
         pytest.skip("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
@@ -28,7 +29,7 @@ def rabbit(tmp_path_factory):
     node.close()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def database(tmp_path_factory):
     database = PrivateDatabase(tmp_path_factory.mktemp("nx"))
     yield database
@@ -44,6 +45,7 @@ class Keeper:
         self.held = set()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        system.supervise()  # from now on every process is supervised
         self.thread = threading.Thread(target=self._run, daemon=True, name="keeper")
         self.thread.start()
 
@@ -52,8 +54,8 @@ class Keeper:
             with self._lock:
                 supervised = getattr(self.system, "_supervised", {})
                 for name in self.held:
-                    if name in supervised:  # not restarted while held
-                        supervised[name]._due = float("inf")
+                    for key in self.system.replicas_of(name):  # not restarted while held
+                        supervised[key]._due = float("inf")
                 self.system.supervise()
 
     def kill(self, name):
@@ -72,31 +74,45 @@ class Keeper:
         finally:
             with self._lock:
                 self.held.discard(name)
-                self.system._supervised[name]._due = 0
+                for key in self.system.replicas_of(name):
+                    self.system._supervised[key]._due = 0
 
     def restarts(self):
-        return {name: s.restarts for name, s in self.system._supervised.items()}
+        """Restarts per service (all its replicas), of the gateway and the database."""
+        counts = {}
+        for key, supervised in self.system._supervised.items():
+            name = key.split("-")[0]
+            counts[name] = counts.get(name, 0) + supervised.restarts
+        return counts
 
     def stop(self):
         self._stop.set()
         self.thread.join()
 
 
-@pytest.fixture(scope="package")
-def system(rabbit, database, drop_databases, tmp_path_factory):
-    prefix = f"chaos{RUN_ID}"
-    env = {**os.environ, "AMQP_URI": rabbit.uri, "MONGO_URI": database.uri, "PRAXIS_DB_PREFIX": prefix,
-           "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT)}
-    running = local.System(tmp_path_factory.mktemp("system"), env=env, gateway_port=local.free_port())
+@contextmanager
+def running_system(var_dir, amqp_uri, database, replicas=REPLICAS, **env):
+    """The whole system on this broker and database, supervised by a Keeper."""
+    env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": database.uri,
+           "PRAXIS_DB_PREFIX": f"chaos{RUN_ID}", "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT), **env}
+    running = local.System(var_dir, env=env, gateway_port=local.free_port(), replicas=replicas)
     try:
         running.start()
     except RuntimeError as exc:
         running.stop()
         pytest.fail(f"the system did not start: {exc}\n{log_tails(running)}")
     running.keeper = Keeper(running)
-    yield running
-    running.keeper.stop()
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.keeper.stop()
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def system(rabbit, database, tmp_path_factory):
+    with running_system(tmp_path_factory.mktemp("system"), rabbit.uri, database) as running:
+        yield running
 
 
 def log_tails(system, chars=3000):
@@ -104,16 +120,19 @@ def log_tails(system, chars=3000):
     return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(logs.glob("*.log")))
 
 
-@pytest.fixture(scope="package")
-def client_for(system, database):
+def clients(system, database):
+    """``make(school, role, partner=None)``: a Client of this system with a fresh API key."""
     import pymongo
-    client = pymongo.MongoClient(database.uri)
-    gateway_db = client[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
+    gateway_db = pymongo.MongoClient(database.uri)[f"{system.env['PRAXIS_DB_PREFIX']}_gateway"]
 
     def make(school, role, partner=None):
         return Client(system.base_url, create_key(school, role, partner_id=partner, db=gateway_db))
-    yield make
-    client.close()
+    return make
+
+
+@pytest.fixture(scope="module")
+def client_for(system, database):
+    return clients(system, database)
 
 
 def gateway_workers(system):

@@ -2,136 +2,107 @@
 write is stored once, the projections (supervision's funnel, content's roster and
 attendance) equal their source, every service is alive and ready again without a
 hand restart, and no answer was a 500."""
+import json
+import os
+import random
+import signal
 import time
 import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
-import pytest
+import pymongo
+import requests
+from kombu import Connection, Queue
 
+from contracts import topology
 from tests.chaos.burst import Burst
-from tests.chaos.conftest import RPC_TIMEOUT, gateway_workers, wait_ready
-from tests.e2e.enrollment_helpers import application, applications, create_programme
+from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
+from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under,
+                               assert_applications_stored_once, assert_no_process_died, funnel, school_of)
+from tests.e2e.enrollment_helpers import applications, create_programme
+from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
-
-API = "/api/v1"
-STUDENTS = 60
-
-
-def school_of(client_for):
-    name = f"chaos-{uuid.uuid4().hex[:6]}"
-    return client_for(name, "admin"), client_for(name, "lms")
-
-
-def application_burst(lms, program_id, count=STUDENTS, threads=8):
-    students = [f"s{n:03d}" for n in range(count)]
-    writes = [(f"{API}/programs/{program_id}/applications", application(s), f"apply-{program_id}-{s}")
-              for s in students]
-    return students, Burst(lms, writes, threads=threads).start()
-
-
-def funnel(admin, program_id):
-    response = admin.get(f"{API}/programs/{program_id}/funnel")
-    return response.json()["stages"] if response.status_code == 200 else None
-
-
-def assert_applications_stored_once(admin, program_id, students, burst):
-    assert burst.final_statuses() == {201: len(students)}, burst.answers
-    assert 500 not in burst.answers, burst.answers
-    stored = sorted(a["student_id"] for a in applications(admin, program_id))
-    assert stored == students  # each acknowledged application once, none twice
-    # supervision's funnel equals enrollment's applications
-    eventually(lambda: (funnel(admin, program_id) or {}).get("registered") == len(students), timeout=60)
 
 
 def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id)
-    burst.wait_acked(15)
-    system.keeper.kill("enrollment")
-    burst.wait_acked(30)
-    system.keeper.kill("supervision")
-    burst.join()
-    assert_applications_stored_once(admin, program_id, students, burst)
-    wait_ready(system)
+
+    def kills(burst, *_):
+        burst.wait_acked(15)
+        system.keeper.kill("enrollment")
+        burst.wait_acked(30)
+        system.keeper.kill("supervision")
+    applications_under(system, client_for, kills)
     after = system.keeper.restarts()
-    assert after["enrollment"] == before["enrollment"] + 1 and after["supervision"] == before["supervision"] + 1
+    # every process of both was killed, and started again by supervision
+    assert after["enrollment"] == before["enrollment"] + REPLICAS
+    assert after["supervision"] == before["supervision"] + REPLICAS
 
 
-def assert_no_process_died(system, before):
-    assert system.keeper.restarts() == before, "a process exited and had to be restarted"
-    assert all(p.poll() is None for p in system.processes)
-
-
-@pytest.mark.parametrize("how", ["graceful", "sigkill"])
-def test_applications_survive_broker_restarts_and_no_service_dies(system, client_for, rabbit, how):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
+def test_applications_survive_three_broker_restarts_and_no_service_dies(system, client_for, rabbit):
     before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id)
-    burst.wait_acked(15)
-    rabbit.stop() if how == "graceful" else rabbit.kill()
-    rabbit.start()
-    burst.join()
-    assert_applications_stored_once(admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
+
+    def restarts(burst, *_):
+        for acked, restart in ((15, rabbit.stop), (40, rabbit.kill), (65, rabbit.stop)):  # graceful, SIGKILL
+            burst.wait_acked(acked)
+            restart()
+            rabbit.start()
+    burst = applications_under(system, client_for, restarts, count=90, threads=12)
+    assert 503 in burst.answers  # the outages were seen, and answered 503 (never 500)
     assert_no_process_died(system, before)
 
 
 def test_a_frozen_broker_answers_every_request_within_its_deadline(system, client_for, rabbit):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     before = system.keeper.restarts()
-    rabbit.freeze()
-    try:
-        frozen_at = time.monotonic()
-        students, burst = application_burst(lms, program_id, count=20, threads=8)
-        reads = []
-        while time.monotonic() - frozen_at < 20:
-            sent = time.monotonic()
-            response = admin.get(f"{API}/programs/{program_id}")
-            reads.append((response.status_code, time.monotonic() - sent, response.headers.get("Retry-After")))
-    finally:
-        rabbit.thaw()
-    burst.join()
+    reads = []
+
+    def freeze(burst, admin, program_id):
+        rabbit.freeze()
+        try:
+            frozen_at = time.monotonic()
+            while time.monotonic() - frozen_at < 20:
+                sent = time.monotonic()
+                response = admin.get(f"{API}/programs/{program_id}")
+                reads.append((response.status_code, time.monotonic() - sent, response.headers.get("Retry-After")))
+        finally:
+            rabbit.thaw()
+    burst = applications_under(system, client_for, freeze, count=20)
     assert reads and all(status == 503 and retry_after for status, _, retry_after in reads), reads
     assert max(took for _, took, _ in reads) < RPC_TIMEOUT + 2, reads
     assert burst.slowest < RPC_TIMEOUT + 2, burst.slowest
-    assert_applications_stored_once(admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
     assert_no_process_died(system, before)
 
 
 def test_applications_survive_the_database_killed_and_restarted_on_its_files(system, client_for, database):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
     before = system.keeper.restarts()
-    students, burst = application_burst(lms, program_id)
-    burst.wait_acked(15)
-    database.kill()
-    time.sleep(3)  # writes meet the outage
-    database.start()
-    burst.join()
+
+    def outage(burst, *_):
+        burst.wait_acked(15)
+        database.kill()
+        time.sleep(3)  # writes meet the outage
+        database.start()
+    burst = applications_under(system, client_for, outage)
     assert 503 in burst.answers  # the outage was seen, and answered 503 (never 500)
-    assert_applications_stored_once(admin, program_id, students, burst)
-    wait_ready(system, timeout=60)
     assert_no_process_died(system, before)
 
 
-def test_a_gateway_worker_killed_mid_request_leaves_no_key_stuck(system, client_for):
-    admin, lms = school_of(client_for)
-    program_id = create_programme(admin, capacity_ug=100)
-    students, burst = application_burst(lms, program_id, threads=16)
-    burst.wait_acked(15)
+def test_a_gateway_worker_killed_mid_request_leaves_no_key_stuck(system, client_for, rabbit):
     workers = gateway_workers(system)
     assert len(workers) == 2
-    import os
-    import signal
-    os.kill(workers[0], signal.SIGKILL)  # its requests die with it; gunicorn starts another
-    burst.join()
-    assert_applications_stored_once(admin, program_id, students, burst)
-    # a key left running by the dead worker is taken over within seconds, not minutes
-    assert max(burst.retry_spans, default=0) < 15, burst.retry_spans
+
+    def kill_a_worker(*_):
+        rabbit.freeze()  # every request is held in the gateway, waiting for its RPC
+        try:
+            time.sleep(1.5)
+            os.kill(workers[0], signal.SIGKILL)  # its requests die with it; gunicorn starts another
+        finally:
+            rabbit.thaw()
+    burst = applications_under(system, client_for, kill_a_worker, count=30, threads=16)
+    assert any(isinstance(seen, str) for seen in burst.answers), burst.answers  # connections broke
+    assert 409 in burst.answers  # retries met the dead worker's records ...
+    assert max(burst.retry_spans) < 15, burst.retry_spans  # ... and took them over within seconds
 
 
 def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_definitions_arrive(
@@ -141,18 +112,215 @@ def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_defin
     eventually(lambda: funnel(admin, program_id), timeout=30)
     with system.keeper.holding("supervision"):
         rabbit.wipe()  # a node rebuilt: no queue, no exchange left
-        wait_ready_except(system, "supervision")
+        checks = wait_ready_except(system, "supervision")
+        assert checks["service:supervision"].startswith("failing")  # /ready names what is missing
         students, burst = application_burst(lms, program_id, count=30)
         burst.join()
         assert sorted(a["student_id"] for a in applications(admin, program_id)) == students
-    assert_applications_stored_once(admin, program_id, students, burst)
+    assert_applications_stored_once(system, admin, program_id, students, burst)
     wait_ready(system, timeout=60)
 
 
 def wait_ready_except(system, down, timeout=60):
-    import requests
-
+    """/ready's checks once everything but the service ``down`` answers again."""
     def others_ready():
-        checks = requests.get(f"{system.base_url}/ready", timeout=10).json()["checks"]
+        answer = requests.get(f"{system.base_url}/ready", timeout=10)
+        checks = answer.json()["checks"]
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
         return all(v == "ok" for k, v in checks.items() if k != f"service:{down}") and checks
     return eventually(others_ready, timeout=timeout, interval=0.5)
+
+
+def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
+    """Enrollment admits students while content is down; content's roster catches up
+    to exactly enrollment's admitted students; then a burst of sign-ins with content
+    killed in the middle records each student once, and supervision's funnel counts
+    each attendance once."""
+    admin, lms = school_of(client_for)
+    with system.keeper.holding("content"):
+        program_id, students = admitted_programme(admin, lms, 40)
+    school = SimpleNamespace(admin=admin, program_id=program_id)
+    admitted = sorted(a["student_id"] for a in applications(admin, program_id, status="admitted"))
+    assert admitted == students  # capacity 40: everybody
+
+    session = create_session(school, admin, title="Chaos roll call")
+    open_window(school, session["id"], period_seconds=600, grace_seconds=60)
+
+    def roster():
+        status = admin.get(f"{API}/sessions/{session['id']}/checkin-status")
+        return status.status_code == 200 and sorted(status.json()["not_signed_in"] + status.json()["signed_in"])
+    assert eventually(lambda: roster() == admitted, timeout=60)  # content's roster = enrollment's admitted
+
+    code = code_of(school, session["id"])
+    writes = [(f"{API}/sessions/{session['id']}/sign-ins",
+               {"student_id": s, "code": code, "device_id": f"phone-{s}"}, f"sign-in-{session['id']}-{s}")
+              for s in students]
+    signing = Burst(lms, writes, threads=8).start()
+    signing.wait_acked(12)
+    system.keeper.kill("content")
+    signing.join()
+    # 201, or 200 for a retry whose first attempt was recorded before content died:
+    # either way the answer is the student's one record
+    assert len(signing.final) == 40 and set(signing.final_statuses()) <= {200, 201}, signing.answers
+    assert all(r.json()["student_id"] == key.rsplit("-", 1)[1] for key, r in signing.final.items())
+    assert 500 not in signing.answers
+    wait_ready(system)
+    records = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    assert sorted(r["student_id"] for r in records) == students  # each sign-in once
+    eventually(lambda: (funnel(admin, program_id) or {}).get("trained") == 40, timeout=60)
+    assert funnel(admin, program_id)["admitted"] == 40 and funnel(admin, program_id)["registered"] == 40
+
+
+def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing(system, client_for, rabbit):
+    tap = EventTap(rabbit.uri)
+    try:
+        admin, lms = school_of(client_for)
+        program_id, students = admitted_programme(admin, lms, 20)
+        session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Twice")
+        open_window(SimpleNamespace(admin=admin), session["id"], period_seconds=600, grace_seconds=60)
+        code = code_of(SimpleNamespace(admin=admin), session["id"])
+        eventually(lambda: len(roster_of(admin, session["id"])) == 20, timeout=60)
+        for s in students:
+            assert lms.post(f"{API}/sessions/{session['id']}/sign-ins",
+                            json={"student_id": s, "code": code, "device_id": f"phone-{s}"}).status_code == 201
+        settled = eventually(lambda: (lambda f: f if f and f["trained"] == 20 else None)(funnel(admin, program_id)),
+                             timeout=60)
+        attendance = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+        def every_event():
+            seen = tap.read()
+            kinds = Counter(e["type"].rsplit(".", 1)[0] for e in seen)
+            return seen if all(kinds[k] >= 20 for k in (
+                "application.submitted", "student.admitted", "attendance.recorded")) else None
+        events = list({e["event_id"]: e for e in eventually(every_event, timeout=30)}.values())
+
+        again = [*events, *events]
+        random.Random(11).shuffle(again)
+        with Connection(rabbit.uri) as connection:
+            producer = connection.Producer()
+            for envelope in again:
+                producer.publish(envelope, exchange=topology.event_exchange(envelope["source"]),
+                                 routing_key=envelope["type"], serializer="json")
+        eventually(lambda: queues_drained(rabbit.uri), timeout=60)
+        assert funnel(admin, program_id) == settled
+        assert admin.get(f"{API}/sessions/{session['id']}/attendance").json() == attendance
+        assert roster_of(admin, session["id"]) == students
+    finally:
+        tap.close()
+
+
+class EventTap:
+    """Every event of every source published while the tap is open."""
+
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        channel = self.connection.default_channel
+        self.queues = [Queue(f"chaos-tap-{source}-{uuid.uuid4().hex[:6]}", exchange=topology.event_exchange(source),
+                             routing_key="#", durable=False, auto_delete=False)
+                       for source in ("enrollment", "content", "assessment", "incentives", "supervision")]
+        for queue in self.queues:
+            queue.bind(channel).declare()
+        self.seen = []
+
+    def read(self):
+        for queue in self.queues:
+            while (message := queue.bind(self.connection.default_channel).get(no_ack=True)) is not None:
+                self.seen.append(message.payload)
+        return list(self.seen)
+
+    def close(self):
+        for queue in self.queues:
+            queue.bind(self.connection.default_channel).delete()
+        self.connection.release()
+
+
+def roster_of(admin, session_id):
+    status = admin.get(f"{API}/sessions/{session_id}/checkin-status").json()
+    return sorted(status["signed_in"] + status["not_signed_in"])
+
+
+def queues_drained(amqp_uri):
+    """No consumer queue holds a message, ready or being handled."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in topology.all_queues():
+            declared = queue.bind(channel).queue_declare(passive=True)
+            if declared.message_count:
+                return False
+        channel.close()
+    time.sleep(1)  # the last messages taken are being applied (each is a duplicate: a few ms)
+    return True
+
+
+def test_the_timers_of_two_replicas_take_effect_once(system, client_for, database, rabbit):
+    """Both content processes scan for overdue questions every 30 s: each question
+    past its deadline is flagged, and question.overdue published, once."""
+    admin, lms = school_of(client_for)
+    program_id, students = admitted_programme(admin, lms, 5)
+    session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Questions")
+    eventually(lambda: len(roster_of(admin, session["id"])) == 5, timeout=60)
+    asked = [lms.post(f"{API}/sessions/{session['id']}/questions",
+                      json={"student_id": s, "text": f"How does {s} ship?"}) for s in students]
+    assert [a.status_code for a in asked] == [201] * 5
+    ids = [a.json()["id"] for a in asked]
+    tap = EventTap(rabbit.uri)
+    try:
+        # their deadline passes (the SLA is hours: the test moves it)
+        content_db = pymongo.MongoClient(database.uri)[f"{system.env['PRAXIS_DB_PREFIX']}_content"]
+        for question in content_db.questions.find({"_id": {"$in": ids}}):  # a whole replace keeps types
+            past = datetime.now(timezone.utc) - timedelta(minutes=1)
+            content_db.questions.replace_one({"_id": question["_id"]},
+                                             {**question, "due_at": past, "due_ts": past.timestamp()})
+
+        def overdue():
+            return {q["id"] for q in admin.get(f"{API}/programs/{program_id}/questions/overdue").json()}
+        eventually(lambda: overdue() == set(ids), timeout=75, interval=1)
+        flagged_at = time.time()
+        # every content process's timer has run again since: none may flag anything twice
+        replicas = system.replicas_of("content")
+        assert len(replicas) == 2
+        eventually(lambda: all(last_scan(system, key) > flagged_at for key in replicas), timeout=75, interval=1)
+        published = [e for e in tap.read() if e["type"].startswith("question.overdue")]
+        per_question = Counter(e["payload"]["question_id"] for e in {e["event_id"]: e for e in published}.values())
+        assert per_question == {i: 1 for i in ids}, published
+        assert overdue() == set(ids)
+    finally:
+        tap.close()
+
+
+def last_scan(system, key):
+    """When this content process last finished its overdue scan (from its log)."""
+    last = 0.0
+    for line in (system.var_dir / "log" / f"{key}.log").read_text(errors="replace").splitlines():
+        if '"content.scan_overdue_questions"' in line:
+            try:
+                last = datetime.fromisoformat(json.loads(line)["ts"]).timestamp()
+            except (ValueError, KeyError):
+                continue
+    return last
+
+
+def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_for):
+    """Enrollment dies while it admits (every process of it); the retry with the same
+    Idempotency-Key completes the selection: the best ten admitted once each, the rest
+    waitlisted in rank order, and the funnel and content's roster agree."""
+    admin, lms = school_of(client_for)
+    program_id = create_programme(admin, capacity_ug=10)
+    students, burst = application_burst(lms, program_id, count=25)
+    burst.join()
+    scores = {item["student_id"]: 60 + int(item["student_id"][1:]) for item in applications(admin, program_id)}
+    for item in applications(admin, program_id):
+        assert admin.put(f"{API}/applications/{item['id']}/screening-score",
+                         json={"score": scores[item["student_id"]]}).status_code == 200
+    selection = Burst(admin, [(f"{API}/programs/{program_id}/selection", {}, f"select-{program_id}")],
+                      threads=1, pace=0).start()
+    time.sleep(0.3)  # the selection is on its way (admitting takes a write per student)
+    system.keeper.kill("enrollment")
+    selection.join()
+    assert selection.final_statuses() == {200: 1} and 500 not in selection.answers, selection.answers
+    wait_ready(system)
+    best = sorted(scores, key=scores.get, reverse=True)[:10]
+    assert sorted(a["student_id"] for a in applications(admin, program_id, status="admitted")) == sorted(best)
+    assert len(applications(admin, program_id, status="waitlisted")) == 15
+    eventually(lambda: (funnel(admin, program_id) or {}).get("admitted") == 10, timeout=60)
+    session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Roster")
+    eventually(lambda: roster_of(admin, session["id"]) == sorted(best), timeout=60)

@@ -19,7 +19,7 @@ def database(isolated_environment, tmp_path, monkeypatch):
     database = PrivateDatabase(tmp_path)
     monkeypatch.setenv("MONGO_URI", database.uri)
     monkeypatch.setenv("PRAXIS_JSON_LOGS", "0")
-    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1.0, raising=False)
+    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 2.0)
     gateway_db.reset()
     key_cache.clear()
     yield database

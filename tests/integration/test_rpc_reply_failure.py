@@ -40,3 +40,36 @@ def test_a_reply_that_cannot_be_published_does_not_kill_the_service(container_fa
             assert cluster.echo.echo("next") == "next"
     assert failures == ["lost"]
     assert not container._died.ready()  # the container (the service process) lives on
+
+
+def test_an_ack_on_a_connection_the_broker_dropped_does_not_kill_the_service(container_factory, rabbit_config):
+    from kombu.message import Message
+    from nameko.amqp.publish import Publisher
+
+    from contracts import topology
+    from contracts.enrollment import PROGRAM_CREATED
+    from tests.integration.test_reliable_events import CountingService, count_of, program_created
+    from tests.waiting import eventually
+
+    CountingService.transient_failures, CountingService.broken_ids = 0, set()
+    container = container_factory(CountingService, rabbit_config)
+    container.start()
+    real_ack, failures = Message.ack, []
+
+    def reset_once(self, *args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return real_ack(self, *args, **kwargs)
+
+    def publish(program_id):
+        Publisher(rabbit_config["AMQP_URI"]).publish(
+            program_created(program_id), exchange=topology.event_exchange("enrollment"),
+            routing_key=PROGRAM_CREATED.type)
+
+    with mock.patch.object(Message, "ack", reset_once):
+        publish("p-ack-1")
+        eventually(lambda: failures and count_of("p-ack-1") == 1)
+    publish("p-ack-2")  # the service still consumes
+    eventually(lambda: count_of("p-ack-2") == 1, timeout=10)
+    assert not container._died.ready()

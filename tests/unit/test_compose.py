@@ -145,3 +145,18 @@ def test_compose_file_is_valid_for_docker_compose():
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cluster_profile_adds_two_nodes_that_join_the_first_with_one_cookie(compose):
+    nodes = {name: compose["services"][name] for name in ("rabbitmq", "rabbitmq-2", "rabbitmq-3")}
+    assert {n["hostname"] for n in nodes.values()} == set(nodes)
+    assert len({_environment(n)["RABBITMQ_ERLANG_COOKIE"] for n in nodes.values()}) == 1
+    assert all(nodes[name]["profiles"] == ["cluster"] for name in ("rabbitmq-2", "rabbitmq-3"))
+    assert "profiles" not in nodes["rabbitmq"]  # the default system keeps one broker
+    conf = (ROOT / "deploy" / "rabbitmq-cluster.conf").read_text()
+    assert all(f"rabbit@{name}" in conf for name in nodes)
+
+
+@pytest.mark.parametrize("name", PRAXIS_CONTAINERS)
+def test_every_praxis_container_can_be_told_to_use_quorum_queues(compose, name):
+    assert _environment(compose["services"][name])["PRAXIS_QUEUE_TYPE"] == "${PRAXIS_QUEUE_TYPE:-}"
