@@ -24,5 +24,5 @@ def test_the_demo_seeds_a_programme_through_the_api(system, gateway_db):
     assert seeded["badge_url"] and seeded["redemption_id"]
     rows = admin.call("GET", f"/programs/{seeded['program_id']}/leaderboard")["rows"]
     assert rows[0]["score"] >= 5
-    catalogue = admin.call("GET", f"/programs/{seeded['program_id']}/catalogue")
+    catalogue = admin.call("GET", f"/programs/{seeded['program_id']}/catalogue")["items"]
     assert [item["sold"] for item in catalogue] == [0, 1]

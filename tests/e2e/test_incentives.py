@@ -15,7 +15,7 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from tests.waiting import eventually
 
 SCHOOL = "incentives-school"
@@ -38,7 +38,7 @@ def programme(admin, lms):
     pid = create_programme(admin, capacity_ug=30)
     for student in STUDENTS:
         score(admin, apply(lms.acting(f"student:{student}"), pid, student)["id"], 80)
-    assert admin.post(f"/api/v1/programs/{pid}/selection", json={}).status_code == 200
+    select(admin, pid)
     team = admin.post(f"/api/v1/programs/{pid}/teams", json={
         "name": "Alpha", "track": "undergraduate", "members": STUDENTS[:3]})
     assert team.status_code == 201, team.text
