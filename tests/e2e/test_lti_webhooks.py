@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import requests
 
 from contracts.examples import platinum_cup
-from tests.e2e.enrollment_helpers import apply, create_programme, score
+from tests.e2e.enrollment_helpers import apply, create_programme, score, select
 from services.webhooks.domain import verify
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, platforms  # noqa: F401  (fixture)
 from tests.waiting import eventually
@@ -124,7 +124,7 @@ def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(
     admin, lms_key = client_for(school, "admin"), client_for(school, "lms", acting="staff:registrar")
     program_id = create_programme(admin, capacity_ug=5)
     score(admin, apply(lms_key, program_id, "stu-ags")["id"], 90)
-    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    select(admin, program_id)
     question = {"id": "q1", "kind": "true_false", "text": "Idle accounts are reclaimed", "answer": True}
     eventually(lambda: admin.post(f"{API}/programs/{program_id}/question-bank",
                                   json={"questions": [question]}).status_code == 201, timeout=30)
