@@ -141,6 +141,7 @@ def get_rules(program_id):
 
 @blp.route("/programs/<program_id>/supervision-rules", methods=["PUT"])
 @roles("admin")
+@idempotent
 @blp.arguments(RulesSchema)
 @blp.response(200, RulesSchema)
 def set_rules(data, program_id):

@@ -36,17 +36,17 @@ def history(rng):
             statuses = [rng.choice(list(AMOUNT)) for _ in range(rng.randint(1, 3))]
             for k, status in enumerate(statuses):
                 events.append(make_event(ATTENDANCE_RECORDED, {
-                    "session_id": session, "program_id": "p1", "student_id": student, "status": status,
+                    "session_id": session, "program_id": "p-crash", "student_id": student, "status": status,
                     "previous_status": statuses[k - 1] if k else None, "source": "roll_call"},
                     school_id=SCHOOL, actor="test", occurred_at=T0 + timedelta(days=n, minutes=10 * k)))
             expected[student] += AMOUNT[statuses[-1]]
         events.append(make_event(FEEDBACK_SUBMITTED, {
-            "session_id": SESSIONS[0], "program_id": "p1", "instructor_id": "t1", "student_id": student,
+            "session_id": SESSIONS[0], "program_id": "p-crash", "instructor_id": "t1", "student_id": student,
             "clarity": 4, "practical_value": 5, "pace": 3}, school_id=SCHOOL, actor="test"))
         expected[student] += 1
         if rng.random() < 0.5:
             events.append(make_event(QUESTION_ANSWERED, {
-                "question_id": f"q-{student}", "session_id": SESSIONS[1], "program_id": "p1", "student_id": student,
+                "question_id": f"q-{student}", "session_id": SESSIONS[1], "program_id": "p-crash", "student_id": student,
                 "due_at": T0.isoformat(), "author_id": "m1", "role": "mentor", "answered_at": T0.isoformat(),
                 "within_sla": True}, school_id=SCHOOL, actor="test"))
             expected[student] += 2
@@ -73,7 +73,7 @@ def test_no_credit_is_lost_or_counted_twice_across_a_sigkill(incentives_process,
     connect("incentives")
     repo = IncentivesRepository()
     # a floor far below: the final balances do not depend on the order the events come in
-    repo.add_ruleset({**domain.default_ruleset("p1"),
+    repo.add_ruleset({**domain.default_ruleset("p-crash"),
                       "version": 1, "effective_from": T0 - timedelta(days=30), "floor": -1000})
     deliveries = [e for e in events for _ in range(3)]
     rng.shuffle(deliveries)
@@ -92,18 +92,18 @@ def test_no_credit_is_lost_or_counted_twice_across_a_sigkill(incentives_process,
     process = incentives_process()
     publish_concurrently(deliveries[:half])
     # kill it in the middle of applying them: some entries are written, not all
-    eventually(lambda: len(repo.program_accounts("p1")) >= 3, timeout=60)
+    eventually(lambda: len(repo.program_accounts("p-crash")) >= 3, timeout=60)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     publish_concurrently(deliveries[half:])
     incentives_process()
 
     def settled():
-        balances = {a["student_id"]: a["spendable"] for a in repo.program_accounts("p1")}
+        balances = {a["student_id"]: a["spendable"] for a in repo.program_accounts("p-crash")}
         return balances == expected and balances
     eventually(settled, timeout=180, interval=0.5)
-    assert repo.reconcile("p1") == []
+    assert repo.reconcile("p-crash") == []
     assert connect("incentives").dead_letters.count_documents({}) == 0
     for student in STUDENTS:
-        account = repo.get_account("p1", student)
+        account = repo.get_account("p-crash", student)
         assert account["lifetime"] == expected[student]
