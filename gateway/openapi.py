@@ -133,6 +133,8 @@ def operation_ids(app):
     where two views share a name."""
     found = {}
     for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue  # pages (dashboard, LTI, badges) are not operations of the document
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             found[(method.lower(), path)] = rule.endpoint

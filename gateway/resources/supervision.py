@@ -160,6 +160,7 @@ def idle_accounts(query, program_id):
 
 @blp.route("/programs/<program_id>/checks", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.response(200, CheckResultSchema)
 def run_checks(program_id):
     """Run the idle check and the attendance alerts now (they also run every minute);
@@ -180,6 +181,7 @@ def list_alerts(query, program_id):
 @blp.route("/alerts/<alert_id>", methods=["PATCH"])
 @roles("admin", "lms")
 @acting("staff")
+@idempotent
 @blp.arguments(AlertActionSchema)
 @blp.response(200, AlertSchema)
 def update_alert(data, alert_id):
@@ -223,6 +225,7 @@ class DashboardLinkSchema(StrictSchema):
 
 @blp.route("/programs/<program_id>/dashboard-link", methods=["POST"])
 @roles("admin")
+@idempotent
 @blp.response(201, DashboardLinkSchema)
 def dashboard_link(program_id):
     """A signed link to the programme's staff dashboard, valid for 7 days (no key needed
