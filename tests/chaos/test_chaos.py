@@ -20,7 +20,8 @@ from contracts import topology
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
 from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under, as_student,
-                               assert_applications_stored_once, assert_no_process_died, funnel, read, school_of)
+                               assert_applications_stored_once, assert_no_process_died, funnel, funnel_reaches,
+                               read, school_of)
 from tests.e2e.enrollment_helpers import applications, create_programme
 from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
@@ -168,8 +169,8 @@ def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
     wait_ready(system)
     records = attendance_of(admin, session["id"])
     assert sorted(r["student_id"] for r in records) == students  # each sign-in once
-    eventually(lambda: (funnel(admin, program_id) or {}).get("trained") == 40, timeout=60)
-    assert funnel(admin, program_id)["admitted"] == 40 and funnel(admin, program_id)["registered"] == 40
+    stages = funnel_reaches(admin, program_id, "trained", 40)
+    assert stages["admitted"] == 40 and stages["registered"] == 40, stages
 
 
 def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing(system, client_for, rabbit):
@@ -324,8 +325,8 @@ def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_f
                          json={"score": scores[item["student_id"]]}).status_code == 200
     path, key = f"{API}/programs/{program_id}/selection", f"select-{program_id}"
     selection = Burst(admin, [(path, {}, key)], threads=1, pace=0).start()
-    time.sleep(0.3)  # the selection is on its way (admitting takes a write per student)
-    system.keeper.kill("enrollment")
+    selection.wait_acked(1)  # 202: the job is on its way (admitting takes a write per student) ...
+    system.keeper.kill("enrollment")  # ... and every process running it dies
     selection.join()
     assert selection.final_statuses() == {202: 1} and 500 not in selection.answers, selection.answers
     job_id = selection.final[key].json()["id"]
@@ -343,6 +344,6 @@ def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_f
     assert sorted(a["student_id"] for a in applications(admin, program_id, status="admitted")) == sorted(best)
     waitlisted = applications(admin, program_id, status="waitlisted")
     assert len(waitlisted) == 15 and {a["student_id"] for a in waitlisted} == set(scores) - set(best)
-    eventually(lambda: (funnel(admin, program_id) or {}).get("admitted") == 10, timeout=60)
+    funnel_reaches(admin, program_id, "admitted", 10)
     session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Roster")
     eventually(lambda: roster_of(admin, session["id"]) == sorted(best), timeout=60)
