@@ -15,7 +15,8 @@ RETRY = {409, 429, 502, 503, 504}
 class Burst:
 
     def __init__(self, client, writes, threads=8, pace=0.1, give_up_after=150):
-        """``writes``: (path, body, idempotency key) triples, each POSTed once with retries;
+        """``writes``: (path, body, idempotency key) triples, or with a 4th element, the
+        write's own headers (e.g. who acts, ``X-Acting-User``), each POSTed once with retries;
         each thread waits ``pace`` seconds between writes (the burst lasts, faults land in it)."""
         self.client, self.writes, self.threads, self.give_up_after = client, writes, threads, give_up_after
         self.pace = pace
@@ -48,14 +49,15 @@ class Burst:
         self._pool.shutdown()
         return self
 
-    def _write(self, path, body, key):
+    def _write(self, path, body, key, headers=None):
         time.sleep(self.pace)
         started, first_conflict = time.monotonic(), None
         while True:
             assert time.monotonic() - started < self.give_up_after, f"{key}: no final answer ({self.answers})"
             sent = time.monotonic()
             try:
-                response = self.client.post(path, json=body, headers={"Idempotency-Key": key}, timeout=60)
+                response = self.client.post(path, json=body, headers={**(headers or {}), "Idempotency-Key": key},
+                                            timeout=60)
             except requests.RequestException as exc:
                 self._seen(type(exc).__name__, time.monotonic() - sent)
                 time.sleep(0.5)

@@ -3,7 +3,7 @@ import uuid
 
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import wait_ready
-from tests.e2e.enrollment_helpers import application, applications, create_programme
+from tests.e2e.enrollment_helpers import application, applications, create_programme, select
 from tests.waiting import eventually
 
 API = "/api/v1"
@@ -17,14 +17,33 @@ def school_of(client_for):
 
 def application_burst(lms, program_id, count=STUDENTS, threads=8):
     students = [f"s{n:03d}" for n in range(count)]
-    writes = [(f"{API}/programs/{program_id}/applications", application(s), f"apply-{program_id}-{s}")
+    writes = [(f"{API}/programs/{program_id}/applications", application(s), f"apply-{program_id}-{s}", as_student(s))
               for s in students]
     return students, Burst(lms, writes, threads=threads).start()
+
+
+def as_student(student_id):
+    """The headers of a call the LMS makes for this student."""
+    return {"X-Acting-User": f"student:{student_id}"}
 
 
 def funnel(admin, program_id):
     response = admin.get(f"{API}/programs/{program_id}/funnel")
     return response.json()["stages"] if response.status_code == 200 else None
+
+
+def funnel_reaches(admin, program_id, stage, count, timeout=60):
+    """Wait until supervision's funnel counts ``count`` students at ``stage``; the funnel."""
+    seen = []
+
+    def check():
+        response = admin.get(f"{API}/programs/{program_id}/funnel")
+        seen[:] = [response.status_code, response.text[:2000]]
+        return response.status_code == 200 and response.json()["stages"].get(stage) == count and response.json()
+    try:
+        return eventually(check, timeout=timeout, interval=0.2)["stages"]
+    except AssertionError:
+        raise AssertionError(f"the funnel never counted {count} {stage}: last answer {seen}") from None
 
 
 def assert_applications_stored_once(system, admin, program_id, students, burst):
@@ -36,7 +55,7 @@ def assert_applications_stored_once(system, admin, program_id, students, burst):
                                                    "items"))
     assert stored == students  # each acknowledged application once, none twice
     # supervision's funnel equals enrollment's applications
-    eventually(lambda: (funnel(admin, program_id) or {}).get("registered") == len(students), timeout=60)
+    funnel_reaches(admin, program_id, "registered", len(students))
 
 
 def applications_under(system, client_for, blow, count=STUDENTS, threads=8):
@@ -64,7 +83,8 @@ def admitted_programme(admin, lms, count):
     burst.join()
     for item in applications(admin, program_id):
         assert admin.put(f"{API}/applications/{item['id']}/screening-score", json={"score": 80}).status_code == 200
-    assert admin.post(f"{API}/programs/{program_id}/selection", json={}).status_code == 200
+    result = select(admin, program_id)  # a job: 202, then followed until it has finished
+    assert sorted(a["student_id"] for a in applications(admin, program_id, status="admitted")) == students, result
     return program_id, students
 
 

@@ -19,8 +19,9 @@ from kombu import Connection, Queue
 from contracts import topology
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
-from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under,
-                               assert_applications_stored_once, assert_no_process_died, funnel, school_of)
+from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under, as_student,
+                               assert_applications_stored_once, assert_no_process_died, funnel, funnel_reaches,
+                               read, school_of)
 from tests.e2e.enrollment_helpers import applications, create_programme
 from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
@@ -147,13 +148,14 @@ def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
     open_window(school, session["id"], period_seconds=600, grace_seconds=60)
 
     def roster():
-        status = admin.get(f"{API}/sessions/{session['id']}/checkin-status")
+        status = admin.get(f"{API}/sessions/{session['id']}/checkin-status", params={"limit": 1000})
         return status.status_code == 200 and sorted(status.json()["not_signed_in"] + status.json()["signed_in"])
     assert eventually(lambda: roster() == admitted, timeout=60)  # content's roster = enrollment's admitted
 
     code = code_of(school, session["id"])
     writes = [(f"{API}/sessions/{session['id']}/sign-ins",
-               {"student_id": s, "code": code, "device_id": f"phone-{s}"}, f"sign-in-{session['id']}-{s}")
+               {"student_id": s, "code": code, "device_id": f"phone-{s}"}, f"sign-in-{session['id']}-{s}",
+               as_student(s))
               for s in students]
     signing = Burst(lms, writes, threads=8).start()
     signing.wait_acked(12)
@@ -165,10 +167,10 @@ def test_selection_and_sign_ins_survive_sigkills_of_content(system, client_for):
     assert all(r.json()["student_id"] == key.rsplit("-", 1)[1] for key, r in signing.final.items())
     assert 500 not in signing.answers
     wait_ready(system)
-    records = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+    records = attendance_of(admin, session["id"])
     assert sorted(r["student_id"] for r in records) == students  # each sign-in once
-    eventually(lambda: (funnel(admin, program_id) or {}).get("trained") == 40, timeout=60)
-    assert funnel(admin, program_id)["admitted"] == 40 and funnel(admin, program_id)["registered"] == 40
+    stages = funnel_reaches(admin, program_id, "trained", 40)
+    assert stages["admitted"] == 40 and stages["registered"] == 40, stages
 
 
 def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing(system, client_for, rabbit):
@@ -182,10 +184,11 @@ def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing
         eventually(lambda: len(roster_of(admin, session["id"])) == 20, timeout=60)
         for s in students:
             assert lms.post(f"{API}/sessions/{session['id']}/sign-ins",
-                            json={"student_id": s, "code": code, "device_id": f"phone-{s}"}).status_code == 201
+                            json={"student_id": s, "code": code, "device_id": f"phone-{s}"},
+                            headers=as_student(s)).status_code == 201
         settled = eventually(lambda: (lambda f: f if f and f["trained"] == 20 else None)(funnel(admin, program_id)),
                              timeout=60)
-        attendance = admin.get(f"{API}/sessions/{session['id']}/attendance").json()
+        attendance = attendance_of(admin, session["id"])
         def every_event():
             seen = tap.read()
             kinds = Counter(e["type"].rsplit(".", 1)[0] for e in seen)
@@ -202,7 +205,7 @@ def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing
                                  routing_key=envelope["type"], serializer="json")
         eventually(lambda: queues_drained(rabbit.uri), timeout=60)
         assert funnel(admin, program_id) == settled
-        assert admin.get(f"{API}/sessions/{session['id']}/attendance").json() == attendance
+        assert attendance_of(admin, session["id"]) == attendance
         assert roster_of(admin, session["id"]) == students
     finally:
         tap.close()
@@ -234,8 +237,16 @@ class EventTap:
 
 
 def roster_of(admin, session_id):
-    status = admin.get(f"{API}/sessions/{session_id}/checkin-status").json()
+    status = read(admin, f"{API}/sessions/{session_id}/checkin-status?limit=1000")
+    assert not status["has_more"], status  # the whole roster is on this page
     return sorted(status["signed_in"] + status["not_signed_in"])
+
+
+def attendance_of(admin, session_id):
+    """Every attendance record of the session (one page: fewer than 200)."""
+    page = read(admin, f"{API}/sessions/{session_id}/attendance?limit=200")
+    assert not page["has_more"], page
+    return page["items"]
 
 
 def queues_drained(amqp_uri):
@@ -259,7 +270,7 @@ def test_the_timers_of_two_replicas_take_effect_once(system, client_for, databas
     session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Questions")
     eventually(lambda: len(roster_of(admin, session["id"])) == 5, timeout=60)
     asked = [lms.post(f"{API}/sessions/{session['id']}/questions",
-                      json={"student_id": s, "text": f"How does {s} ship?"}) for s in students]
+                      json={"student_id": s, "text": f"How does {s} ship?"}, headers=as_student(s)) for s in students]
     assert [a.status_code for a in asked] == [201] * 5
     ids = [a.json()["id"] for a in asked]
     tap = EventTap(rabbit.uri)
@@ -272,7 +283,7 @@ def test_the_timers_of_two_replicas_take_effect_once(system, client_for, databas
                                              {**question, "due_at": past, "due_ts": past.timestamp()})
 
         def overdue():
-            return {q["id"] for q in admin.get(f"{API}/programs/{program_id}/questions/overdue").json()}
+            return {q["id"] for q in read(admin, f"{API}/programs/{program_id}/questions/overdue?limit=200", "items")}
         eventually(lambda: overdue() == set(ids), timeout=75, interval=1)
         flagged_at = time.time()
         # every content process's timer has run again since: none may flag anything twice
@@ -300,9 +311,10 @@ def last_scan(system, key):
 
 
 def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_for):
-    """Enrollment dies while it admits (every process of it); the retry with the same
-    Idempotency-Key completes the selection: the best ten admitted once each, the rest
-    waitlisted in rank order, and the funnel and content's roster agree."""
+    """Enrollment dies while its selection job admits (every process of it); the retry
+    with the same Idempotency-Key finds the same job, which is taken up again and
+    finishes once: the best ten admitted once each, the rest waitlisted in rank order,
+    and the funnel and content's roster agree."""
     admin, lms = school_of(client_for)
     program_id = create_programme(admin, capacity_ug=10)
     students, burst = application_burst(lms, program_id, count=25)
@@ -311,16 +323,27 @@ def test_selection_survives_sigkill_of_enrollment_in_its_middle(system, client_f
     for item in applications(admin, program_id):
         assert admin.put(f"{API}/applications/{item['id']}/screening-score",
                          json={"score": scores[item["student_id"]]}).status_code == 200
-    selection = Burst(admin, [(f"{API}/programs/{program_id}/selection", {}, f"select-{program_id}")],
-                      threads=1, pace=0).start()
-    time.sleep(0.3)  # the selection is on its way (admitting takes a write per student)
-    system.keeper.kill("enrollment")
+    path, key = f"{API}/programs/{program_id}/selection", f"select-{program_id}"
+    selection = Burst(admin, [(path, {}, key)], threads=1, pace=0).start()
+    selection.wait_acked(1)  # 202: the job is on its way (admitting takes a write per student) ...
+    system.keeper.kill("enrollment")  # ... and every process running it dies
     selection.join()
-    assert selection.final_statuses() == {200: 1} and 500 not in selection.answers, selection.answers
+    assert selection.final_statuses() == {202: 1} and 500 not in selection.answers, selection.answers
+    job_id = selection.final[key].json()["id"]
     wait_ready(system)
+    again = Burst(admin, [(path, {}, key)], threads=1, pace=0).start().join()  # the client's retry
+    assert again.final_statuses() == {202: 1} and again.final[key].json()["id"] == job_id, again.answers
+
+    def finished():
+        job = admin.get(f"{API}/jobs/{job_id}")
+        return job.status_code == 200 and job.json()["state"] in ("succeeded", "failed") and job.json()
+    # a job whose service died is taken up again once its heartbeat is stale (jobs.STALE_AFTER)
+    job = eventually(finished, timeout=180, interval=1)
+    assert job["state"] == "succeeded", job
     best = sorted(scores, key=scores.get, reverse=True)[:10]
     assert sorted(a["student_id"] for a in applications(admin, program_id, status="admitted")) == sorted(best)
-    assert len(applications(admin, program_id, status="waitlisted")) == 15
-    eventually(lambda: (funnel(admin, program_id) or {}).get("admitted") == 10, timeout=60)
+    waitlisted = applications(admin, program_id, status="waitlisted")
+    assert len(waitlisted) == 15 and {a["student_id"] for a in waitlisted} == set(scores) - set(best)
+    funnel_reaches(admin, program_id, "admitted", 10)
     session = create_session(SimpleNamespace(admin=admin, program_id=program_id), admin, title="Roster")
     eventually(lambda: roster_of(admin, session["id"]) == sorted(best), timeout=60)
