@@ -77,7 +77,7 @@ def test_a_correction_gives_a_penalty_then_its_reversal_and_the_reward_once_each
     eventually(lambda: balance("ann") == (5, 5) and len(entries("ann")) == 2)
     # nothing to take at 0 (the floor): the penalty is recorded as not applied, so nothing to reverse
     assert [(e["kind"], e["requested"], e["amount"]) for e in entries("ann")] == [("penalty", -3, 0), ("reward", 5, 5)]
-    assert IncentivesRepository().reconcile() == []
+    assert IncentivesRepository().reconcile("p1") == []
 
 
 def test_a_penalty_on_credits_earned_shows_minus_three_then_plus_three_and_plus_five(incentives, rabbit_config):
@@ -128,7 +128,7 @@ def test_a_reversal_happens_once_and_only_staff_reverse(incentives):
         with pytest.raises(Conflict):
             reverse(ADMIN, entry["id"], {"reason": "again"})
     assert balance("eve") == (0, 0)
-    assert IncentivesRepository().reconcile() == []
+    assert IncentivesRepository().reconcile("p1") == []
 
 
 def test_the_programme_keeps_its_sessions_and_partners_from_content_and_enrollment(incentives, rabbit_config):
@@ -190,12 +190,12 @@ def test_reconcile_prints_every_difference_and_rebuild_makes_the_balances_the_en
     assert done.value.code == 0 and "0 difference(s)" in capsys.readouterr().err
     get_db("incentives").accounts.update_one({"_id": "p1:gus"}, {"$inc": {"spendable": 100}})  # a broken projection
     with pytest.raises(SystemExit) as done:
-        cli.main(["incentives", "reconcile"])
+        cli.main(["incentives", "reconcile", "--program", "p1"])
     out = capsys.readouterr()
     assert done.value.code == 1 and "1 difference(s)" in out.err
     assert '"spendable": 107' in out.out and '"spendable_by_entries": 7' in out.out and "hal" not in out.out
     with pytest.raises(SystemExit) as done:
-        cli.main(["incentives", "reconcile", "--rebuild"])
+        cli.main(["incentives", "reconcile", "--program", "p1", "--rebuild"])
     assert done.value.code == 0 and "after rebuilding: 0 difference(s)" in capsys.readouterr().err
     assert balance("gus") == (7, 7)
 
