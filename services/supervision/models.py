@@ -34,7 +34,7 @@ class StudentDoc(OutboxDocument):
             "indexes": ["program_id", ("program_id", "status", "idle_clock")]}
 
 
-class AccountDoc(me.Document):
+class PlatformAccountDoc(me.Document):
     """A platform account of a programme (``_id`` = "<program>:<account>"): its
     activity summary, kept whether or not a student is mapped to it yet."""
     id = me.StringField(primary_key=True)
@@ -79,5 +79,5 @@ class StatementDoc(me.Document):
     ts = me.FloatField()
 
 
-DOCUMENTS = [ProgramFunnelDoc, StudentDoc, AccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
+DOCUMENTS = [ProgramFunnelDoc, StudentDoc, PlatformAccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
 OUTBOX = [StudentDoc, ClaimDoc, AlertDoc]

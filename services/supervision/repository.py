@@ -11,7 +11,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.events import owing
-from services.supervision.models import (AccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
+from services.supervision.models import (PlatformAccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
                                          StatementDoc, StudentDoc)
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
@@ -92,7 +92,7 @@ class SupervisionRepository:
     def __init__(self):
         self.programs = _Records(ProgramFunnelDoc)
         self.students = _Records(StudentDoc)
-        self.accounts = _Records(AccountDoc)
+        self.accounts = _Records(PlatformAccountDoc)
         self.alerts = _Records(AlertDoc)
         self.claims = _Records(ClaimDoc)
         self._activity = ActivityDoc._get_collection()
@@ -130,10 +130,10 @@ class SupervisionRepository:
             {"program_id": program_id, "idle.spell_id": {"$exists": True}}, _HIDDEN)]
 
     def accounts_of_students(self, student_keys):
-        return [_out(d) for d in AccountDoc._get_collection().find({"student_key": {"$in": list(student_keys)}})]
+        return [_out(d) for d in PlatformAccountDoc._get_collection().find({"student_key": {"$in": list(student_keys)}})]
 
     def accounts_in(self, program_id):
-        return [_out(d) for d in AccountDoc._get_collection().find({"program_id": program_id})]
+        return [_out(d) for d in PlatformAccountDoc._get_collection().find({"program_id": program_id})]
 
     # --- activity records ----------------------------------------------------------
 
