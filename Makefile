@@ -50,7 +50,7 @@ run: install
 
 test: install tools
 	$(BIN)/python -m deploy.local broker
-	$(BIN)/nameko test tests -q -p no:cacheprovider
+	$(BIN)/nameko test tests -q -p no:cacheprovider --reruns 1
 
 unit: install
 	$(BIN)/nameko test tests/unit -q -p no:cacheprovider
