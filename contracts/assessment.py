@@ -1,7 +1,8 @@
 """Contracts of the assessment service (quizzes, homework, tests, grades)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
+from contracts.base import (ID, DecisionSchema, Integer, LongPageQuerySchema, StrictSchema, acting_person,
+                            within_calendar)
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -255,10 +256,8 @@ class BankQuestionOutSchema(BankQuestionSchema):
     created_at = fields.AwareDateTime(required=True)
 
 
-class QuestionListQuerySchema(StrictSchema):
+class QuestionListQuerySchema(LongPageQuerySchema):
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class LatePolicySchema(StrictSchema):
@@ -372,22 +371,14 @@ class AssessmentUpdateSchema(_AssessmentFields):
             raise ValidationError("send at least one field to change")
 
 
-class AssessmentReviewSchema(StrictSchema):
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
-    @validates_schema
-    def _reason_for_rejection(self, data, **kwargs):
-        if data["decision"] == "reject" and not data["reason"].strip():
-            raise ValidationError("say why", "reason")
+class AssessmentReviewSchema(DecisionSchema):
+    pass
 
 
-class AssessmentListQuerySchema(StrictSchema):
+class AssessmentListQuerySchema(LongPageQuerySchema):
     kind = fields.String(validate=validate.OneOf(ASSESSMENT_KINDS))
     status = fields.String(validate=validate.OneOf(ASSESSMENT_STATUSES))
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AssessmentSchema(StrictSchema):
@@ -412,7 +403,7 @@ class AssessmentSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(ASSESSMENT_STATUSES))
     partner_id = fields.String(allow_none=True)
     proposed_by = fields.String(required=True)
-    proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    proposed_by_person = acting_person()
     review_reason = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
@@ -522,10 +513,10 @@ class SubmissionSchema(StrictSchema):
     comments = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     comment = fields.String(allow_none=True)
     graded_by = fields.String(allow_none=True)
-    graded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    graded_by_person = acting_person()
     graded_at = fields.AwareDateTime(allow_none=True)
     returned_by = fields.String(allow_none=True)
-    returned_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    returned_by_person = acting_person()
     returned_at = fields.AwareDateTime(allow_none=True)
     return_comment = fields.String(allow_none=True)
     results = fields.List(fields.Nested(QuestionResultSchema), allow_none=True,
@@ -538,11 +529,9 @@ class SubmissionResultSchema(StrictSchema):
     submission = fields.Nested(SubmissionSchema, required=True)
 
 
-class SubmissionListQuerySchema(StrictSchema):
+class SubmissionListQuerySchema(LongPageQuerySchema):
     student_id = fields.String(validate=validate.Length(min=1, max=128))
     status = fields.String(validate=validate.OneOf(SUBMISSION_STATUSES))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class QueueItemSchema(SubmissionSchema):
@@ -571,7 +560,7 @@ class ScoreHistorySchema(StrictSchema):
     score = fields.Float(required=True)
     recorded_at = fields.AwareDateTime(required=True)
     recorded_by = fields.String(required=True)
-    recorded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    recorded_by_person = acting_person()
 
 
 class CompetitionEntrySchema(StrictSchema):
@@ -589,7 +578,7 @@ class CompetitionEntrySchema(StrictSchema):
                           metadata={"description": "Earlier scores of this run, oldest first"})
     partner_id = fields.String(allow_none=True)
     recorded_by = fields.String(required=True)
-    recorded_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    recorded_by_person = acting_person()
     recorded_at = fields.AwareDateTime(required=True)
 
 
@@ -603,10 +592,8 @@ class CompetitionPostResultSchema(StrictSchema):
     results = fields.List(fields.Nested(CompetitionOutcomeSchema), required=True)
 
 
-class GradebookQuerySchema(StrictSchema):
+class GradebookQuerySchema(LongPageQuerySchema):
     track = fields.String(validate=SLUG)
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class GradebookColumnSchema(StrictSchema):
@@ -659,7 +646,7 @@ class OverrideHistorySchema(StrictSchema):
     percent = fields.Float(required=True)
     reason = fields.String(required=True)
     overridden_by = fields.String(required=True)
-    overridden_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    overridden_by_person = acting_person()
     overridden_at = fields.AwareDateTime(required=True)
 
 
@@ -672,7 +659,7 @@ class OverrideSchema(StrictSchema):
     computed_percent = fields.Float(allow_none=True)
     reason = fields.String(required=True)
     overridden_by = fields.String(required=True)
-    overridden_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    overridden_by_person = acting_person()
     overridden_at = fields.AwareDateTime(required=True)
     history = fields.List(fields.Nested(OverrideHistorySchema), required=True,
                           metadata={"description": "Earlier overrides, oldest first"})

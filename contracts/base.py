@@ -1,8 +1,9 @@
 """The event envelope and the small schema helpers every contract uses."""
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 ID = dict(validate=validate.Length(min=1, max=64))
 MAX_OFFSET = 1_000_000  # list pages start at most this far (a database skip past 2**63 fails)
+PERSON = "The person the key acted for (student:<id> or staff:<id>), if any"
 
 
 class Integer(fields.Integer):
@@ -60,25 +61,49 @@ def rules_of(schema_cls):
     return found
 
 
+def acting_person():
+    """The ``<verb>_by_person`` beside a ``<verb>_by`` key: who the key acted for."""
+    return fields.String(allow_none=True, metadata={"description": PERSON})
+
+
+class DecisionSchema(StrictSchema):
+    """Approve or reject, with the reason. A subclass may name the two decisions
+    otherwise (``decision``); the second is always ``reject``."""
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    @rule("a rejection needs a reason")
+    def _reason_for_rejection(self, data, **kwargs):
+        if data["decision"] == "reject" and not data["reason"].strip():
+            raise ValidationError("say why", "reason")
+
+
 class PageQuerySchema(StrictSchema):
     """``limit`` and ``offset`` of a list route (each list documents its order)."""
     limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
     offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
+class LongPageQuerySchema(PageQuerySchema):
+    """A list of longer pages: up to 500 items, 100 unless told."""
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
 _PAGES = {}
 
 
-def page_schema(item_schema):
-    """The one shape of every list: ``{items, limit, offset, has_more}``."""
-    if item_schema not in _PAGES:
-        _PAGES[item_schema] = _page_schema(item_schema)
-    return _PAGES[item_schema]
+def page_schema(item_schema, name=None):
+    """The one shape of every list: ``{items, limit, offset, has_more}``, named
+    ``<name>PageSchema`` (``name``: the item schema's name without "Schema")."""
+    if (item_schema, name) not in _PAGES:
+        _PAGES[item_schema, name] = _page_schema(item_schema, name)
+    return _PAGES[item_schema, name]
 
 
-def _page_schema(item_schema):
+def _page_schema(item_schema, page_name=None):
     name = item_schema.__name__.removesuffix("Schema")
-    return type(f"{name}PageSchema", (StrictSchema,), {
+    return type(f"{page_name or name}PageSchema", (StrictSchema,), {
         "__doc__": f"A page of {name} items, in the order the route documents",
         "items": fields.List(fields.Nested(item_schema), required=True),
         "limit": Integer(required=True),

@@ -3,7 +3,8 @@
 questions and answers, feedback and demand polls, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
+from contracts.base import (ID, MAX_OFFSET, DecisionSchema, Integer, LongPageQuerySchema, StrictSchema, acting_person,
+                            rule, within_calendar)
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -98,26 +99,17 @@ class SessionUpdateSchema(_SessionFields):
             raise ValidationError("the form of a session cannot change; cancel it and create another", "form")
 
 
-class SessionReviewSchema(StrictSchema):
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
-    @validates_schema
-    @rule("a rejection needs a reason")
-    def _reason_for_rejection(self, data, **kwargs):
-        if data["decision"] == "reject" and not data["reason"].strip():
-            raise ValidationError("say why", "reason")
+class SessionReviewSchema(DecisionSchema):
+    pass
 
 
 class SessionCancelSchema(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class SessionListQuerySchema(StrictSchema):
+class SessionListQuerySchema(LongPageQuerySchema):
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     module = fields.String(validate=validate.Length(min=1, max=120))
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class SessionSchema(StrictSchema):
@@ -137,11 +129,10 @@ class SessionSchema(StrictSchema):
     partner_id = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(SESSION_STATUSES))
     proposed_by = fields.String(required=True, metadata={"description": "The key that created it (<role>:<key id>) or the system step"})
-    proposed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    proposed_by_person = acting_person()
     review_reason = fields.String(allow_none=True)
     reviewed_by = fields.String(allow_none=True, metadata={"description": "The key that reviewed it (<role>:<key id>)"})
-    reviewed_by_person = fields.String(allow_none=True, metadata={
-        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    reviewed_by_person = acting_person()
     cancel_reason = fields.String(allow_none=True)
     poll_id = fields.String(allow_none=True, metadata={"description": "The demand poll a follow-up came from"})
     checkin_open = fields.Boolean(required=True)
@@ -173,24 +164,14 @@ class MaterialVersionCreateSchema(_MaterialContent):
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class MaterialReviewSchema(StrictSchema):
+class MaterialReviewSchema(DecisionSchema):
     version = Integer(required=True, validate=validate.Range(min=1))
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
-    @validates_schema
-    @rule("a rejection needs a reason")
-    def _reason_for_rejection(self, data, **kwargs):
-        if data["decision"] == "reject" and not data["reason"].strip():
-            raise ValidationError("say why", "reason")
 
 
-class MaterialListQuerySchema(StrictSchema):
+class MaterialListQuerySchema(LongPageQuerySchema):
     program_id = fields.String(**ID)
     module = fields.String(validate=validate.Length(min=1, max=120))
     pending_review = fields.Boolean(metadata={"description": "only materials with a version to review"})
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class MaterialVersionSchema(StrictSchema):
@@ -201,10 +182,10 @@ class MaterialVersionSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES))
     reason = fields.String(allow_none=True)
     submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
-    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    submitted_by_person = acting_person()
     submitted_at = fields.AwareDateTime(required=True)
     reviewed_by = fields.String(allow_none=True, metadata={"description": "The key (<role>:<key id>)"})
-    reviewed_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    reviewed_by_person = acting_person()
     reviewed_at = fields.AwareDateTime(allow_none=True)
 
 
@@ -269,7 +250,7 @@ class SignInSchema(StrictSchema):
 class HistoryEntrySchema(StrictSchema):
     at = fields.AwareDateTime(required=True)
     by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
-    by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    by_person = acting_person()
     previous = fields.String(allow_none=True)
     status = fields.String(required=True)
     reason = fields.String(required=True)
@@ -562,7 +543,7 @@ class PollSchema(StrictSchema):
     followup_session_id = fields.String(allow_none=True)
     opened_by = fields.String(allow_none=True, metadata={
         "description": "The key that opened it (<role>:<key id>), or 'content:after-session' (the system, when a session ended)"})
-    opened_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    opened_by_person = acting_person()
     created_at = fields.AwareDateTime(required=True)
 
 

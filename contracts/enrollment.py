@@ -3,7 +3,8 @@ with waitlists, teams, mentors and tutors, the roster; and the events it
 publishes (consumed by content, incentives, assessment and supervision)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, rule, within_calendar
+from contracts.base import (ID, MAX_OFFSET, Integer, LongPageQuerySchema, PageQuerySchema, StrictSchema, acting_person,
+                            page_schema, rule, within_calendar)
 from contracts.events import define
 
 SOURCE = "enrollment"
@@ -103,14 +104,12 @@ class ProgramSchema(ProgramCreateSchema):
     id = fields.String(required=True)
     school_id = fields.String(required=True)
     created_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
-    created_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    created_by_person = acting_person()
     created_at = fields.AwareDateTime(required=True)
 
 
-class ProgramListQuerySchema(StrictSchema):
+class ProgramListQuerySchema(PageQuerySchema):
     season = fields.String(validate=validate.Length(min=1, max=40))
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ProgramCreatedPayload(StrictSchema):
@@ -281,21 +280,15 @@ class ApplicationSchema(ApplicationCreateSchema):
     decided_at = fields.AwareDateTime(allow_none=True)
     withdrawn_at = fields.AwareDateTime(allow_none=True)
     submitted_by = fields.String(required=True, metadata={"description": "The key (<role>:<key id>)"})
-    submitted_by_person = fields.String(allow_none=True, metadata={"description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    submitted_by_person = acting_person()
 
 
-class ApplicationListQuerySchema(StrictSchema):
+class ApplicationListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
     track = fields.String(validate=SLUG)
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
-class ApplicationPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ApplicationSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+ApplicationPageSchema = page_schema(ApplicationSchema)
 
 
 class ScreeningScoreSchema(StrictSchema):
@@ -353,16 +346,13 @@ class TeamSchema(StrictSchema):
     tutor_id = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
     created_by = fields.String(metadata={"description": "The key (<role>:<key id>)"})
-    created_by_person = fields.String(allow_none=True, metadata={
-        "description": "The person the key acted for (student:<id> or staff:<id>), if any"})
+    created_by_person = acting_person()
 
 
-class TeamListQuerySchema(StrictSchema):
+class TeamListQuerySchema(LongPageQuerySchema):
     track = fields.String(validate=SLUG)
     without = fields.String(validate=validate.OneOf(["mentor", "tutor"]),
                             metadata={"description": "Only teams without a mentor (or tutor)"})
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class TeamMemberSchema(StrictSchema):

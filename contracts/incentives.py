@@ -9,7 +9,7 @@ spending never lowers it).
 """
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, MAX_OFFSET, Integer, StrictSchema, within_calendar
+from contracts.base import ID, MAX_OFFSET, DecisionSchema, Integer, StrictSchema, within_calendar
 from contracts.enrollment import SLUG
 from contracts.events import define
 
@@ -179,14 +179,8 @@ class AppealCreateSchema(StrictSchema):
     reason = fields.String(required=True, validate=REASON)
 
 
-class AppealDecisionSchema(StrictSchema):
+class AppealDecisionSchema(DecisionSchema):
     decision = fields.String(required=True, validate=validate.OneOf(["accept", "reject"]))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
-    @validates_schema
-    def _reason_for_rejection(self, data, **kwargs):
-        if data["decision"] == "reject" and not data["reason"].strip():
-            raise ValidationError("say why", "reason")
 
 
 class AppealSchema(StrictSchema):

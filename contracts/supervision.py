@@ -2,7 +2,7 @@
 funnel, idle accounts, alerts, and the events it publishes."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from contracts.base import ID, Integer, StrictSchema
+from contracts.base import ID, Integer, LongPageQuerySchema, StrictSchema, page_schema
 from contracts.events import define
 
 SOURCE = "supervision"
@@ -151,9 +151,7 @@ ALERT_RESOLVED = define(
 
 # --- the supervision API (RPC and HTTP bodies) ---------------------------------
 
-class PageQuerySchema(StrictSchema):
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+PageQuerySchema = LongPageQuerySchema  # supervision's lists take the longer pages
 
 
 class TelemetryBatchSchema(StrictSchema):
@@ -194,17 +192,11 @@ class AccountSchema(StrictSchema):
     last_activity_at = fields.AwareDateTime(allow_none=True)
 
 
-class AccountPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(AccountSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+AccountPageSchema = page_schema(AccountSchema)
 
 
-class AccountQuerySchema(StrictSchema):
+class AccountQuerySchema(PageQuerySchema):
     unmapped = fields.Boolean(load_default=False, metadata={"description": "only accounts with no student yet"})
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class MappingResultSchema(StrictSchema):
@@ -231,11 +223,7 @@ class StudentStageSchema(StrictSchema):
     reached_at = fields.AwareDateTime(allow_none=True)
 
 
-class StagePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(StudentStageSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+StagePageSchema = page_schema(StudentStageSchema, name="Stage")
 
 
 class DayCountsSchema(StrictSchema):
@@ -259,9 +247,7 @@ class StudentActivitySchema(StrictSchema):
     idle_since = fields.AwareDateTime(allow_none=True)
 
 
-class IdlePageQuerySchema(StrictSchema):
-    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+IdlePageQuerySchema = PageQuerySchema
 
 
 class IdleAccountSchema(StrictSchema):
@@ -273,11 +259,7 @@ class IdleAccountSchema(StrictSchema):
     reclaim_requested = fields.Boolean(required=True)
 
 
-class IdlePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(IdleAccountSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+IdlePageSchema = page_schema(IdleAccountSchema, name="Idle")
 
 
 class AlertSchema(StrictSchema):
@@ -296,11 +278,7 @@ class AlertSchema(StrictSchema):
     updated_by = fields.String(allow_none=True)
 
 
-class AlertPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(AlertSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+AlertPageSchema = page_schema(AlertSchema)
 
 
 class AlertQuerySchema(PageQuerySchema):
@@ -353,11 +331,7 @@ class StatementItemSchema(StrictSchema):
     delivered = fields.Boolean(required=True, metadata={"description": "The LRS holds it"})
 
 
-class StatementPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(StatementItemSchema), required=True)
-    limit = Integer(required=True)
-    offset = Integer(required=True)
-    has_more = fields.Boolean(required=True)
+StatementPageSchema = page_schema(StatementItemSchema, name="Statement")
 
 
 class CheckResultSchema(StrictSchema):

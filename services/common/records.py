@@ -55,7 +55,7 @@ def doc_in(record, events=()):
 
 
 class Records:
-    """Insert-once and rev-guarded save for one collection of records."""
+    """Insert-once, rev-guarded save and guarded replace for one collection of records."""
 
     def __init__(self, document):
         self.document = document
@@ -79,14 +79,23 @@ class Records:
 
     def save(self, record, events=()):
         """Store a changed record read at ``record["rev"]``; Conflict if it changed meanwhile."""
-        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]}, {"pending_events": 1})
-        if current is not None:
-            doc = doc_in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
-            if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
-                if doc["pending_events"]:
-                    outbox_written(self.document)
-                return {**record, "rev": record["rev"] + 1}
+        saved = {**record, "rev": record["rev"] + 1}
+        if self.replace(saved, {"rev": record["rev"]}, events):
+            return saved
         raise Conflict("the record changed meanwhile; retry")
+
+    def replace(self, record, guard, events=()):
+        """Store ``record`` whole if the stored one still matches ``guard`` (its
+        pending events kept, ``events`` added); True if it did."""
+        current = self.collection.find_one({"_id": record["id"], **guard}, {"pending_events": 1})
+        if current is None:
+            return False
+        doc = doc_in(record, [*current.get("pending_events", []), *events])
+        if not self.collection.replace_one({"_id": record["id"], **guard}, doc).matched_count:
+            return False
+        if doc["pending_events"]:
+            outbox_written(self.document)
+        return True
 
     def find(self, query, sort=None, skip=0, limit=0):
         cursor = self.collection.find(query)

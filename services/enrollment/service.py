@@ -172,24 +172,31 @@ class EnrollmentService(PraxisService):
     @on_event(QUIZ_SCORED)
     def on_quiz_scored(self, event):
         """The rules-understanding quiz gives the screening score (latest counts);
-        it changes nothing once the application was decided."""
+        it changes nothing once the application was decided. The application gets
+        the kept (latest) score, looked at again after each write: of two scores
+        handled at once (a retake), the later one stands whatever the order of
+        the writes (the handler whose write came last finds the later score kept)."""
         payload = event.payload
         if payload["kind"] != "rules_understanding":
             return
         key = self._score_key(event.school_id, payload["program_id"], payload["student_id"])
         if not self.store.record_quiz_score(key, payload["score"], payload["quiz_id"], event.occurred_at):
             return  # an older score than the one kept
-        app = self.store.live_application(event.school_id, payload["program_id"], payload["student_id"])
-        if app is None or app["status"] not in domain.SCORABLE:
-            return
-        if app.get("scored_at") and app["scored_at"] > event.occurred_at:
-            return  # a later score (by hand) counts
-        self.store.update_application(app["id"], domain.SCORABLE, {
-            "status": "screened", "score": payload["score"], "score_source": "quiz",
-            "scored_at": event.occurred_at})
-        log.info("quiz score recorded", extra={"event_id": event.event_id,
-                                                "correlation_id": event.correlation_id,
-                                                "application_id": app["id"]})
+        for _ in range(10):
+            kept = self.store.quiz_score(key)
+            app = self.store.live_application(event.school_id, payload["program_id"], payload["student_id"])
+            if app is None or app["status"] not in domain.SCORABLE:
+                return
+            if app.get("scored_at") and app["scored_at"] > kept["occurred_at"]:
+                return  # a later score (by hand) counts
+            if app.get("score_source") == "quiz" and app.get("score") == kept["score"]:
+                return  # the kept score is the application's
+            self.store.update_application(app["id"], domain.SCORABLE, {
+                "status": "screened", "score": kept["score"], "score_source": "quiz",
+                "scored_at": kept["occurred_at"]})
+            log.info("quiz score recorded", extra={"event_id": event.event_id,
+                                                    "correlation_id": event.correlation_id,
+                                                    "application_id": app["id"]})
 
     @rpc
     def withdraw(self, caller, application_id, data=None):

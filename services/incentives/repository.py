@@ -24,75 +24,27 @@ import eventlet
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
-from services.common.events import owing
+from services.common.events import outbox_written
+from services.common.records import Records, doc_in, doc_out
 from services.incentives.models import (AccountDoc, AppealDoc, BadgeAwardDoc, BadgeClassDoc, EntryDoc,
                                         FactDoc, ItemDoc, IncentivesProgram, RedemptionDoc, RewardDoc,
                                         RuleSetDoc, SigningKeyDoc, IncentivesTeam)
 
+
 def _out(doc):
-    if doc is None:
-        return None
-    doc = dict(doc)
-    doc["id"] = doc.pop("_id")
-    for key in ("pending_events", "outbox_pending", "entries_pending", "at_ts"):
-        doc.pop(key, None)
-    return doc
-
-
-def _in(record, events=()):
-    doc = {k: v for k, v in record.items() if k != "id"}
-    doc["_id"] = record["id"]
-    doc["pending_events"] = list(events)
-    doc.pop("outbox_pending", None)
-    doc.update(owing(events))
-    if hasattr(doc.get("at"), "timestamp"):
-        doc["at_ts"] = doc["at"].timestamp()
-    return doc
+    """A stored document as a record, without the ledger's bookkeeping (which
+    accounts have entries to copy out, the epoch seconds entries and teams sort by)."""
+    record = doc_out(doc)
+    if record is not None:
+        record.pop("entries_pending", None)
+        record.pop("at_ts", None)
+    return record
 
 
 def _entry_doc(entry):
-    doc = _in(entry)
-    doc.pop("pending_events")
-    return doc
-
-
-class Records:
-    """Insert-once and status-guarded replace for one collection of records."""
-
-    def __init__(self, document):
-        self.document = document
-
-    @property
-    def collection(self):
-        return self.document._get_collection()
-
-    def insert(self, record, events=()):
-        try:
-            self.collection.insert_one(_in(record, events))
-            return True
-        except DuplicateKeyError:
-            return False
-
-    def get(self, record_id, **match):
-        return _out(self.collection.find_one({"_id": record_id, **match}))
-
-    def replace(self, record, guard, events=()):
-        """Store ``record`` if the stored one still matches ``guard``; True if it did."""
-        current = self.collection.find_one({"_id": record["id"], **guard}, {"pending_events": 1})
-        if current is None:
-            return False
-        doc = _in(record, [*current.get("pending_events", []), *events])
-        return self.collection.replace_one({"_id": record["id"], **guard}, doc).matched_count == 1
-
-    def find(self, query, sort=None, skip=0, limit=0):
-        cursor = self.collection.find(query)
-        if sort:
-            cursor = cursor.sort(sort)
-        if skip:
-            cursor = cursor.skip(skip)
-        if limit:
-            cursor = cursor.limit(limit)
-        return [_out(d) for d in cursor]
+    """An entry as the ledger stores it: its time mirrored as epoch seconds for the sort."""
+    doc = {k: v for k, v in entry.items() if k != "id"}
+    return {**doc, "_id": entry["id"], "at_ts": entry["at"].timestamp()}
 
 
 class IncentivesRepository:
@@ -191,21 +143,25 @@ class IncentivesRepository:
         rev = account.get("rev", 0)
         record = {k: v for k, v in account.items() if k != "pending_entries"}
         if rev == 0 and collection.find_one({"_id": account["id"]}, {"_id": 1}) is None:
-            doc = _in({**record, "rev": 1}, events)
+            doc = doc_in({**record, "rev": 1}, events)
             doc["pending_entries"] = list(entries)
             doc["entries_pending"] = 1 if entries else None
             try:
                 collection.insert_one(doc)
-                return {**account, "rev": 1}
             except DuplicateKeyError:
                 raise Conflict("the account was opened meanwhile; retry")
+            if events:
+                outbox_written(AccountDoc)
+            return {**account, "rev": 1}
         current = collection.find_one({"_id": account["id"], "rev": rev}, {"pending_events": 1, "pending_entries": 1})
         if current is not None:
             pending = [*current.get("pending_entries", []), *entries]
-            doc = _in({**record, "rev": rev + 1}, [*current.get("pending_events", []), *events])
+            doc = doc_in({**record, "rev": rev + 1}, [*current.get("pending_events", []), *events])
             doc["pending_entries"] = pending
             doc["entries_pending"] = 1 if pending else None
             if collection.replace_one({"_id": account["id"], "rev": rev}, doc).matched_count:
+                if doc["pending_events"]:
+                    outbox_written(AccountDoc)
                 return {**account, "rev": rev + 1}
         raise Conflict("the account changed meanwhile; retry")
 
@@ -366,7 +322,7 @@ class IncentivesRepository:
             {"$inc": {"stock": 1, "sold": -1}, "$addToSet": {"returned": redemption_id}})
 
     def items_with_holds(self):
-        return [_out(d) for d in ItemDoc._get_collection().find({"holding": {"$gt": 0}})]
+        return self.items.find({"holding": {"$gt": 0}})
 
     # --- badges -----------------------------------------------------------------------
 

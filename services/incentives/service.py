@@ -65,7 +65,7 @@ class IncentivesService(PraxisService):
     name = "incentives"
 
     store = Storage(IncentivesRepository, documents=DOCUMENTS)
-    outbox = Outbox(*OUTBOX_DOCUMENTS)
+    outbox = Outbox(*OUTBOX_DOCUMENTS, hinted=True)  # writes with events hint: Records and write_account
 
     # --- helpers --------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from nameko.testing.services import entrypoint_hook
 from contracts import topology
 from contracts.content import ATTENDANCE_RECORDED, QUESTION_ANSWERED
 from contracts.enrollment import PROGRAM_CREATED, STUDENT_ADMITTED, TEAM_FORMED
+from contracts.incentives import APPEAL_DECIDED
 from contracts.errors import Conflict, Forbidden
 from contracts.events import make_event
 from services.incentives.repository import IncentivesRepository
@@ -129,6 +130,22 @@ def test_a_reversal_happens_once_and_only_staff_reverse(incentives):
             reverse(ADMIN, entry["id"], {"reason": "again"})
     assert balance("eve") == (0, 0)
     assert IncentivesRepository().reconcile("p1") == []
+
+
+def test_an_open_appeal_is_replaced_once_and_the_stored_record_hides_the_outbox_bookkeeping(incentives):
+    appeals = IncentivesRepository().appeals
+    appeal = {"id": "entry-9", "school_id": SCHOOL, "program_id": "p1", "student_id": "fay", "status": "open",
+              "created_at": T0, "flags": ["late"]}
+    assert appeals.insert(appeal) and not appeals.insert(appeal)
+    decided = make_event(APPEAL_DECIDED, {"appeal_id": "entry-9", "entry_id": "entry-9", "program_id": "p1",
+                                          "student_id": "fay", "decision": "rejected", "reason": "no"},
+                         school_id=SCHOOL, actor="test")
+    assert appeals.replace({**appeal, "status": "rejected"}, {"status": "open"}, [decided])
+    assert not appeals.replace({**appeal, "status": "accepted"}, {"status": "open"}, [decided])
+    stored = appeals.get("entry-9", school_id=SCHOOL)
+    assert stored["status"] == "rejected" and stored["created_at"] == T0 and stored["flags"] == ["late"]
+    assert not {"pending_events", "outbox_pending", "flagged", "_id"} & set(stored)
+    assert appeals.find({"flagged": 1}) == [stored]  # a record with flags is found by its indexed scalar
 
 
 def test_the_programme_keeps_its_sessions_and_partners_from_content_and_enrollment(incentives, rabbit_config):
