@@ -34,6 +34,7 @@ def ensure_indexes(db):
     db.lti_state.create_index("created_at", expireAfterSeconds=24 * 3600)
     db.lti_lineitems.create_index([("school_id", 1), ("assessment_id", 1)])
     db.lti_contexts.create_index("school_id")
+    db.lti_people.create_index("person_id", unique=True)
 
 
 def reset():

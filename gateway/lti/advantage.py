@@ -39,10 +39,13 @@ def remember(platform, body, target, db=None):
     context = body.get(CONTEXT_CLAIM) or {}
     if context.get("id"):
         key = context_key(platform["_id"], context["id"])
+        known = db.lti_contexts.find_one({"_id": key}) or {}
+        # a launch without the services' claims (another link of the course) keeps what an earlier one said
         db.lti_contexts.replace_one({"_id": key}, {
             "_id": key, "school_id": platform["school_id"], "platform_id": platform["_id"],
-            "context_id": context["id"], "title": context.get("title") or "",
-            "memberships_url": nrps.get("context_memberships_url"), "lineitems_url": ags.get("lineitems"),
+            "context_id": context["id"], "title": context.get("title") or known.get("title") or "",
+            "memberships_url": nrps.get("context_memberships_url") or known.get("memberships_url"),
+            "lineitems_url": ags.get("lineitems") or known.get("lineitems_url"),
             "updated_ts": now}, upsert=True)
     kind, _, item = (target or "").partition(":")
     if kind == "assessment" and item and ags.get("lineitem") and SCORE_SCOPE in (ags.get("scope") or []):

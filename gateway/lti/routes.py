@@ -99,7 +99,8 @@ def launch():
     response = redirect(page, 302)
     session.issue(response, dict(person, launch_id=message.get_launch_id()))
     log.info("lti launch", extra={"platform_id": platform["_id"], "school_id": platform["school_id"],
-                                  "user": person["acting"]["id"], "role": person["lti_role"],
+                                  "user": person["lms_user_id"], "person": person["acting"]["id"],
+                                  "role": person["lti_role"],
                                   "outcome": "accepted", "page": page})
     return response
 
@@ -126,8 +127,8 @@ def whoami():
     current, refusal = _session_or_401()
     if refusal is not None:
         return refusal
-    return jsonify({k: current[k] for k in ("school_id", "platform_id", "role", "acting", "lti_role",
-                                             "name", "context_id", "csrf")})
+    return jsonify({k: current.get(k) for k in ("school_id", "platform_id", "role", "acting", "lti_role",
+                                                 "lms_user_id", "name", "context_id", "csrf")})
 
 
 @bp.route("/deep-linking", methods=["POST"])
@@ -150,7 +151,7 @@ def deep_linking():
     except tool.LaunchRefused as exc:
         return problem(exc.status, "Not found", exc.reason)
     body = message.get_launch_data()
-    if (platform["_id"] != current["platform_id"] or body.get("sub") != current["acting"]["id"]
+    if (platform["_id"] != current["platform_id"] or body.get("sub") != current.get("lms_user_id")
             or not message.is_deep_link_launch()):
         return problem(404, "Not found", "no such deep-linking launch in this session")
     launch_url = f"{base_url()}/lti/launch"
@@ -164,7 +165,7 @@ def deep_linking():
         resources.append(resource)
     form = message.get_deep_link().output_response_form(resources)
     log.info("lti deep linking response", extra={
-        "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current["acting"]["id"],
+        "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current.get("lms_user_id"),
         "outcome": "signed", "items": len(resources)})
     return form, 200, {"Content-Type": "text/html; charset=utf-8"}
 

@@ -18,7 +18,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
-from gateway.lti import keys, store
+from gateway.lti import keys, people, store
 
 log = logging.getLogger("praxis.lti")
 
@@ -26,7 +26,7 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLES_CLAIM = CLAIM + "roles"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 NONCE_PREFIX = "lti1p3-nonce-"
-# the LMS user id becomes the acting person's id (gateway.auth's X-Acting-User rule)
+# an LMS user id Praxis maps onto a person (gateway/lti/people.py)
 USER_ID = re.compile(r"[!-~]{1,120}")
 LEARNER_NAMES = {"Learner", "Student", "ProspectiveStudent"}
 STAFF_NAMES = {"Instructor", "TeachingAssistant", "Faculty"}
@@ -217,9 +217,9 @@ def restore_launch(launch_id):
     return launch, conf.platform
 
 
-def person_of(platform, body):
+def person_of(platform, body, person_for=people.person_for):
     """Who the launch is: the school (the registration's), the Praxis role and the
-    acting person; LaunchRefused when Praxis admits no role of the user's."""
+    acting person (the Praxis person the LMS user maps onto); LaunchRefused when Praxis admits no role of the user's."""
     user_id = body.get("sub")
     if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise LaunchRefused("the launch names no user Praxis can act for (sub: 1-120 printable characters)", 403)
@@ -227,10 +227,14 @@ def person_of(platform, body):
     if mapped is None:
         raise LaunchRefused("none of the user's LTI roles is admitted (Learner, Instructor, "
                             "TeachingAssistant or Administrator)", 403)
+    # the LMS's user id names a Praxis person of the school (made on the first launch)
+    person = person_for(platform["school_id"], platform["issuer"], user_id, body.get("name") or "",
+                               body.get("email"))
     return {
         "school_id": platform["school_id"], "platform_id": platform["_id"],
         "role": "admin" if mapped == "admin" else "lms",
-        "acting": {"kind": "student" if mapped == "student" else "staff", "id": user_id},
+        "acting": {"kind": "student" if mapped == "student" else "staff", "id": person["person_id"]},
+        "lms_user_id": user_id,
         "lti_role": mapped, "name": body.get("name") or "",
         "context_id": (body.get(CLAIM + "context") or {}).get("id"),
         "deployment_id": body.get(CLAIM + "deployment_id"),

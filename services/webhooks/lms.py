@@ -3,8 +3,9 @@ client-credentials grant with a JWT assertion signed by the school's key
 (pylti1p3's ServiceConnector), cached until shortly before it expires in the
 service's database (``lti_tokens``), shared by every worker. Tokens are never logged.
 
-The registrations, the school's keys and the line items are the gateway's
-(``praxis_gateway``: gateway/lti/); this module reads them, never writes them.
+The registrations, the school's keys, the line items and the people LMS users map
+onto are the gateway's (``praxis_gateway``: gateway/lti/); this module reads them,
+and adds a person when a roster names an LMS user no launch has named yet.
 """
 import time
 
@@ -12,7 +13,7 @@ from mongoengine.connection import get_db
 from pylti1p3.service_connector import ServiceConnector
 
 from gateway.db import get_db as gateway_db
-from gateway.lti import keys, store
+from gateway.lti import keys, people, store
 from gateway.lti.advantage import lineitems_of
 from services.webhooks.models import ALIAS
 
@@ -48,3 +49,14 @@ def lineitems(school_id, assessment_id):
     """The line items this school's assessment is linked to (by its platforms' launches)."""
     return lineitems_of(school_id, assessment_id, gateway_db())
 
+
+
+def lms_user(platform, person_id):
+    """The LMS user id of this Praxis person on that platform (None: unknown there)."""
+    return people.lms_user_of(platform["school_id"], platform["issuer"], person_id, gateway_db())
+
+
+def person(platform, lms_user_id, name="", email=None):
+    """The Praxis person id of an LMS user of that platform (made on first sight)."""
+    return people.person_for(platform["school_id"], platform["issuer"], lms_user_id, name, email,
+                             gateway_db())["person_id"]

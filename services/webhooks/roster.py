@@ -1,7 +1,9 @@
 """Roster sync (LTI Names and Role Provisioning Services 2.0): staff sync an LMS
 course's membership into a programme. Learners become applications to the chosen
-track, instructors and teaching assistants tutors; every step is idempotent (ids
-derived from programme and LMS user), so a second sync adds the new members and
+track, instructors and teaching assistants tutors, each as the Praxis person the
+LMS user maps onto (gateway/lti/people.py: made here if no launch named them yet,
+with the LMS's name and email); every step is idempotent (ids derived from
+programme and person), so a second sync adds the new members and
 reports the dropped ones without deleting anything. Progress is kept on the sync
 record as it goes.
 """
@@ -127,13 +129,15 @@ def run(db, enrollment, sync):
         kind = map_roles(member.get("roles") or [])
         caller = dict(sync["caller"], partner_id=None, acting={"kind": None, "id": None})
         try:
+            if kind in ("student", "staff"):  # the Praxis person the LMS user is (made now if new)
+                person_id = lms.person(platform, user_id, member.get("name") or "", member.get("email"))
             if kind == "student":
-                caller["operation_id"] = _op("nrps-application", sync["program_id"], user_id)
+                caller["operation_id"] = _op("nrps-application", sync["program_id"], person_id)
                 _call(enrollment.submit_application, caller, sync["program_id"], {
-                    "student_id": user_id, "name": member.get("name") or user_id, "track": sync["track"]})
+                    "student_id": person_id, "name": member.get("name") or user_id, "track": sync["track"]})
                 counts["applications"] += 1
             elif kind == "staff":
-                caller["operation_id"] = _op("nrps-tutor", sync["program_id"], user_id)
+                caller["operation_id"] = _op("nrps-tutor", sync["program_id"], person_id)
                 _call(enrollment.register_staff, caller, sync["program_id"], "tutor", {
                     "name": member.get("name") or user_id, "email": member.get("email"),
                     "max_load": sync["tutor_max_load"]})
