@@ -22,12 +22,12 @@ from pylti1p3.lineitem import LineItem
 
 from contracts.lti import DeepLinkResponseSchema
 from gateway.errors import problem
-from gateway.lti import advantage, keys, session, store, tool
+from gateway.lti import registry, session, tool
 
 log = logging.getLogger("praxis.lti")
 bp = Blueprint("lti_tool", __name__, url_prefix="/lti")
 
-CUSTOM_CLAIM = tool.CLAIM + "custom"
+CUSTOM_CLAIM = tool.CUSTOM_CLAIM
 TARGET = re.compile(r"(session|assessment|program):([A-Za-z0-9_-]{1,64})|credits|dashboard")
 
 
@@ -89,13 +89,12 @@ def launch():
     except tool.LaunchRefused as exc:
         return _refused(exc, "launch")
     try:
-        person = tool.person_of(platform, body)
+        person = tool.person_of(platform, body, lambda claims: registry.launched(platform["_id"], claims))
         if message.is_deep_link_launch() and person["lti_role"] == "student":
             raise tool.LaunchRefused("only staff pick Praxis items for a course (deep linking)", 403)
     except tool.LaunchRefused as exc:
         return _refused(exc, "launch", platform, body.get("sub"))
     page = target_page(person, body, message)
-    advantage.remember(platform, body, str((body.get(CUSTOM_CLAIM) or {}).get("praxis_target") or ""))
     response = redirect(page, 302)
     session.issue(response, dict(person, launch_id=message.get_launch_id()))
     log.info("lti launch", extra={"platform_id": platform["_id"], "school_id": platform["school_id"],
@@ -107,10 +106,10 @@ def launch():
 
 @bp.route("/platforms/<platform_id>/jwks.json", methods=["GET"])
 def jwks(platform_id):
-    platform = store.find_platform(platform_id)
-    if platform is None:
+    found = registry.jwks(platform_id)
+    if found is None:
         return problem(404, "Not found", "no such platform")
-    response = jsonify(keys.jwks(platform["school_id"]))
+    response = jsonify(found)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -163,7 +162,10 @@ def deep_linking():
             resource.set_lineitem(LineItem().set_label(item["title"]).set_score_maximum(item["score_maximum"])
                                   .set_resource_id(item["id"]).set_tag("praxis-assessment"))
         resources.append(resource)
-    form = message.get_deep_link().output_response_form(resources)
+    deep_link = message.get_deep_link()
+    # the school's key signs it in the LTI store (the private key never leaves it)
+    form = deep_link.get_response_form_html(
+        registry.sign_deep_linking_response(platform["_id"], deep_link.get_message_jwt(resources)))
     log.info("lti deep linking response", extra={
         "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current.get("lms_user_id"),
         "outcome": "signed", "items": len(resources)})

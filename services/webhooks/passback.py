@@ -31,10 +31,10 @@ def queue(store, school_id, assessment_id, student_id, percent, timestamp, gradi
     now = time.time()
     added = 0
     platforms = {}
-    for item in lms.lineitems(school_id, assessment_id):
+    for item in lms.lineitems(store.db, school_id, assessment_id):
         if item["platform_id"] not in platforms:
-            platform = lms.platform(item["platform_id"])
-            platforms[item["platform_id"]] = (lms.lms_user(platform, student_id)
+            platform = lms.platform(store.db, item["platform_id"])
+            platforms[item["platform_id"]] = (lms.lms_user(store.db, platform, student_id)
                                               if platform and platform["school_id"] == school_id else None)
         user_id = platforms[item["platform_id"]]
         if user_id is None:  # the student is nobody on that LMS: it has no score to receive
@@ -62,7 +62,7 @@ def post_one(store, post_id, policy):
         return
     extra = {"platform_id": post["platform_id"], "school_id": post["school_id"], "user": post["student_id"],
              "assessment_id": post["assessment_id"], "grade_post_id": post_id}
-    platform = lms.platform(post["platform_id"])
+    platform = lms.platform(store.db, post["platform_id"])
     if platform is None or platform["school_id"] != post["school_id"]:
         store.update_delivery(post_id, {"status": "failed", "last_error": "the platform is no longer registered"},
                               COLLECTION)
@@ -70,7 +70,7 @@ def post_one(store, post_id, policy):
         return
     status_code, error = None, None
     try:
-        lms.CachedConnector(platform).make_service_request(
+        lms.CachedConnector(store.db, platform).make_service_request(
             [grades.SCORE_SCOPE], grades.scores_url(post["lineitem"]), is_post=True,
             data=json.dumps(post["score"]), content_type=grades.SCORE_MEDIA_TYPE)
         status_code = 200

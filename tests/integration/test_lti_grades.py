@@ -17,8 +17,7 @@ from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
 from contracts.errors import NotFound
 from contracts.events import make_event
 from services.common.logs import JsonFormatter
-from services.webhooks.service import WebhooksService
-from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
+from tests.integration.lti_helpers import app, lms, platforms, webhooks  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import launch, register, whoami
 from tests.lti_platform import INSTRUCTOR, LEARNER
 from tests.integration.bus import publish
@@ -49,12 +48,10 @@ def overridden(assessment_id, student_id, percent, at, school="jufe"):
 
 
 @pytest.fixture
-def service(container_factory, rabbit_config, monkeypatch):
-    monkeypatch.setenv("PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS", "0.1")
+def service(webhooks, monkeypatch):
+    monkeypatch.setenv("PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS", "0.1")  # read at each run of the timer
     monkeypatch.setenv("PRAXIS_WEBHOOK_MAX_RETRY_SECONDS", "0.3")
-    container = container_factory(WebhooksService, rabbit_config)
-    container.start()
-    return container
+    return webhooks
 
 
 def call(container, method, *args, caller=ADMIN):

@@ -13,10 +13,10 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import jwt
 import pytest
+from mongoengine.connection import get_db
 
-from gateway.db import get_db
 from services.common.logs import JsonFormatter
-from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
+from tests.integration.lti_helpers import app, lms, platforms, webhooks  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import admin_headers, launch, register, start, whoami
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT, rsa_pair
 
@@ -275,7 +275,7 @@ def test_with_a_secret_key_set_the_schools_private_key_is_stored_encrypted_and_s
     monkeypatch.setenv("PRAXIS_SECRET_KEY", "a-long-random-secret-of-this-deployment")
     platform = platforms(issuer="https://lms.sealed.edu", client_id="praxis-sealed")
     register(app, platform, school="sealed-school")
-    [stored] = get_db().lti_keys.find_one({"_id": "sealed-school"})["keys"]
+    [stored] = get_db("webhooks").lti_keys.find_one({"_id": "sealed-school"})["keys"]  # the LTI store's
     assert stored["private_pem"].startswith("fernet:") and "PRIVATE KEY" not in stored["private_pem"]
     browser = app.test_client()
     response, _ = launch(browser, platform, "teacher-1", [INSTRUCTOR], deep_linking=True)

@@ -37,9 +37,9 @@ def test_lti_roles_map_to_the_least_praxis_role_they_justify(roles, expected):
 PLATFORM = {"_id": "p1", "school_id": "jufe", "issuer": "https://lms.jufe.edu.cn"}
 
 
-def mapped(school_id, issuer, sub, name, email):
-    """A stand-in for the person mapping (gateway/lti/people.py)."""
-    return {"person_id": f"person-of:{school_id}:{issuer}:{sub}"}
+def mapped(claims):
+    """A stand-in for the LTI store recording the launch (the person the LMS user is)."""
+    return f"person-of:{claims['sub']}:{claims['context']['id']}"
 
 
 def test_the_person_of_a_launch_is_the_registrations_school_and_the_person_the_lms_user_maps_onto():
@@ -47,7 +47,7 @@ def test_the_person_of_a_launch_is_the_registrations_school_and_the_person_the_l
             "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "course-1"}, "name": "Li Wei"}
     person = person_of(PLATFORM, body, mapped)
     assert person["school_id"] == "jufe" and person["role"] == "lms" and person["lms_user_id"] == "u-7"
-    assert person["acting"] == {"kind": "staff", "id": "person-of:jufe:https://lms.jufe.edu.cn:u-7"}
+    assert person["acting"] == {"kind": "staff", "id": "person-of:u-7:course-1"}
     assert person["context_id"] == "course-1"
     admin = person_of(PLATFORM, dict(body, **{"https://purl.imsglobal.org/spec/lti/claim/roles": [SYSTEM_ADMIN]}),
                       mapped)

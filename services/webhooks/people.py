@@ -1,6 +1,6 @@
 """Who an LMS user is in Praxis: ``(school, platform issuer, LMS sub)`` -> a Praxis
 person id, made on the first launch or roster sync that names the user, reused
-afterwards (``lti_people``, ``_id`` derived from the triple, so concurrent first
+afterwards (``lti_people`` in praxis_webhooks, ``_id`` derived from the triple, so concurrent first
 launches find one person).
 
 The person id is what Praxis knows the user by: the acting student or staff id of
@@ -15,17 +15,15 @@ import uuid
 
 from pymongo.errors import DuplicateKeyError
 
-from gateway.db import get_db
 
 
 def person_key(school_id, issuer, sub):
     return hashlib.sha256(f"{school_id}\n{issuer}\n{sub}".encode()).hexdigest()[:32]
 
 
-def person_for(school_id, issuer, sub, name="", email=None, db=None):
+def person_for(db, school_id, issuer, sub, name="", email=None):
     """The person this LMS user is (made now if new); the name and email the LMS
     gives last are kept. Returns the mapping record (``person_id``, ``sub``, ...)."""
-    db = db if db is not None else get_db()
     key = person_key(school_id, issuer, sub)
     found = db.lti_people.find_one({"_id": key})
     if found is None:
@@ -43,10 +41,9 @@ def person_for(school_id, issuer, sub, name="", email=None, db=None):
     return found
 
 
-def lms_user_of(school_id, issuer, person_id, db=None):
+def lms_user_of(db, school_id, issuer, person_id):
     """The LMS user id (``sub``) of this school's person on that platform, or None
     (the person is not known to that LMS)."""
-    db = db if db is not None else get_db()
     found = db.lti_people.find_one({"person_id": person_id})
     if found is None or found["school_id"] != school_id or found["issuer"] != issuer:
         return None
