@@ -15,6 +15,7 @@ import jwt
 import pytest
 from mongoengine.connection import get_db
 
+from gateway import create_app
 from services.common.logs import JsonFormatter
 from tests.integration.lti_helpers import app, lms, platforms, webhooks  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import admin_headers, launch, register, start, whoami
@@ -284,3 +285,11 @@ def test_with_a_secret_key_set_the_schools_private_key_is_stored_encrypted_and_s
                           json={"launch_id": launch_id, "items": [{"kind": "program", "id": "p1", "title": "Cup"}]})
     response_jwt = re.search(r'name="JWT" value="([^"]+)"', answer.get_data(as_text=True)).group(1)
     assert platform.validate_deep_linking_response(response_jwt)[0]["custom"] == {"praxis_target": "program:p1"}
+
+
+def test_a_launch_while_the_lti_store_does_not_answer_is_a_503_to_retry_not_a_500(lms, webhooks, monkeypatch):
+    monkeypatch.setenv("PRAXIS_RPC_TIMEOUT", "2")
+    gateway = create_app()  # with the short deadline
+    webhooks.stop()  # the service that owns the registrations is away
+    response = gateway.test_client().get("/lti/login?" + urlencode(lms.login_initiation_params("u1")))
+    assert response.status_code == 503 and response.headers.get("Retry-After")
