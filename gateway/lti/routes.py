@@ -6,10 +6,9 @@ without an API key):
 ``/lti/platforms/<id>/jwks.json``    the school's public keys, for that platform
 ``/lti/session``                     who the launch session is (JSON)
 ``/lti/deep-linking``                the instructor's picks, back to the LMS, signed
-``/lti/app/<page>``                  the pages a launch opens
+``/lti/app/...``                     the pages a launch opens (gateway/lti/pages.py)
 """
 import hmac
-import html
 import logging
 import os
 import re
@@ -170,64 +169,3 @@ def deep_linking():
         "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current.get("lms_user_id"),
         "outcome": "signed", "items": len(resources)})
     return form, 200, {"Content-Type": "text/html; charset=utf-8"}
-
-
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Praxis</title>
-<meta name="csrf-token" content="{csrf}"></head>
-<body><main data-page="{page}" data-school="{school}" data-person="{person}">
-<h1>Praxis</h1><p>{name} ({role}) &middot; {page}</p>
-<p>This page reads the API under /api/v1 with the launch session.</p></main></body></html>"""
-
-
-PICKER = """<!doctype html><html><head><meta charset="utf-8"><title>Praxis: add to the course</title>
-<meta name="csrf-token" content="{csrf}"></head>
-<body><h1>Add Praxis items to the course</h1>
-<form id="picks" data-launch="{launch}">{rows}
-<p><button type="submit">Add to the course</button></p></form>
-<script>
-document.getElementById("picks").addEventListener("submit", async function (event) {{
-  event.preventDefault();
-  const items = [...this.querySelectorAll("input:checked")].map(
-    box => ({{kind: box.dataset.kind, id: box.value, title: box.dataset.title}}));
-  const answer = await fetch("/lti/deep-linking", {{method: "POST", headers: {{
-      "Content-Type": "application/json",
-      "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content}},
-    body: JSON.stringify({{launch_id: this.dataset.launch, items: items}})}});
-  document.open(); document.write(await answer.text()); document.close();
-}});
-</script></body></html>"""
-
-
-def _picker_rows():
-    """The school's programmes and their scheduled sessions, as checkboxes."""
-    from gateway.resources import call
-    rows = []
-    for program in call("enrollment", "list_programs", {"limit": 200})["items"]:
-        rows.append(_checkbox("program", program["id"], program["name"]))
-        for item in call("content", "list_sessions", program["id"], {"status": "scheduled", "limit": 200})["items"]:
-            rows.append("&nbsp;&nbsp;" + _checkbox("session", item["id"], f"{program['name']}: {item['title']}"))
-    return "\n".join(rows) or "<p>No programme yet.</p>"
-
-
-def _checkbox(kind, item_id, title):
-    return (f'<label><input type="checkbox" data-kind="{kind}" value="{html.escape(item_id)}" '
-            f'data-title="{html.escape(title[:200])}"> {html.escape(title)}</label><br>')
-
-
-@bp.route("/app/<path:page>", methods=["GET"])
-def app_page(page):
-    current, refusal = _session_or_401()
-    if refusal is not None:
-        return refusal
-    if page == "deep-linking" and current["lti_role"] != "student":
-        session.caller_from_cookie()  # the picker reads the school's items as this person
-        text = PICKER.format(csrf=current["csrf"], launch=html.escape(request.args.get("launch", "")),
-                             rows=_picker_rows())
-        return text, 200, {"Content-Type": "text/html; charset=utf-8"}
-    if page == "dashboard" and current["lti_role"] == "student":
-        return problem(403, "Forbidden", "the dashboard is for staff")
-    person = f"{current['acting']['kind']}:{current['acting']['id']}"
-    text = PAGE.format(csrf=current["csrf"], page=html.escape(page), school=html.escape(current["school_id"]),
-                       person=html.escape(person), name=html.escape(current.get("name") or person),
-                       role=html.escape(current["lti_role"]))
-    return text, 200, {"Content-Type": "text/html; charset=utf-8"}
