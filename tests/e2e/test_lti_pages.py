@@ -55,6 +55,10 @@ def test_the_pages_a_launch_opens_show_the_schools_real_data(system, client_for,
     person = first.me["acting"]["id"]
     assert first.browser.page.endswith(f"/lti/app/students/{person}/credits")
     admit(school, [person])
+    badge = school.admin.post(f"{API}/programs/{school.program_id}/badges", json={
+        "key": "first-credits", "name": "First credits", "description": "Earned credits in the cup",
+        "criteria": "Earn 5 lifetime credits", "condition": {"kind": "lifetime_at_least", "at_least": 5}})
+    assert badge.status_code == 201, badge.text
     session = create_session(school, school.admin, title="Listing workshop")
     open_window(school, session["id"])
     target = {"praxis_target": f"session:{session['id']}"}
@@ -95,11 +99,12 @@ def test_the_pages_a_launch_opens_show_the_schools_real_data(system, client_for,
     # another student's are not theirs
     ledger = eventually(lambda: (lambda found: found if len(found["entries"]) == 2 else None)(
         first.call("GET", f"/students/{person}/credits").json()), timeout=60)  # present, quiz passed
+    eventually(lambda: first.call("GET", f"/students/{person}/badges").json()["items"], timeout=60)
     credits_page = first.page(f"/lti/app/students/{person}/credits")
     [balance] = ledger["balances"]
     assert f'class="n spendable">{balance["spendable"]}<' in credits_page and balance["spendable"] > 0
     assert all(entry["reason"] in credits_page for entry in ledger["entries"])
-    assert "Platinum Cup 2026" in credits_page and 'id="badges"' in credits_page
+    assert "Platinum Cup 2026" in credits_page and "<li>first-credits" in credits_page
     assert first.browser.get(f"{first.base}/lti/app/students/someone-else/credits", timeout=10).status_code == 404
 
     # staff: the home lists the programme with its session and quiz; the dashboard is the administrators'
