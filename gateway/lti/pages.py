@@ -19,7 +19,7 @@ import functools
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request
 
-from contracts.errors import NotFound, PraxisError
+from contracts.errors import Conflict, NotFound, PraxisError
 from contracts.supervision import FUNNEL_STAGES
 from gateway.errors import problem
 from gateway.lti import session
@@ -76,9 +76,7 @@ def session_page(session_id):
     found = call("content", "get_session", session_id)
     try:
         code = call("content", "checkin_code", session_id)
-    except NotFound:
-        raise
-    except PraxisError:  # no window open now
+    except Conflict:  # no window open now
         code = None
     status = call("content", "checkin_status", session_id, {"limit": 1})
     return render("session.html", found["title"], session=found, code=code, status=status, refresh=STAFF_REFRESH)

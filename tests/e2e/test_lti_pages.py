@@ -70,6 +70,8 @@ def test_the_pages_a_launch_opens_show_the_schools_real_data(system, client_for,
     code = re.search(r'id="code">(\d{6})<', staff_page).group(1)
     assert "Listing workshop" in staff_page and 'id="signed-in-count">0<' in staff_page
     assert re.search(r'id="expected">[1-9]', staff_page)
+    closed = teacher.page(f"/lti/app/sessions/{school.probe['id']}")  # no window: a button opens one
+    assert 'id="no-window"' in closed and 'id="open-window"' in closed and 'id="code"' not in closed
 
     # the student: the check-in page, and its sign-in button's call as the student
     student = Launched(system, lms, "stu-pages", [LEARNER], custom=target)
