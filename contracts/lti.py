@@ -1,6 +1,8 @@
 """Contracts of Praxis as an LTI 1.3 tool: the platforms (LMS registrations) a
-school's staff register, the tool's signing keys, and the items an instructor
-picks for deep linking. Stored and served by the gateway (gateway/lti/)."""
+school's staff register, the tool's signing keys, the items an instructor picks
+for deep linking, and what the gateway tells the LTI store of a launch. The store
+(registrations, keys, people, course links) is the webhooks service's; the
+gateway serves the HTTP side (gateway/lti/, gateway/resources/lti.py) over RPC."""
 from marshmallow import fields, validate
 
 from contracts.base import Integer, PageQuerySchema, StrictSchema
@@ -124,3 +126,32 @@ class RosterSyncSchema(StrictSchema):
                           metadata={"description": "Listed last time, not now (nothing is deleted)"})
     errors = fields.List(fields.Dict(), required=True)
     created_at = fields.String(required=True)
+
+
+class LaunchContextSchema(StrictSchema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    title = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class LaunchAgsSchema(StrictSchema):
+    lineitem = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    lineitems = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    scope = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list,
+                        validate=validate.Length(max=20))
+
+
+class LaunchNrpsSchema(StrictSchema):
+    context_memberships_url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class LaunchedSchema(StrictSchema):
+    """A launch the gateway validated, as the LTI store records it (RPC
+    ``webhooks.lti_launched``): the LMS user, the course and its AGS/NRPS endpoints,
+    the link's target. The answer is the Praxis person the user is."""
+    sub = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(load_default="", validate=validate.Length(max=300))
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    context = fields.Nested(LaunchContextSchema, load_default=None, allow_none=True)
+    ags = fields.Nested(LaunchAgsSchema, load_default=None, allow_none=True)
+    nrps = fields.Nested(LaunchNrpsSchema, load_default=None, allow_none=True)
+    target = fields.String(load_default="", validate=validate.Length(max=200))

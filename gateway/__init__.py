@@ -133,6 +133,8 @@ def create_app(config=None):
     api.register_blueprint(lti.blp, url_prefix=API_PREFIX)
     api.register_blueprint(webhooks.blp, url_prefix=API_PREFIX)
     app.register_blueprint(lti_routes.bp)
+    from gateway.lti import pages as lti_pages
+    app.register_blueprint(lti_pages.bp)
     from gateway.resources import supervision
     api.register_blueprint(supervision.blp, url_prefix=API_PREFIX)
     from gateway import dashboard

@@ -11,6 +11,8 @@
     praxis incentives reconcile [--program ID] [--rebuild]
                                compare every balance with the sum of its ledger entries
                                (--rebuild: set the balances that differ to those sums)
+    praxis lti migrate-store   move the LTI store of an earlier version from the gateway's
+                               database into the webhooks service's (once, after upgrading)
 """
 import argparse
 import json
@@ -118,6 +120,13 @@ def _incentives_reconcile(args):
     sys.exit(1 if differences else 0)
 
 
+def _lti_migrate_store(args):
+    from gateway.db import get_db
+    from services.common.storage import connect
+    from services.webhooks.lti_migration import migrate
+    print(json.dumps(migrate(get_db(), connect("webhooks")), sort_keys=True))
+
+
 def _demo(args):
     from gateway.demo import seed
     seed(args.url, args.school, args.students)
@@ -171,6 +180,10 @@ def build_parser():
     reconcile.add_argument("--program", help="only this programme")
     reconcile.add_argument("--rebuild", action="store_true", help="set the balances that differ to their entries' sums")
     reconcile.set_defaults(func=_incentives_reconcile)
+
+    lti = commands.add_parser("lti", help="LTI 1.3").add_subparsers(dest="action", required=True)
+    lti.add_parser("migrate-store", help="move an earlier version's LTI store from the gateway's database "
+                                         "into the webhooks service's").set_defaults(func=_lti_migrate_store)
     return parser
 
 

@@ -28,12 +28,8 @@ def ensure_indexes(db):
     # Idempotency records are kept 24 h (Stripe keeps them at least that long).
     db.idempotency.create_index("created_at", expireAfterSeconds=24 * 3600)
     db.api_keys.create_index("school_id")
-    # LTI 1.3 (gateway/lti/): registrations by school and issuer, launch state kept a day
-    db.lti_platforms.create_index("school_id")
-    db.lti_platforms.create_index("issuer")
+    # LTI 1.3 launch state (gateway/lti/store.py), kept a day; the LTI store itself is the webhooks service's
     db.lti_state.create_index("created_at", expireAfterSeconds=24 * 3600)
-    db.lti_lineitems.create_index([("school_id", 1), ("assessment_id", 1)])
-    db.lti_contexts.create_index("school_id")
 
 
 def reset():

@@ -6,10 +6,9 @@ without an API key):
 ``/lti/platforms/<id>/jwks.json``    the school's public keys, for that platform
 ``/lti/session``                     who the launch session is (JSON)
 ``/lti/deep-linking``                the instructor's picks, back to the LMS, signed
-``/lti/app/<page>``                  the pages a launch opens
+``/lti/app/...``                     the pages a launch opens (gateway/lti/pages.py)
 """
 import hmac
-import html
 import logging
 import os
 import re
@@ -22,12 +21,12 @@ from pylti1p3.lineitem import LineItem
 
 from contracts.lti import DeepLinkResponseSchema
 from gateway.errors import problem
-from gateway.lti import advantage, keys, session, store, tool
+from gateway.lti import registry, session, tool
 
 log = logging.getLogger("praxis.lti")
 bp = Blueprint("lti_tool", __name__, url_prefix="/lti")
 
-CUSTOM_CLAIM = tool.CLAIM + "custom"
+CUSTOM_CLAIM = tool.CUSTOM_CLAIM
 TARGET = re.compile(r"(session|assessment|program):([A-Za-z0-9_-]{1,64})|credits|dashboard")
 
 
@@ -89,27 +88,27 @@ def launch():
     except tool.LaunchRefused as exc:
         return _refused(exc, "launch")
     try:
-        person = tool.person_of(platform, body)
+        person = tool.person_of(platform, body, lambda claims: registry.launched(platform["_id"], claims))
         if message.is_deep_link_launch() and person["lti_role"] == "student":
             raise tool.LaunchRefused("only staff pick Praxis items for a course (deep linking)", 403)
     except tool.LaunchRefused as exc:
         return _refused(exc, "launch", platform, body.get("sub"))
     page = target_page(person, body, message)
-    advantage.remember(platform, body, str((body.get(CUSTOM_CLAIM) or {}).get("praxis_target") or ""))
     response = redirect(page, 302)
     session.issue(response, dict(person, launch_id=message.get_launch_id()))
     log.info("lti launch", extra={"platform_id": platform["_id"], "school_id": platform["school_id"],
-                                  "user": person["acting"]["id"], "role": person["lti_role"],
+                                  "user": person["lms_user_id"], "person": person["acting"]["id"],
+                                  "role": person["lti_role"],
                                   "outcome": "accepted", "page": page})
     return response
 
 
 @bp.route("/platforms/<platform_id>/jwks.json", methods=["GET"])
 def jwks(platform_id):
-    platform = store.find_platform(platform_id)
-    if platform is None:
+    found = registry.jwks(platform_id)
+    if found is None:
         return problem(404, "Not found", "no such platform")
-    response = jsonify(keys.jwks(platform["school_id"]))
+    response = jsonify(found)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -126,8 +125,8 @@ def whoami():
     current, refusal = _session_or_401()
     if refusal is not None:
         return refusal
-    return jsonify({k: current[k] for k in ("school_id", "platform_id", "role", "acting", "lti_role",
-                                             "name", "context_id", "csrf")})
+    return jsonify({k: current.get(k) for k in ("school_id", "platform_id", "role", "acting", "lti_role",
+                                                 "lms_user_id", "name", "context_id", "csrf")})
 
 
 @bp.route("/deep-linking", methods=["POST"])
@@ -150,7 +149,7 @@ def deep_linking():
     except tool.LaunchRefused as exc:
         return problem(exc.status, "Not found", exc.reason)
     body = message.get_launch_data()
-    if (platform["_id"] != current["platform_id"] or body.get("sub") != current["acting"]["id"]
+    if (platform["_id"] != current["platform_id"] or body.get("sub") != current.get("lms_user_id")
             or not message.is_deep_link_launch()):
         return problem(404, "Not found", "no such deep-linking launch in this session")
     launch_url = f"{base_url()}/lti/launch"
@@ -162,69 +161,11 @@ def deep_linking():
             resource.set_lineitem(LineItem().set_label(item["title"]).set_score_maximum(item["score_maximum"])
                                   .set_resource_id(item["id"]).set_tag("praxis-assessment"))
         resources.append(resource)
-    form = message.get_deep_link().output_response_form(resources)
+    deep_link = message.get_deep_link()
+    # the school's key signs it in the LTI store (the private key never leaves it)
+    form = deep_link.get_response_form_html(
+        registry.sign_deep_linking_response(platform["_id"], deep_link.get_message_jwt(resources)))
     log.info("lti deep linking response", extra={
-        "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current["acting"]["id"],
+        "platform_id": platform["_id"], "school_id": platform["school_id"], "user": current.get("lms_user_id"),
         "outcome": "signed", "items": len(resources)})
     return form, 200, {"Content-Type": "text/html; charset=utf-8"}
-
-
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Praxis</title>
-<meta name="csrf-token" content="{csrf}"></head>
-<body><main data-page="{page}" data-school="{school}" data-person="{person}">
-<h1>Praxis</h1><p>{name} ({role}) &middot; {page}</p>
-<p>This page reads the API under /api/v1 with the launch session.</p></main></body></html>"""
-
-
-PICKER = """<!doctype html><html><head><meta charset="utf-8"><title>Praxis: add to the course</title>
-<meta name="csrf-token" content="{csrf}"></head>
-<body><h1>Add Praxis items to the course</h1>
-<form id="picks" data-launch="{launch}">{rows}
-<p><button type="submit">Add to the course</button></p></form>
-<script>
-document.getElementById("picks").addEventListener("submit", async function (event) {{
-  event.preventDefault();
-  const items = [...this.querySelectorAll("input:checked")].map(
-    box => ({{kind: box.dataset.kind, id: box.value, title: box.dataset.title}}));
-  const answer = await fetch("/lti/deep-linking", {{method: "POST", headers: {{
-      "Content-Type": "application/json",
-      "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content}},
-    body: JSON.stringify({{launch_id: this.dataset.launch, items: items}})}});
-  document.open(); document.write(await answer.text()); document.close();
-}});
-</script></body></html>"""
-
-
-def _picker_rows():
-    """The school's programmes and their scheduled sessions, as checkboxes."""
-    from gateway.resources import call
-    rows = []
-    for program in call("enrollment", "list_programs", {"limit": 200})["items"]:
-        rows.append(_checkbox("program", program["id"], program["name"]))
-        for item in call("content", "list_sessions", program["id"], {"status": "scheduled", "limit": 200})["items"]:
-            rows.append("&nbsp;&nbsp;" + _checkbox("session", item["id"], f"{program['name']}: {item['title']}"))
-    return "\n".join(rows) or "<p>No programme yet.</p>"
-
-
-def _checkbox(kind, item_id, title):
-    return (f'<label><input type="checkbox" data-kind="{kind}" value="{html.escape(item_id)}" '
-            f'data-title="{html.escape(title[:200])}"> {html.escape(title)}</label><br>')
-
-
-@bp.route("/app/<path:page>", methods=["GET"])
-def app_page(page):
-    current, refusal = _session_or_401()
-    if refusal is not None:
-        return refusal
-    if page == "deep-linking" and current["lti_role"] != "student":
-        session.caller_from_cookie()  # the picker reads the school's items as this person
-        text = PICKER.format(csrf=current["csrf"], launch=html.escape(request.args.get("launch", "")),
-                             rows=_picker_rows())
-        return text, 200, {"Content-Type": "text/html; charset=utf-8"}
-    if page == "dashboard" and current["lti_role"] == "student":
-        return problem(403, "Forbidden", "the dashboard is for staff")
-    person = f"{current['acting']['kind']}:{current['acting']['id']}"
-    text = PAGE.format(csrf=current["csrf"], page=html.escape(page), school=html.escape(current["school_id"]),
-                       person=html.escape(person), name=html.escape(current.get("name") or person),
-                       role=html.escape(current["lti_role"]))
-    return text, 200, {"Content-Type": "text/html; charset=utf-8"}

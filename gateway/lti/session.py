@@ -16,7 +16,7 @@ from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gateway.errors import problem
-from gateway.lti import store
+from gateway.lti import registry, store
 
 COOKIE = "praxis_lti"
 CSRF_HEADER = "X-CSRF-Token"
@@ -58,7 +58,7 @@ _CACHE_SECONDS = 10  # a deleted registration's sessions stop within this many s
 def _still_registered(session):
     hit = _platforms.get(session["platform_id"])
     if hit is None or hit[0] < time.monotonic():
-        record = store.find_platform(session["platform_id"])
+        record = registry.platform(session["platform_id"])
         hit = (time.monotonic() + _CACHE_SECONDS, record["school_id"] if record else None)
         _platforms[session["platform_id"]] = hit
     return hit[1] == session["school_id"]

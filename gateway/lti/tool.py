@@ -1,4 +1,4 @@
-"""pylti1p3 over Praxis's store: registrations, launch validation, role mapping.
+"""pylti1p3 over Praxis's LTI store: registrations, launch validation, role mapping.
 
 pylti1p3 checks the state cookie, the JWT's format, that the nonce was issued at
 login, the registration (iss + aud), the signature against the platform's JWKS,
@@ -16,20 +16,22 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequ
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
-from gateway.lti import keys, store
+from contracts.lti_roles import map_roles
+from gateway.lti import registry, store
 
 log = logging.getLogger("praxis.lti")
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLES_CLAIM = CLAIM + "roles"
-LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+CUSTOM_CLAIM = CLAIM + "custom"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 NONCE_PREFIX = "lti1p3-nonce-"
-# the LMS user id becomes the acting person's id (gateway.auth's X-Acting-User rule)
+# an LMS user id Praxis maps onto a person (services/webhooks/people.py)
 USER_ID = re.compile(r"[!-~]{1,120}")
-LEARNER_NAMES = {"Learner", "Student", "ProspectiveStudent"}
-STAFF_NAMES = {"Instructor", "TeachingAssistant", "Faculty"}
 
 
 class LaunchRefused(Exception):
@@ -40,42 +42,21 @@ class LaunchRefused(Exception):
         self.reason, self.status = reason, status
 
 
-# --- roles ---------------------------------------------------------------------
+# --- pylti1p3's configuration (over the LTI store) and its launch storage ----------
 
-def _parse_role(uri):
-    """``(scope, name)``: scope is ``membership`` (context), ``institution``,
-    ``system`` or None (a short name such as "Learner")."""
-    if not uri.startswith(LIS):
-        return None, uri
-    rest = uri[len(LIS):]  # membership#Learner, membership/Instructor#TeachingAssistant, institution/person#Administrator
-    head, _, name = rest.partition("#")
-    scope = head.split("/")[0]
-    return (scope if scope in ("membership", "institution", "system") else None), name
+def registration_of(platform):
+    """pylti1p3's Registration of a platform, for validating its launches (the
+    school's private key stays in the LTI store: it signs what Praxis sends)."""
+    return (Registration()
+            .set_issuer(platform["issuer"]).set_client_id(platform["client_id"])
+            .set_key_set_url(platform["key_set_url"]).set_auth_login_url(platform["auth_login_url"])
+            .set_auth_token_url(platform["auth_token_url"])
+            .set_auth_audience(platform.get("auth_audience")))
 
-
-def map_roles(role_uris):
-    """LTI roles -> ``student``, ``staff`` or ``admin`` (None: no role Praxis admits).
-
-    Least privilege wins: anyone who is a Learner anywhere in the launch is a
-    student, so a launch never makes an admin (or staff) out of a Learner.
-    Administrator (system, institution or course) -> admin; Instructor or
-    TeachingAssistant -> staff.
-    """
-    parsed = [_parse_role(uri) for uri in role_uris if isinstance(uri, str)]
-    names = {name for _, name in parsed}
-    if names & LEARNER_NAMES:
-        return "student"
-    if "Administrator" in names:
-        return "admin"
-    if names & STAFF_NAMES:
-        return "staff"
-    return None
-
-
-# --- pylti1p3's configuration and storage over the gateway's database ----------
 
 class PraxisToolConf(ToolConfAbstract):
-    """Registrations by (issuer, client id) from ``lti_platforms``."""
+    """Registrations by (issuer, client id) from the LTI store (one RPC per
+    registration a request needs)."""
 
     def __init__(self):
         super().__init__()
@@ -87,25 +68,27 @@ class PraxisToolConf(ToolConfAbstract):
     def check_iss_has_many_clients(self, iss):
         return True
 
+    def _platform(self, iss, client_id):
+        known = self.platform
+        if known is not None and known["issuer"] == iss and (client_id is None or known["client_id"] == client_id):
+            return known
+        return registry.registration(iss, client_id or None)
+
     def find_registration_by_issuer(self, iss, *args, **kwargs):
         return self.find_registration_by_params(iss, None)
 
     def find_registration_by_params(self, iss, client_id, *args, **kwargs):
-        if client_id:
-            record = store.find_platform(store.platform_id(iss, client_id))
-        else:  # the login request may leave client_id out when the issuer has one registration
-            found = store.platforms_of_issuer(iss)
-            record = found[0] if len(found) == 1 else None
+        record = self._platform(iss, client_id)
         if record is None:
             return None
         self.platform = record
-        return keys.registration_of(record)
+        return registration_of(record)
 
     def find_deployment(self, iss, deployment_id):
         return None
 
     def find_deployment_by_params(self, iss, deployment_id, client_id, *args, **kwargs):
-        record = store.find_platform(store.platform_id(iss, client_id))
+        record = self._platform(iss, client_id)
         if record is None or deployment_id not in record["deployment_ids"]:
             return None
         return Deployment().set_deployment_id(deployment_id)
@@ -217,9 +200,29 @@ def restore_launch(launch_id):
     return launch, conf.platform
 
 
-def person_of(platform, body):
+def launch_claims(body):
+    """What the LTI store records of a validated launch (contracts.lti.LaunchedSchema)."""
+    context = body.get(CLAIM + "context") or {}
+    ags = body.get(AGS_CLAIM) or {}
+    nrps = body.get(NRPS_CLAIM) or {}
+    email = body.get("email")
+    return {
+        "sub": body["sub"], "name": str(body.get("name") or "")[:300],
+        "email": email[:320] if isinstance(email, str) and email else None,
+        "context": {"id": str(context["id"])[:255], "title": str(context.get("title") or "")[:1000]}
+        if context.get("id") else None,
+        "ags": {"lineitem": ags.get("lineitem"), "lineitems": ags.get("lineitems"),
+                "scope": [str(s) for s in (ags.get("scope") or [])][:20]} if ags else None,
+        "nrps": {"context_memberships_url": nrps.get("context_memberships_url")} if nrps else None,
+        "target": str((body.get(CUSTOM_CLAIM) or {}).get("praxis_target") or "")[:200],
+    }
+
+
+def person_of(platform, body, launched):
     """Who the launch is: the school (the registration's), the Praxis role and the
-    acting person; LaunchRefused when Praxis admits no role of the user's."""
+    acting person; LaunchRefused when Praxis admits no role of the user's.
+    ``launched(claims)`` records the launch in the LTI store and answers the Praxis
+    person the LMS user is (made on their first launch)."""
     user_id = body.get("sub")
     if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise LaunchRefused("the launch names no user Praxis can act for (sub: 1-120 printable characters)", 403)
@@ -227,10 +230,12 @@ def person_of(platform, body):
     if mapped is None:
         raise LaunchRefused("none of the user's LTI roles is admitted (Learner, Instructor, "
                             "TeachingAssistant or Administrator)", 403)
+    person_id = launched(launch_claims(body))
     return {
         "school_id": platform["school_id"], "platform_id": platform["_id"],
         "role": "admin" if mapped == "admin" else "lms",
-        "acting": {"kind": "student" if mapped == "student" else "staff", "id": user_id},
+        "acting": {"kind": "student" if mapped == "student" else "staff", "id": person_id},
+        "lms_user_id": user_id,
         "lti_role": mapped, "name": body.get("name") or "",
         "context_id": (body.get(CLAIM + "context") or {}).get("id"),
         "deployment_id": body.get(CLAIM + "deployment_id"),

@@ -1,9 +1,9 @@
 """/lti: the LMS platforms a school registers (LTI 1.3) and the school's signing keys.
 
-Stored by the gateway itself (gateway/lti/); the LMS-facing endpoints (login,
-launch, JWKS, deep linking) live in gateway/lti/routes.py under /lti.
+Stored by the webhooks service (the LTI store, services/webhooks/lti_store.py),
+reached by RPC like every resource; the LMS-facing endpoints (login, launch,
+JWKS, deep linking) live in gateway/lti/routes.py under /lti.
 """
-from flask import g
 from flask_smorest import Blueprint
 
 from contracts.base import PageQuerySchema, page_of, page_schema
@@ -12,7 +12,6 @@ from contracts.lti import (ContextSchema, GradePostQuerySchema, GradePostSchema,
                            RotateSchema, ToolKeySchema)
 from gateway.auth import roles
 from gateway.idempotency import idempotent
-from gateway.lti import advantage, keys, store
 from gateway.lti.routes import tool_urls
 from gateway.resources import call, reply
 
@@ -20,8 +19,7 @@ blp = Blueprint("lti", __name__, description="LTI 1.3: the school's LMS platform
 
 
 def _out(record):
-    data = PlatformSchema().dump({**record, "id": record["_id"], "tool": tool_urls(record["_id"])})
-    return data
+    return PlatformSchema().dump({**record, "tool": tool_urls(record["id"])})
 
 
 @blp.route("/lti/platforms", methods=["POST"])
@@ -32,9 +30,7 @@ def _out(record):
 def register_platform(data):
     """Register an LMS (issuer, client id, deployment ids, its OIDC auth, token and
     JWKS URLs). The answer says what to enter in the LMS (Praxis's URLs)."""
-    record = store.create_platform(g.caller["school_id"], data, g.caller["actor"])
-    keys.signing_key(g.caller["school_id"])  # the school's key pair exists from now on
-    return reply(_out(record), 201)
+    return reply(_out(call("webhooks", "register_lti_platform", PlatformCreateSchema().dump(data))), 201)
 
 
 @blp.route("/lti/platforms", methods=["GET"])
@@ -43,7 +39,7 @@ def register_platform(data):
 @blp.response(200, page_schema(PlatformSchema))
 def list_platforms(query):
     """The school's registered platforms."""
-    return reply(page_of([_out(r) for r in store.list_platforms(g.caller["school_id"])], query))
+    return reply(page_of([_out(r) for r in call("webhooks", "list_lti_platforms")], query))
 
 
 @blp.route("/lti/platforms/<platform_id>", methods=["GET"])
@@ -51,7 +47,7 @@ def list_platforms(query):
 @blp.response(200, PlatformSchema)
 def get_platform(platform_id):
     """One platform (404 for another school's)."""
-    return reply(_out(store.school_platform(g.caller["school_id"], platform_id)))
+    return reply(_out(call("webhooks", "get_lti_platform", platform_id)))
 
 
 @blp.route("/lti/platforms/<platform_id>", methods=["PATCH"])
@@ -61,7 +57,7 @@ def get_platform(platform_id):
 @blp.response(200, PlatformSchema)
 def update_platform(data, platform_id):
     """Change deployment ids or endpoints (issuer and client id name the registration: never changed)."""
-    return reply(_out(store.update_platform(g.caller["school_id"], platform_id, data)))
+    return reply(_out(call("webhooks", "update_lti_platform", platform_id, PlatformUpdateSchema().dump(data))))
 
 
 @blp.route("/lti/platforms/<platform_id>", methods=["DELETE"])
@@ -70,7 +66,7 @@ def update_platform(data, platform_id):
 @blp.response(204)
 def delete_platform(platform_id):
     """Remove a registration: its launches are refused from now on."""
-    store.delete_platform(g.caller["school_id"], platform_id)
+    call("webhooks", "delete_lti_platform", platform_id)
     return "", 204
 
 
@@ -80,7 +76,7 @@ def delete_platform(platform_id):
 @blp.response(200, page_schema(ToolKeySchema))
 def list_keys(query):
     """The school's published signing keys, the current one last."""
-    return reply(page_of([keys.describe(k) for k in keys.published(g.caller["school_id"])], query))
+    return reply(page_of(call("webhooks", "list_lti_keys"), query))
 
 
 @blp.route("/lti/keys/rotation", methods=["POST"])
@@ -90,7 +86,7 @@ def list_keys(query):
 @blp.response(201, ToolKeySchema)
 def rotate_keys(data):
     """A new signing key from now on; the old one stays in the JWKS for ``overlap_hours``."""
-    return reply(keys.describe(keys.rotate(g.caller["school_id"], data["overlap_hours"] * 3600)), 201)
+    return reply(call("webhooks", "rotate_lti_keys", RotateSchema().dump(data)), 201)
 
 
 @blp.route("/lti/grade-posts", methods=["GET"])
@@ -109,10 +105,7 @@ def list_grade_posts(query):
 @blp.response(200, page_schema(ContextSchema))
 def list_contexts(query):
     """The LMS courses Praxis was launched from, and whether each offers its roster."""
-    return reply(page_of([ContextSchema().dump({"id": c["_id"], "platform_id": c["platform_id"],
-                                                "context_id": c["context_id"], "title": c["title"],
-                                                "roster": bool(c.get("memberships_url"))})
-                          for c in advantage.contexts_of(g.caller["school_id"])], query))
+    return reply(page_of(call("webhooks", "list_lti_contexts"), query))
 
 
 @blp.route("/lti/roster-syncs", methods=["POST"])

@@ -46,5 +46,37 @@ class GradePostDoc(me.Document):
     meta = {**_META, "collection": "grade_posts", "indexes": [("status", "due_ts"), ("school_id", "status")]}
 
 
-DOCUMENTS = [EndpointDoc, DeliveryDoc, AttemptDoc, GradePostDoc]
+class LtiPlatformDoc(me.Document):
+    """_id: platforms.platform_id(issuer, client id). An LMS registration of a school."""
+    id = me.StringField(primary_key=True)
+    school_id = me.StringField()
+    issuer = me.StringField()
+    meta = {**_META, "collection": "lti_platforms", "indexes": ["school_id", "issuer"]}
+
+
+class LtiPersonDoc(me.Document):
+    """_id: people.person_key(school, issuer, sub). The Praxis person an LMS user is."""
+    id = me.StringField(primary_key=True)
+    person_id = me.StringField()
+    meta = {**_META, "collection": "lti_people", "indexes": [{"fields": ["person_id"], "unique": True}]}
+
+
+class LtiContextDoc(me.Document):
+    """_id: links.context_key(platform, context). An LMS course and its NRPS/AGS URLs."""
+    id = me.StringField(primary_key=True)
+    school_id = me.StringField()
+    meta = {**_META, "collection": "lti_contexts", "indexes": ["school_id"]}
+
+
+class LtiLineItemDoc(me.Document):
+    """_id: links.lineitem_id(platform, line item). An assessment's line item in an LMS course."""
+    id = me.StringField(primary_key=True)
+    school_id = me.StringField()
+    assessment_id = me.StringField()
+    meta = {**_META, "collection": "lti_lineitems", "indexes": [("school_id", "assessment_id")]}
+
+
+# the school's signing keys (lti_keys, _id = school) and cached tokens (lti_tokens) need no index
+DOCUMENTS = [EndpointDoc, DeliveryDoc, AttemptDoc, GradePostDoc, LtiPlatformDoc, LtiPersonDoc, LtiContextDoc,
+             LtiLineItemDoc]
 OUTBOX_DOCUMENTS = [EndpointDoc]

@@ -25,14 +25,23 @@ def _iso(ts):
 
 
 def queue(store, school_id, assessment_id, student_id, percent, timestamp, grading_key, comment=None):
-    """One post per line item of this school's assessment; a grading queued
-    twice (a redelivered event) is queued once. Returns how many were new."""
+    """One post per line item of this school's assessment on a platform that knows
+    the student (the score names the student's LMS user id there); a grading
+    queued twice (a redelivered event) is queued once. Returns how many were new."""
     now = time.time()
     added = 0
-    for item in lms.lineitems(school_id, assessment_id):
+    platforms = {}
+    for item in lms.lineitems(store.db, school_id, assessment_id):
+        if item["platform_id"] not in platforms:
+            platform = lms.platform(store.db, item["platform_id"])
+            platforms[item["platform_id"]] = (lms.lms_user(store.db, platform, student_id)
+                                              if platform and platform["school_id"] == school_id else None)
+        user_id = platforms[item["platform_id"]]
+        if user_id is None:  # the student is nobody on that LMS: it has no score to receive
+            continue
         post = {"_id": grades.post_id(item["_id"], student_id, grading_key), "school_id": school_id,
                 "platform_id": item["platform_id"], "assessment_id": assessment_id, "student_id": student_id,
-                "lineitem": item["lineitem"], "score": grades.score_document(student_id, percent, timestamp, comment),
+                "lineitem": item["lineitem"], "score": grades.score_document(user_id, percent, timestamp, comment),
                 "status": "pending", "attempts": 0, "due_ts": now, "first_ts": now, "created_ts": now}
         added += store.add_grade_post(post)
     return added
@@ -53,7 +62,7 @@ def post_one(store, post_id, policy):
         return
     extra = {"platform_id": post["platform_id"], "school_id": post["school_id"], "user": post["student_id"],
              "assessment_id": post["assessment_id"], "grade_post_id": post_id}
-    platform = lms.platform(post["platform_id"])
+    platform = lms.platform(store.db, post["platform_id"])
     if platform is None or platform["school_id"] != post["school_id"]:
         store.update_delivery(post_id, {"status": "failed", "last_error": "the platform is no longer registered"},
                               COLLECTION)
@@ -61,7 +70,7 @@ def post_one(store, post_id, policy):
         return
     status_code, error = None, None
     try:
-        lms.CachedConnector(platform).make_service_request(
+        lms.CachedConnector(store.db, platform).make_service_request(
             [grades.SCORE_SCOPE], grades.scores_url(post["lineitem"]), is_post=True,
             data=json.dumps(post["score"]), content_type=grades.SCORE_MEDIA_TYPE)
         status_code = 200

@@ -1,7 +1,9 @@
 """Roster sync (LTI Names and Role Provisioning Services 2.0): staff sync an LMS
 course's membership into a programme. Learners become applications to the chosen
-track, instructors and teaching assistants tutors; every step is idempotent (ids
-derived from programme and LMS user), so a second sync adds the new members and
+track, instructors and teaching assistants tutors, each as the Praxis person the
+LMS user maps onto (people.py: made here if no launch named them yet,
+with the LMS's name and email); every step is idempotent (ids derived from
+programme and person), so a second sync adds the new members and
 reports the dropped ones without deleting anything. Progress is kept on the sync
 record as it goes.
 """
@@ -19,10 +21,9 @@ from requests import RequestException
 from contracts.base import dump
 from contracts.errors import NotFound, PraxisError
 from contracts.lti import RosterSyncSchema
-from gateway.db import get_db as gateway_db
-from gateway.lti.advantage import context_of
-from gateway.lti.tool import map_roles
+from contracts.lti_roles import map_roles
 from services.webhooks import lms
+from services.webhooks.links import context_of
 
 log = logging.getLogger("praxis.lti.roster")
 
@@ -44,7 +45,7 @@ def _op(*parts):
 
 
 def start(db, caller, data):
-    context = context_of(caller["school_id"], data["context"], gateway_db())
+    context = context_of(db, caller["school_id"], data["context"])
     if context is None or not context.get("memberships_url"):
         raise NotFound("no course of this school's LMS offers its roster under this id (launch from it first)")
     sync = {"_id": uuid.uuid4().hex, "school_id": caller["school_id"], "context": data["context"],
@@ -91,8 +92,8 @@ def run_queued(db, enrollment):
                         "status": "failed", "errors": [{"reason": f"{type(exc).__name__}: {exc}"[:500]}]}})
 
 
-def _members(context, platform):
-    connector = lms.CachedConnector(platform)
+def _members(db, context, platform):
+    connector = lms.CachedConnector(db, platform)
     for page in connector.get_paginated_data([MEMBERSHIP_SCOPE], context["memberships_url"],
                                              accept=MEMBERSHIP_MEDIA_TYPE):
         for member in (page["body"] or {}).get("members", []):
@@ -106,12 +107,12 @@ def run(db, enrollment, sync):
         sync.update(changes)
         db.roster_syncs.update_one({"_id": sync["_id"]}, {"$set": changes})
 
-    context = context_of(sync["school_id"], sync["context"], gateway_db())
-    platform = lms.platform(context["platform_id"]) if context else None
+    context = context_of(db, sync["school_id"], sync["context"])
+    platform = lms.platform(db, context["platform_id"]) if context else None
     if platform is None or platform["school_id"] != sync["school_id"]:
         return progress(status="failed", errors=[{"reason": "the course's platform is no longer registered"}])
     try:
-        members = list(_members(context, platform))
+        members = list(_members(db, context, platform))
     except (LtiException, RequestException, ValueError) as exc:
         log.warning("roster sync failed", extra={"platform_id": platform["_id"], "outcome": "failed",
                                                  "sync_id": sync["_id"], "error": str(exc)[:300]})
@@ -127,13 +128,15 @@ def run(db, enrollment, sync):
         kind = map_roles(member.get("roles") or [])
         caller = dict(sync["caller"], partner_id=None, acting={"kind": None, "id": None})
         try:
+            if kind in ("student", "staff"):  # the Praxis person the LMS user is (made now if new)
+                person_id = lms.person(db, platform, user_id, member.get("name") or "", member.get("email"))
             if kind == "student":
-                caller["operation_id"] = _op("nrps-application", sync["program_id"], user_id)
+                caller["operation_id"] = _op("nrps-application", sync["program_id"], person_id)
                 _call(enrollment.submit_application, caller, sync["program_id"], {
-                    "student_id": user_id, "name": member.get("name") or user_id, "track": sync["track"]})
+                    "student_id": person_id, "name": member.get("name") or user_id, "track": sync["track"]})
                 counts["applications"] += 1
             elif kind == "staff":
-                caller["operation_id"] = _op("nrps-tutor", sync["program_id"], user_id)
+                caller["operation_id"] = _op("nrps-tutor", sync["program_id"], person_id)
                 _call(enrollment.register_staff, caller, sync["program_id"], "tutor", {
                     "name": member.get("name") or user_id, "email": member.get("email"),
                     "max_load": sync["tutor_max_load"]})

@@ -9,6 +9,10 @@
   retries with exponential backoff for a day; then the delivery fails, the endpoint
   is disabled, its waiting deliveries pause, and ``webhook_endpoint.disabled`` tells
   the school. Staff list deliveries and redeliver one by hand.
+- LTI (the LMS side of Praxis): grade passback (AGS, passback.py), roster sync
+  (NRPS, roster.py), and the LTI store they use (lti_store.py: registrations,
+  signing keys, people, course links), which the gateway reaches by RPC for its
+  admin routes and the launches it validates.
 """
 import logging
 import os
@@ -35,7 +39,7 @@ from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
 from contracts.lti import GradePostQuerySchema, RosterSyncCreateSchema
-from services.webhooks import domain, passback, roster
+from services.webhooks import domain, lti_store, passback, roster
 from services.webhooks.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.webhooks.repository import WebhookRepository
 
@@ -310,3 +314,56 @@ class WebhooksService(PraxisService):
     def run_roster_syncs(self):
         roster.run_queued(self.store.db, self.enrollment)
 
+    # --- the LTI store (lti_store.py): the gateway's admin routes and its launches ----------
+
+    @rpc
+    def register_lti_platform(self, caller, data):
+        return lti_store.register(self.store.db, caller, data)
+
+    @rpc
+    def list_lti_platforms(self, caller):
+        return lti_store.platforms_of(self.store.db, caller)
+
+    @rpc
+    def get_lti_platform(self, caller, platform_id):
+        return lti_store.platform_of(self.store.db, caller, platform_id)
+
+    @rpc
+    def update_lti_platform(self, caller, platform_id, data):
+        return lti_store.update(self.store.db, caller, platform_id, data)
+
+    @rpc
+    def delete_lti_platform(self, caller, platform_id):
+        lti_store.delete(self.store.db, caller, platform_id)
+
+    @rpc
+    def list_lti_keys(self, caller):
+        return lti_store.keys_of(self.store.db, caller)
+
+    @rpc
+    def rotate_lti_keys(self, caller, data):
+        return lti_store.rotate(self.store.db, caller, data)
+
+    @rpc
+    def list_lti_contexts(self, caller):
+        return lti_store.contexts_of(self.store.db, caller)
+
+    @rpc
+    def lti_registration(self, caller, issuer, client_id):
+        return lti_store.registration(self.store.db, issuer, client_id)
+
+    @rpc
+    def lti_platform(self, caller, platform_id):
+        return lti_store.platform(self.store.db, platform_id)
+
+    @rpc
+    def lti_jwks(self, caller, platform_id):
+        return lti_store.jwks(self.store.db, platform_id)
+
+    @rpc
+    def lti_launched(self, caller, platform_id, claims):
+        return lti_store.launched(self.store.db, platform_id, claims)
+
+    @rpc
+    def lti_sign_deep_linking_response(self, caller, platform_id, message):
+        return lti_store.sign_deep_linking_response(self.store.db, platform_id, message)

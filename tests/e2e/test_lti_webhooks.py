@@ -123,7 +123,13 @@ def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(
     school = f"ags-{uuid.uuid4().hex[:6]}"
     admin, lms_key = client_for(school, "admin"), client_for(school, "lms", acting="staff:registrar")
     program_id = create_programme(admin, capacity_ug=5)
-    score(admin, apply(lms_key, program_id, "stu-ags")["id"], 90)
+    lms = platforms(issuer=f"https://{school}.lms.edu")
+    register(system, admin, lms)
+    # the student's first launch makes the Praxis person the LMS user is; they apply as that person
+    person = browser_launch(system, lms, "stu-ags", [LEARNER]).get(f"{system.base_url}/lti/session",
+                                                                   timeout=10).json()["acting"]["id"]
+    assert person != "stu-ags"
+    score(admin, apply(lms_key, program_id, person)["id"], 90)
     select(admin, program_id)
     question = {"id": "q1", "kind": "true_false", "text": "Idle accounts are reclaimed", "answer": True}
     eventually(lambda: admin.post(f"{API}/programs/{program_id}/question-bank",
@@ -135,11 +141,10 @@ def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(
     assert quiz.status_code == 201, quiz.text
     quiz_id = quiz.json()["id"]
 
-    lms = platforms(issuer=f"https://{school}.lms.edu")
-    register(system, admin, lms)
     student = browser_launch(system, lms, "stu-ags", [LEARNER], custom={"praxis_target": f"assessment:{quiz_id}"},
                              lineitem="li-quiz")
     assert student.page.endswith(f"/lti/app/assessments/{quiz_id}")
+    assert student.get(f"{system.base_url}/lti/session", timeout=10).json()["acting"]["id"] == person  # relaunch
     paper = eventually(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
         student.get(f"{system.base_url}{API}/assessments/{quiz_id}/paper", timeout=30)), timeout=30)
     sent = student.post(f"{system.base_url}{API}/assessments/{quiz_id}/submissions", timeout=30,
@@ -150,4 +155,5 @@ def test_a_quiz_taken_through_the_lms_sends_its_score_back_to_the_lms_line_item(
     [(lineitem, posted)] = lms.scores
     assert lineitem == "li-quiz" and posted["userId"] == "stu-ags" and posted["scoreGiven"] == 100.0
     [post] = admin.get(f"{API}/lti/grade-posts", params={"status": "posted"}).json()["items"]
-    assert post["assessment_id"] == quiz_id and post["student_id"] == "stu-ags"
+    # the grade of the Praxis student went to the LMS for the LMS user id
+    assert post["assessment_id"] == quiz_id and post["student_id"] == person

@@ -1,5 +1,6 @@
 """Fixtures and steps shared by the LTI tests: the gateway app on the real
-database server, platforms played by lti1p3platform (tests/lti_platform.py),
+database server and broker, with the webhooks service (it owns the LTI store the
+gateway reaches by RPC), platforms played by lti1p3platform (tests/lti_platform.py),
 and the browser's steps of a launch (the Flask test client keeps the cookies)."""
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -7,11 +8,20 @@ import pytest
 
 from gateway import create_app, db as gateway_db
 from gateway.auth import create_key
+from services.webhooks.service import WebhooksService
 from tests.lti_platform import platforms  # noqa: F401  (a fixture, re-exported)
 
 
 @pytest.fixture
-def app(monkeypatch):
+def webhooks(container_factory, rabbit_config):
+    """The webhooks service: the LTI store, grade passback and roster sync."""
+    container = container_factory(WebhooksService, rabbit_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def app(monkeypatch, webhooks):
     monkeypatch.setenv("PRAXIS_JSON_LOGS", "0")
     monkeypatch.setenv("PRAXIS_ALLOW_LOOPBACK_HTTP", "1")
     monkeypatch.setenv("PRAXIS_PUBLIC_URL", "http://praxis.test")

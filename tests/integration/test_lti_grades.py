@@ -17,9 +17,8 @@ from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED
 from contracts.errors import NotFound
 from contracts.events import make_event
 from services.common.logs import JsonFormatter
-from services.webhooks.service import WebhooksService
-from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
-from tests.integration.lti_helpers import launch, register
+from tests.integration.lti_helpers import app, lms, platforms, webhooks  # noqa: F401  (fixtures)
+from tests.integration.lti_helpers import launch, register, whoami
 from tests.lti_platform import INSTRUCTOR, LEARNER
 from tests.integration.bus import publish
 from tests.waiting import eventually
@@ -49,12 +48,10 @@ def overridden(assessment_id, student_id, percent, at, school="jufe"):
 
 
 @pytest.fixture
-def service(container_factory, rabbit_config, monkeypatch):
-    monkeypatch.setenv("PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS", "0.1")
+def service(webhooks, monkeypatch):
+    monkeypatch.setenv("PRAXIS_WEBHOOK_FIRST_RETRY_SECONDS", "0.1")  # read at each run of the timer
     monkeypatch.setenv("PRAXIS_WEBHOOK_MAX_RETRY_SECONDS", "0.3")
-    container = container_factory(WebhooksService, rabbit_config)
-    container.start()
-    return container
+    return webhooks
 
 
 def call(container, method, *args, caller=ADMIN):
@@ -66,13 +63,20 @@ def test_a_grading_reaches_the_linked_line_item_once_with_a_cached_token_after_t
         app, lms, service, rabbit_config, caplog):
     caplog.set_level(logging.INFO, logger="praxis.lti.grades")
     # the LMS launches the assessment's link (made by deep linking), naming its line item
-    response, form = launch(app.test_client(), lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"},
+    browser = app.test_client()
+    response, form = launch(browser, lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"},
                             lineitem="li-7")
     assert response.status_code == 302
+    stu1 = whoami(browser)["acting"]["id"]  # the Praxis student the LMS user "stu-1" is
+    other_browser = app.test_client()
+    launch(other_browser, lms, "stu-2", [LEARNER])
+    stu2 = whoami(other_browser)["acting"]["id"]
     lms.fail_scores = 2
-    first = graded("a5", "stu-1", 85.0, "2026-04-01T10:00:00+00:00")
-    for event in (first, first, graded("a5", "stu-2", 40.0, "2026-04-01T10:05:00+00:00", submission_id="sub-2"),
-                  graded("a-unlinked", "stu-1", 99.0, "2026-04-01T10:00:00+00:00", submission_id="sub-9")):
+    first = graded("a5", stu1, 85.0, "2026-04-01T10:00:00+00:00")
+    for event in (first, first, graded("a5", stu2, 40.0, "2026-04-01T10:05:00+00:00", submission_id="sub-2"),
+                  graded("a-unlinked", stu1, 99.0, "2026-04-01T10:00:00+00:00", submission_id="sub-9"),
+                  # a student the LMS does not know (no launch, no roster) has no score to send there
+                  graded("a5", "praxis-only", 10.0, "2026-04-01T10:06:00+00:00", submission_id="sub-3")):
         publish(rabbit_config, event)  # the first one twice: the bus redelivers
 
     eventually(lambda: len(lms.scores) == 2, timeout=30)
@@ -86,12 +90,14 @@ def test_a_grading_reaches_the_linked_line_item_once_with_a_cached_token_after_t
     assert sum(p["attempts"] for p in posts) == 2 + 2  # the platform's two 503s were retried
     assert call(service, "list_grade_posts", {"status": "pending"})["items"] == []
     # staff override the grade: the LMS gets the override, newer than the grading
-    publish(rabbit_config, overridden("a5", "stu-1", 95.0, "2026-04-02T08:00:00+00:00"))
+    publish(rabbit_config, overridden("a5", stu1, 95.0, "2026-04-02T08:00:00+00:00"))
     eventually(lambda: len(lms.scores) == 3, timeout=30)
     assert lms.scores[-1][1]["scoreGiven"] == 95.0 and lms.scores[-1][1]["timestamp"] == "2026-04-02T08:00:00+00:00"
     logged = [r for r in caplog.records if r.getMessage() == "grade posted"]
     assert {(r.user, r.platform_id, r.outcome) for r in logged} == {
-        ("stu-1", lms.registered["id"], "posted"), ("stu-2", lms.registered["id"], "posted")}
+        (stu1, lms.registered["id"], "posted"), (stu2, lms.registered["id"], "posted")}
+    assert lms.scores[-1][1]["userId"] == "stu-1"
+    assert len(call(service, "list_grade_posts", {})["items"]) == 3  # nothing queued for "praxis-only"
     tokens = list(get_db("webhooks").lti_tokens.find())
     assert tokens and not any(t["token"] in JsonFormatter().format(r) for r in caplog.records for t in tokens)
 
@@ -102,8 +108,9 @@ def test_another_schools_platform_never_receives_this_schools_grades(app, lms, p
     # school B's LMS links the same assessment id; its launch binds it for school B only
     launch(app.test_client(), other, "b-teacher", [INSTRUCTOR], custom={"praxis_target": "assessment:a5"},
            lineitem="b-li")
-    launch(app.test_client(), lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
-    publish(rabbit_config, graded("a5", "stu-1", 70.0, "2026-04-02T09:00:00+00:00"))
+    browser = app.test_client()
+    launch(browser, lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
+    publish(rabbit_config, graded("a5", whoami(browser)["acting"]["id"], 70.0, "2026-04-02T09:00:00+00:00"))
     eventually(lambda: len(lms.scores) == 1, timeout=30)
     assert other.scores == [] and call(service, "list_grade_posts", {}, caller=dict(ADMIN, school_id="other-school"))["items"] == []
 
@@ -111,11 +118,13 @@ def test_another_schools_platform_never_receives_this_schools_grades(app, lms, p
 def test_a_platform_that_refuses_for_a_day_leaves_a_failed_post_for_the_operator(
         app, lms, service, rabbit_config, monkeypatch):
     monkeypatch.setenv("PRAXIS_WEBHOOK_GIVE_UP_SECONDS", "1.5")
-    launch(app.test_client(), lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
+    browser = app.test_client()
+    launch(browser, lms, "stu-1", [LEARNER], custom={"praxis_target": "assessment:a5"}, lineitem="li-7")
+    student = whoami(browser)["acting"]["id"]
     lms.fail_scores = 10 ** 6
-    publish(rabbit_config, graded("a5", "stu-1", 50.0, "2026-04-03T09:00:00+00:00"))
+    publish(rabbit_config, graded("a5", student, 50.0, "2026-04-03T09:00:00+00:00"))
     [failed] = eventually(lambda: call(service, "list_grade_posts", {"status": "failed"})["items"], timeout=30)
-    assert failed["last_status_code"] == 503 and failed["attempts"] >= 2 and failed["student_id"] == "stu-1"
+    assert failed["last_status_code"] == 503 and failed["attempts"] >= 2 and failed["student_id"] == student
     # the LMS is fixed: the operator posts it again
     lms.fail_scores = 0
     assert call(service, "retry_grade_post", failed["id"])["status"] == "pending"

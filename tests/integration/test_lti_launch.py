@@ -13,10 +13,11 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import jwt
 import pytest
+from mongoengine.connection import get_db
 
-from gateway.db import get_db
+from gateway import create_app
 from services.common.logs import JsonFormatter
-from tests.integration.lti_helpers import app, lms, platforms  # noqa: F401  (fixtures)
+from tests.integration.lti_helpers import app, lms, platforms, webhooks  # noqa: F401  (fixtures)
 from tests.integration.lti_helpers import admin_headers, launch, register, start, whoami
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT, rsa_pair
 
@@ -30,22 +31,40 @@ def test_a_learner_launch_opens_the_link_target_as_that_student_of_the_platforms
     assert response.headers["Location"].endswith("/lti/app/sessions/s123/checkin")
     me = whoami(browser)
     assert me["school_id"] == "jufe" and me["role"] == "lms" and me["lti_role"] == "student"
-    assert me["acting"] == {"kind": "student", "id": "lms-user-42"}
-    page = browser.get("/lti/app/sessions/s123/checkin")
-    assert page.status_code == 200 and 'data-person="student:lms-user-42"' in page.get_data(as_text=True)
+    # the LMS user is a Praxis person of the school, not the LMS's id
+    assert me["acting"]["kind"] == "student" and me["lms_user_id"] == "lms-user-42"
+    assert me["acting"]["id"].startswith("lti-") and me["acting"]["id"] != "lms-user-42"
+    # (the pages themselves, with the services' data: tests/e2e/test_lti_pages.py)
+
+
+def test_an_lms_user_is_one_praxis_person_per_platform_and_the_same_on_every_launch(app, lms, platforms):
+    other = platforms(issuer="https://lms.other.edu", client_id="praxis-b", deployment_id="b-1")
+    register(app, other)  # a second LMS of the same school, whose user ids overlap the first's
+    first, again, elsewhere = app.test_client(), app.test_client(), app.test_client()
+    launch(first, lms, "u-7", [LEARNER])
+    launch(again, lms, "u-7", [LEARNER])
+    launch(elsewhere, other, "u-7", [LEARNER])
+    person = whoami(first)["acting"]["id"]
+    assert whoami(again)["acting"]["id"] == person  # a relaunch is the same person
+    assert whoami(elsewhere)["acting"]["id"] != person  # the other LMS's "u-7" is someone else
+    assert {whoami(b)["lms_user_id"] for b in (first, again, elsewhere)} == {"u-7"}
+    # an instructor on the first LMS with the same user id is that same person (one id per LMS user)
+    teacher = app.test_client()
+    launch(teacher, lms, "u-7", [INSTRUCTOR])
+    assert whoami(teacher)["acting"] == {"kind": "staff", "id": person}
 
 
 @pytest.mark.parametrize("roles, lti_role, role, kind, page", [
     ([INSTRUCTOR], "staff", "lms", "staff", "/lti/app/dashboard"),
     ([TEACHING_ASSISTANT], "staff", "lms", "staff", "/lti/app/dashboard"),
     ([ADMINISTRATOR], "admin", "admin", "staff", "/lti/app/dashboard"),
-    ([ADMINISTRATOR, LEARNER], "student", "lms", "student", "/lti/app/students/u1/credits"),
+    ([ADMINISTRATOR, LEARNER], "student", "lms", "student", "/lti/app/students/{me}/credits"),
 ])
 def test_lti_roles_map_onto_praxis_roles_and_a_learner_is_never_more(app, lms, roles, lti_role, role, kind, page):
     browser = app.test_client()
     response, _ = launch(browser, lms, "u1", roles)
-    assert response.status_code == 302 and response.headers["Location"].endswith(page)
     me = whoami(browser)
+    assert response.status_code == 302 and response.headers["Location"].endswith(page.format(me=me["acting"]["id"]))
     assert (me["lti_role"], me["role"], me["acting"]["kind"]) == (lti_role, role, kind)
 
 
@@ -256,7 +275,7 @@ def test_with_a_secret_key_set_the_schools_private_key_is_stored_encrypted_and_s
     monkeypatch.setenv("PRAXIS_SECRET_KEY", "a-long-random-secret-of-this-deployment")
     platform = platforms(issuer="https://lms.sealed.edu", client_id="praxis-sealed")
     register(app, platform, school="sealed-school")
-    [stored] = get_db().lti_keys.find_one({"_id": "sealed-school"})["keys"]
+    [stored] = get_db("webhooks").lti_keys.find_one({"_id": "sealed-school"})["keys"]  # the LTI store's
     assert stored["private_pem"].startswith("fernet:") and "PRIVATE KEY" not in stored["private_pem"]
     browser = app.test_client()
     response, _ = launch(browser, platform, "teacher-1", [INSTRUCTOR], deep_linking=True)
@@ -265,3 +284,11 @@ def test_with_a_secret_key_set_the_schools_private_key_is_stored_encrypted_and_s
                           json={"launch_id": launch_id, "items": [{"kind": "program", "id": "p1", "title": "Cup"}]})
     response_jwt = re.search(r'name="JWT" value="([^"]+)"', answer.get_data(as_text=True)).group(1)
     assert platform.validate_deep_linking_response(response_jwt)[0]["custom"] == {"praxis_target": "program:p1"}
+
+
+def test_a_launch_while_the_lti_store_does_not_answer_is_a_503_to_retry_not_a_500(lms, webhooks, monkeypatch):
+    monkeypatch.setenv("PRAXIS_RPC_TIMEOUT", "2")
+    gateway = create_app()  # with the short deadline
+    webhooks.stop()  # the service that owns the registrations is away
+    response = gateway.test_client().get("/lti/login?" + urlencode(lms.login_initiation_params("u1")))
+    assert response.status_code == 503 and response.headers.get("Retry-After")

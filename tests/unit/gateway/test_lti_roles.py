@@ -34,21 +34,28 @@ def test_lti_roles_map_to_the_least_praxis_role_they_justify(roles, expected):
     assert map_roles(roles) == expected
 
 
-PLATFORM = {"_id": "p1", "school_id": "jufe"}
+PLATFORM = {"_id": "p1", "school_id": "jufe", "issuer": "https://lms.jufe.edu.cn"}
 
 
-def test_the_person_of_a_launch_is_the_registrations_school_and_the_lms_user():
+def mapped(claims):
+    """A stand-in for the LTI store recording the launch (the person the LMS user is)."""
+    return f"person-of:{claims['sub']}:{claims['context']['id']}"
+
+
+def test_the_person_of_a_launch_is_the_registrations_school_and_the_person_the_lms_user_maps_onto():
     body = {"sub": "u-7", "https://purl.imsglobal.org/spec/lti/claim/roles": [INSTRUCTOR],
             "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "course-1"}, "name": "Li Wei"}
-    person = person_of(PLATFORM, body)
-    assert person["school_id"] == "jufe" and person["role"] == "lms"
-    assert person["acting"] == {"kind": "staff", "id": "u-7"} and person["context_id"] == "course-1"
-    admin = person_of(PLATFORM, dict(body, **{"https://purl.imsglobal.org/spec/lti/claim/roles": [SYSTEM_ADMIN]}))
+    person = person_of(PLATFORM, body, mapped)
+    assert person["school_id"] == "jufe" and person["role"] == "lms" and person["lms_user_id"] == "u-7"
+    assert person["acting"] == {"kind": "staff", "id": "person-of:u-7:course-1"}
+    assert person["context_id"] == "course-1"
+    admin = person_of(PLATFORM, dict(body, **{"https://purl.imsglobal.org/spec/lti/claim/roles": [SYSTEM_ADMIN]}),
+                      mapped)
     assert admin["role"] == "admin" and admin["acting"]["kind"] == "staff"
 
 
 @pytest.mark.parametrize("sub", [None, "", "a b", "x" * 121, 7])
 def test_a_launch_without_a_usable_user_id_is_refused(sub):
     with pytest.raises(LaunchRefused) as refused:
-        person_of(PLATFORM, {"sub": sub, "https://purl.imsglobal.org/spec/lti/claim/roles": [LEARNER]})
+        person_of(PLATFORM, {"sub": sub, "https://purl.imsglobal.org/spec/lti/claim/roles": [LEARNER]}, mapped)
     assert refused.value.status == 403

@@ -1,4 +1,7 @@
-"""The school's own signing keys (RS256), with rotation.
+"""The school's own LTI signing keys (RS256), with rotation, owned by this service
+(praxis_webhooks): they sign its service calls to the LMS (AGS, NRPS) and the
+deep-linking responses the gateway asks it to sign; the gateway publishes the JWKS
+it gets from here. Private keys never leave this service.
 
 One document per school in ``lti_keys``: ``{_id: school, keys: [...], revision}``.
 The newest key signs; a rotated-out key stays in the published JWKS until its
@@ -15,13 +18,13 @@ import os
 import time
 from datetime import datetime, timezone
 
+import jwt
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pylti1p3.registration import Registration
 from pymongo.errors import DuplicateKeyError
 
-from gateway.db import get_db
 
 
 def _fernet():
@@ -59,7 +62,6 @@ def _new_key():
 
 
 def _record(school_id, db):
-    db = db if db is not None else get_db()
     record = db.lti_keys.find_one({"_id": school_id})
     if record is None:
         try:
@@ -70,24 +72,23 @@ def _record(school_id, db):
     return record
 
 
-def signing_key(school_id, db=None):
+def signing_key(db, school_id):
     """The key that signs now (made on first use)."""
     return max(_record(school_id, db)["keys"], key=lambda k: k["created_ts"])
 
 
-def published(school_id, db=None, now=None):
+def published(db, school_id, now=None):
     """The keys still in the JWKS: the current one and those not yet retired."""
     now = time.time() if now is None else now
     return [k for k in _record(school_id, db)["keys"] if k["retire_ts"] is None or k["retire_ts"] > now]
 
 
-def jwks(school_id, db=None):
-    return {"keys": [k["jwk"] for k in published(school_id, db)]}
+def jwks(db, school_id):
+    return {"keys": [k["jwk"] for k in published(db, school_id)]}
 
 
-def rotate(school_id, overlap_seconds, db=None):
+def rotate(db, school_id, overlap_seconds):
     """A new signing key; the current one stays published for ``overlap_seconds``."""
-    db = db if db is not None else get_db()
     for _ in range(5):
         record = _record(school_id, db)
         now = time.time()
@@ -107,12 +108,27 @@ def describe(key):
     return {"kid": key["kid"], "created_at": iso(key["created_ts"]), "retires_at": iso(key["retire_ts"])}
 
 
-def registration_of(platform, db=None):
+def registration_of(db, platform):
     """pylti1p3's Registration for a platform record, with its school's signing key."""
-    key = signing_key(platform["school_id"], db)
+    key = signing_key(db, platform["school_id"])
     return (Registration()
             .set_issuer(platform["issuer"]).set_client_id(platform["client_id"])
             .set_key_set_url(platform["key_set_url"]).set_auth_login_url(platform["auth_login_url"])
             .set_auth_token_url(platform["auth_token_url"])
             .set_auth_audience(platform.get("auth_audience"))
             .set_tool_private_key(private_pem(key)).set_tool_public_key(key["public_pem"]))
+
+
+DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
+MESSAGE_TYPE = "https://purl.imsglobal.org/spec/lti/claim/message_type"
+
+
+def sign_deep_linking_response(db, platform, message):
+    """The gateway's LtiDeepLinkingResponse for this platform, signed with the
+    school's current key (kid in the header). Only that message, addressed from
+    Praxis's client id to the platform's issuer, is signed: nothing else."""
+    if (message.get(MESSAGE_TYPE) != DEEP_LINKING_RESPONSE or message.get("iss") != platform["client_id"]
+            or message.get("aud") != [platform["issuer"]]):
+        raise ValueError("only a deep-linking response from Praxis to this platform is signed")
+    key = signing_key(db, platform["school_id"])
+    return jwt.encode(message, private_pem(key), algorithm="RS256", headers={"kid": key["kid"]})
