@@ -25,6 +25,7 @@ from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED)
 from contracts.errors import Conflict, Forbidden, NotFound
 from contracts.events import make_event
+from contracts.incentives import CREDITS_AWARDED, CREDITS_DEDUCTED, CREDITS_REVERSED
 from contracts.supervision import (ACCOUNT_RECLAIM_REQUESTED, ALERT_RAISED, ALERT_RESOLVED, FUNNEL_STAGES,
                                    STAGE_REACHED, STUDENT_IDLE, TELEMETRY_INGESTED, AccountMappingsSchema,
                                    AccountPageSchema, AccountQuerySchema, AlertActionSchema, IdlePageQuerySchema,
@@ -404,6 +405,36 @@ class SupervisionService(PraxisService):
         students = set(p["student_ids"]) | ({p["student_id"]} if p.get("student_id") else set())
         self._change_students(program, {sid: (lambda s: s.update(competition=True)) for sid in students},
                               domain.ts(event.occurred_at))
+
+    # --- incentives: each student's credits ------------------------------------------------
+
+    def _credit_entry(self, event):
+        """A ledger entry incentives announced, added once to the student's credits: the
+        sum of every award, deduction and reversal (the lifetime balance; the exchange
+        spends only the spendable one and announces no entry). Each entry counts once
+        whatever the delivery order or redelivery: its digest is kept on the student's
+        record in the same write as the sum."""
+        p = event.payload
+        key = hashlib.sha256(p["entry_id"].encode()).hexdigest()[:16]
+
+        def change(student):
+            entries = student.setdefault("credit_entries", {})
+            if key not in entries:
+                entries[key] = p["amount"]
+                student["credits"] = (student.get("credits") or 0) + p["amount"]
+        self._student_event(event, change)
+
+    @on_event(CREDITS_AWARDED)
+    def on_credits_awarded(self, event):
+        self._credit_entry(event)
+
+    @on_event(CREDITS_DEDUCTED)
+    def on_credits_deducted(self, event):
+        self._credit_entry(event)
+
+    @on_event(CREDITS_REVERSED)
+    def on_credits_reversed(self, event):
+        self._credit_entry(event)
 
     # --- telemetry ---------------------------------------------------------------------
 
