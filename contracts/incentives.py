@@ -427,15 +427,18 @@ class BadgeAwardedPayload(StrictSchema):
 CREDITS_AWARDED = define(
     SOURCE, "credits.awarded", 1, _EntryPayload,
     "Credits were added to a student's ledger (a rule, a manual adjustment, a refund or an "
-    "enterprise reward). Key: entry_id. For the LMS (notice to the student, with the reason).")
+    "enterprise reward). Key: entry_id. For the LMS (notice to the student, with the reason) and "
+    "supervision (each student's credits in the programme report).")
 CREDITS_DEDUCTED = define(
     SOURCE, "credits.deducted", 1, _EntryPayload,
     "Credits were taken (a penalty, a negative adjustment); not_applied is what the programme's "
-    "floor kept back. Key: entry_id. For the LMS (notice to the student with the reason: they may appeal).")
+    "floor kept back. Key: entry_id. For the LMS (notice to the student with the reason: they may appeal) "
+    "and supervision (the report's credits).")
 CREDITS_REVERSED = define(
     SOURCE, "credits.reversed", 1, CreditsReversedPayload,
     "An entry was corrected by a reversal entry (staff, an accepted appeal, or a corrected "
-    "source event such as attendance). Key: entry_id (of the reversal). For the LMS.")
+    "source event such as attendance). Key: entry_id (of the reversal). For the LMS and supervision "
+    "(the report's credits).")
 APPEAL_DECIDED = define(
     SOURCE, "appeal.decided", 1, AppealDecidedPayload,
     "Staff accepted (the entry is reversed) or rejected a student's appeal, with the reason. "

@@ -307,7 +307,11 @@ class ReportRowSchema(StrictSchema):
     last_platform_activity_at = fields.AwareDateTime(allow_none=True)
     submissions = Integer(allow_none=True, metadata={"description": "null: not tracked yet"})
     missing_work = Integer(allow_none=True, metadata={"description": "Deadlines missed; null: not tracked yet"})
-    credits = Integer(allow_none=True, metadata={"description": "null: incentives has none yet"})
+    credits = Integer(allow_none=True, metadata={"description": "Credits earned in the programme: the sum of "
+                                                                "incentives' credits.awarded, credits.deducted and "
+                                                                "credits.reversed entries (the lifetime balance; "
+                                                                "spending does not lower it). null: incentives "
+                                                                "announced none yet"})
     open_alerts = Integer(required=True)
 
 

@@ -26,7 +26,7 @@ from contracts.enrollment import STUDENT_REJECTED, TUTOR_ASSIGNED
 # tests/unit/test_topology.py checks this table against the service classes)
 SUBSCRIPTIONS = {
     "supervision": [PROGRAM_CREATED, APPLICATION_SUBMITTED, STUDENT_ADMITTED, ATTENDANCE_RECORDED],
-    "enrollment": [QUIZ_SCORED],
+    "enrollment": [QUIZ_SCORED, _supervision.ACCOUNT_RECLAIM_REQUESTED],
     "content": [PROGRAM_CREATED, STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_FORMED, TEAM_CHANGED,
                 MENTOR_ASSIGNED, MENTOR_UNASSIGNED],
     "incentives": [PROGRAM_CREATED, MENTOR_ASSIGNED, SESSION_SCHEDULED, ATTENDANCE_RECORDED, REPLAY_WATCHED,
@@ -90,6 +90,8 @@ SUBSCRIPTIONS["supervision"] += [
 # supervision: submitting / finished, missing work (assessment's events, issue 10)
 SUBSCRIPTIONS["supervision"] += [assessment.ASSESSMENT_PUBLISHED, assessment.SUBMISSION_RECEIVED,
                                  assessment.DEADLINE_MISSED, assessment.COMPETITION_SCORE_RECORDED]
+# supervision: each student's credits in the programme report (incentives' ledger entries)
+SUBSCRIPTIONS["supervision"] += [incentives.CREDITS_AWARDED, incentives.CREDITS_DEDUCTED, incentives.CREDITS_REVERSED]
 
 
 def queue_arguments():

@@ -62,6 +62,7 @@ class ApplicationDoc(OutboxDocument):
     promoted = me.BooleanField(default=False)
     previous_status = me.StringField(null=True)
     withdrawal_reason = me.StringField(null=True)
+    reclaim_spell = me.StringField(null=True)  # the idle spell whose reclaim released the place
     submitted_at = me.DateTimeField(required=True)
     decided_at = me.DateTimeField(null=True)
     withdrawn_at = me.DateTimeField(null=True)

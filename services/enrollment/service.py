@@ -26,6 +26,7 @@ from contracts.enrollment import (
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import make_event
 from contracts.jobs import ImportStartSchema, JobSchema
+from contracts.supervision import ACCOUNT_RECLAIM_REQUESTED
 from services.common import jobs as job_views
 from services.common.acting import acting_student, ensure_self, stamp
 from services.common.events import Outbox, on_event
@@ -208,25 +209,78 @@ class EnrollmentService(PraxisService):
         now = self._now()
         if not domain.program_open(program, now):
             raise Conflict(f"programme {program['id']} has ended")
-        for _ in range(10):  # guarded on the status read, so previous_status is exact
-            if app["status"] not in domain.WITHDRAWABLE:
-                raise Conflict(f"application {application_id} is {app['status']}")
+        return dump(ApplicationSchema, self._withdraw(caller, program, app, data["reason"], now))
+
+    def _withdraw(self, caller, program, app, reason, now, statuses=domain.WITHDRAWABLE, extra=None):
+        """Withdraw ``app`` if its status is one of ``statuses`` (Conflict otherwise),
+        then release its team and seat (``_release_place``). The write is guarded on
+        the status read, so previous_status is exact; ``extra`` fields go into it."""
+        for _ in range(10):
+            if app["status"] not in statuses:
+                raise Conflict(f"application {app['id']} is {app['status']}")
             previous = app["status"]
             event = self._event(caller, STUDENT_WITHDRAWN, domain.student_payload(app, previous_status=previous))
             after = self.store.update_application(app["id"], (previous,), {
                 "status": "withdrawn", "previous_status": previous, "withdrawn_at": now,
-                "withdrawal_reason": data["reason"],
+                "withdrawal_reason": reason, **(extra or {}),
                 "live_key": domain.closed_key(app["program_id"], app["student_id"], app["id"])}, [event])
             if after is not None:
                 break
-            app = self._application(caller, application_id)
+            app = self.store.get_application(program["school_id"], app["id"])
         else:
-            raise Conflict(f"application {application_id} is changing; try again")
+            raise Conflict(f"application {app['id']} is changing; try again")
+        self._release_place(caller, program, app, previous)
+        return after
+
+    def _release_place(self, caller, program, app, previous):
+        """After a withdrawal: the student leaves their team, the seat is freed, and an
+        admitted student's place goes to the first waitlisted student of the track.
+        Each step may run again (a redelivered event after a crash) with no second effect."""
         self._leave_team_on_withdrawal(caller, program, app)
         freed = self.store.release_seat(program["id"], app["track"], app["id"])
         if freed or previous == "admitted":
             self._fill_from_waitlist(caller, program, domain.track_of(program, app["track"]))
-        return dump(ApplicationSchema, after)
+
+    @on_event(ACCOUNT_RECLAIM_REQUESTED)
+    def on_account_reclaim_requested(self, event):
+        """Supervision reclaims an idle student's platform account (the idle spell
+        outlasted the grace period). When the programme's supervision rules say so
+        (``promote_waitlisted``), the student's place is released as by a withdrawal
+        (reason and spell kept on the application, student.withdrawn published) and the
+        first waitlisted student of the track is admitted (student.admitted, promoted).
+        Once per spell: a redelivery finds the application withdrawn for this spell and
+        only finishes what a crash may have cut short (team, seat, waitlist)."""
+        p = event.payload
+        extra = {"event_id": event.event_id, "correlation_id": event.correlation_id,
+                 "program_id": p["program_id"], "spell_id": p["spell_id"]}
+        if not p["promote_waitlisted"]:
+            return
+        program = self.programs.get(event.school_id, p["program_id"])
+        if program is None:
+            log.warning("reclaim for a programme enrollment does not know; ignored", extra=extra)
+            return
+        caller = {"school_id": event.school_id, "actor": "supervision:reclaim",
+                  "correlation_id": event.correlation_id}
+        app = self.store.live_application(event.school_id, program["id"], p["student_id"])
+        if app is not None and app["status"] == "admitted":
+            now = self._now()
+            if not domain.program_open(program, now):
+                log.info("reclaim after the programme ended: the place stays", extra=extra)
+                return
+            account = f"platform account {p['account_id']}" if p["account_id"] else "platform account"
+            reason = f"{account} reclaimed: idle since {p['idle_since'].date()}, past the grace period"
+            try:
+                self._withdraw(caller, program, app, reason, now, statuses=("admitted",),
+                               extra={"reclaim_spell": p["spell_id"]})
+            except Conflict:  # withdrawn by the student meanwhile: that withdrawal released the place
+                log.info("reclaimed student no longer admitted", extra=extra)
+                return
+            log.info("place of an idle student released", extra={**extra, "application_id": app["id"]})
+            return
+        for done in self.store.list_applications(event.school_id, program["id"], status="withdrawn",
+                                                 student_id=p["student_id"], limit=MANY):
+            if done.get("reclaim_spell") == p["spell_id"]:  # the same spell again: finish, never redo
+                self._release_place(caller, program, done, "admitted")
 
     def _leave_team_on_withdrawal(self, caller, program, app):
         team_id = self.store.membership(program["id"], app["student_id"])

@@ -34,7 +34,8 @@ def programme_report(program, students, alerts, now):
             "platform_activity": sum(student["platform"]["counts"].values()),
             "last_platform_activity_at": domain.moment(student["platform"].get("last_ts")),
             "submissions": len(student.get("submitted", {})) if tracked_work else None,
-            "missing_work": len(student.get("missed", {})) if tracked_work else None, "credits": None,
+            "missing_work": len(student.get("missed", {})) if tracked_work else None,
+            "credits": student.get("credits"),
             "open_alerts": open_alerts.get(student["student_id"], 0)})
     return {"program_id": program["id"], "funnel": domain.funnel_view(program), "students": rows,
             "sessions": session_attendance(program, students),

@@ -37,8 +37,11 @@ def _in(record, events=(), pending=()):
 class _Records:
     """Insert-once and rev-guarded saves for one collection."""
 
-    def __init__(self, document):
+    def __init__(self, document, events=True):
+        """``events``: whether records of the collection may owe events (a save keeps
+        those still pending); a collection that never does saves without reading them."""
         self.collection = document._get_collection()
+        self.events = events
 
     def get(self, record_id):
         return _out(self.collection.find_one({"_id": record_id}, _HIDDEN))
@@ -54,6 +57,23 @@ class _Records:
         except DuplicateKeyError:
             return False
 
+    def insert_many(self, items, chunk=500):
+        """Store new records in bulk: ``items`` are (record, events). Returns the ids
+        inserted now (a record whose id exists already is left as it is)."""
+        inserted = set()
+        for start in range(0, len(items), chunk):
+            docs = [_in({**record, "rev": 0, "_ws": []}, events) for record, events in items[start:start + chunk]]
+            try:
+                self.collection.insert_many(docs, ordered=False)
+                inserted.update(d["_id"] for d in docs)
+            except BulkWriteError as exc:
+                errors = exc.details["writeErrors"]
+                if any(e.get("code") != 11000 for e in errors):
+                    raise
+                refused = {e["index"] for e in errors}
+                inserted.update(d["_id"] for n, d in enumerate(docs) if n not in refused)
+        return inserted
+
     def save_many(self, changes):
         """``changes``: [(record read at record["rev"], events)]. Stores each whole at
         rev + 1; a record never stored (no ``_ws``: not read from here) is inserted, and
@@ -62,7 +82,7 @@ class _Records:
             return []
         ids = [record["id"] for record, _ in changes]
         owed = {doc["_id"]: doc.get("pending_events") or []
-                for doc in self.collection.find({"_id": {"$in": ids}}, {"pending_events": 1})}
+                for doc in self.collection.find({"_id": {"$in": ids}}, {"pending_events": 1})} if self.events else {}
         lost, ops, new = [], [], []
         # which writes won: each stored document keeps the tokens of its latest writes
         # (a later writer builds on the version it read, so it keeps this one's token)
@@ -92,7 +112,7 @@ class SupervisionRepository:
     def __init__(self):
         self.programs = _Records(ProgramFunnelDoc)
         self.students = _Records(StudentDoc)
-        self.accounts = _Records(PlatformAccountDoc)
+        self.accounts = _Records(PlatformAccountDoc, events=False)  # no outbox: one read less per save
         self.alerts = _Records(AlertDoc)
         self.claims = _Records(ClaimDoc)
         self._activity = ActivityDoc._get_collection()

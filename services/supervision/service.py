@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 
 import requests
+from eventlet.semaphore import Semaphore
 from nameko.timer import timer
 from pymongo.errors import ConnectionFailure
 
@@ -25,6 +26,7 @@ from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR
                                   STUDENT_ADMITTED, STUDENT_WITHDRAWN, TEAM_CHANGED, TEAM_FORMED, TUTOR_ASSIGNED)
 from contracts.errors import Conflict, Forbidden, NotFound
 from contracts.events import make_event
+from contracts.incentives import CREDITS_AWARDED, CREDITS_DEDUCTED, CREDITS_REVERSED
 from contracts.supervision import (ACCOUNT_RECLAIM_REQUESTED, ALERT_RAISED, ALERT_RESOLVED, FUNNEL_STAGES,
                                    STAGE_REACHED, STUDENT_IDLE, TELEMETRY_INGESTED, AccountMappingsSchema,
                                    AccountPageSchema, AccountQuerySchema, AlertActionSchema, IdlePageQuerySchema,
@@ -46,6 +48,9 @@ CHECK_SECONDS = float(os.environ.get("PRAXIS_IDLE_CHECK_SECONDS", "60"))
 XAPI_SECONDS = float(os.environ.get("PRAXIS_XAPI_SECONDS", "5"))
 RETRIES = 8
 BATCH_RETRIES = 40  # telemetry batches for the same accounts contend
+
+
+TELEMETRY_ONE_AT_A_TIME = Semaphore(1)
 
 
 class ProgramNotYetKnown(ConnectionFailure):
@@ -163,6 +168,12 @@ class SupervisionService(PraxisService):
                      teams=None):
         """Raise an alert once per cause (its id is derived from the cause), to the
         student's team's mentor and tutor."""
+        alert, event = self._new_alert(program, kind, parts, message, now, student_id, subject_id, mentor_id, teams)
+        return self.store.alerts.insert(alert, [event]), alert
+
+    def _new_alert(self, program, kind, parts, message, now, student_id=None, subject_id=None, mentor_id=None,
+                   teams=None):
+        """An alert record and its alert.raised, both with the id derived from the cause."""
         alert_id = domain.alert_id(kind, program["id"], *parts)
         team = domain.team_of(program, student_id, teams) if student_id else None
         alert = {"id": alert_id, "program_id": program["id"], "school_id": program["school_id"], "kind": kind,
@@ -172,8 +183,7 @@ class SupervisionService(PraxisService):
                  "raised_ts": now, "note": None, "updated_by": None}
         payload = {k: alert[k] for k in ("program_id", "kind", "message", "student_id", "team_id", "mentor_id",
                                          "tutor_id", "subject_id")}
-        event = self._event(program, ALERT_RAISED, {"alert_id": alert_id, **payload}, alert_id)
-        return self.store.alerts.insert(alert, [event]), alert
+        return alert, self._event(program, ALERT_RAISED, {"alert_id": alert_id, **payload}, alert_id)
 
     def _resolve_alert(self, program, alert_id, by, note=""):
         for _ in range(RETRIES):
@@ -405,10 +415,50 @@ class SupervisionService(PraxisService):
         self._change_students(program, {sid: (lambda s: s.update(competition=True)) for sid in students},
                               domain.ts(event.occurred_at))
 
+    # --- incentives: each student's credits ------------------------------------------------
+
+    def _credit_entry(self, event):
+        """A ledger entry incentives announced, added once to the student's credits: the
+        sum of every award, deduction and reversal (the lifetime balance; the exchange
+        spends only the spendable one and announces no entry). Each entry counts once
+        whatever the delivery order or redelivery: its digest is kept on the student's
+        record in the same write as the sum."""
+        p = event.payload
+        key = hashlib.sha256(p["entry_id"].encode()).hexdigest()[:16]
+
+        def change(student):
+            entries = student.setdefault("credit_entries", {})
+            if key not in entries:
+                entries[key] = p["amount"]
+                student["credits"] = (student.get("credits") or 0) + p["amount"]
+        self._student_event(event, change)
+
+    @on_event(CREDITS_AWARDED)
+    def on_credits_awarded(self, event):
+        self._credit_entry(event)
+
+    @on_event(CREDITS_DEDUCTED)
+    def on_credits_deducted(self, event):
+        self._credit_entry(event)
+
+    @on_event(CREDITS_REVERSED)
+    def on_credits_reversed(self, event):
+        self._credit_entry(event)
+
     # --- telemetry ---------------------------------------------------------------------
 
     @on_event(TELEMETRY_INGESTED)
     def on_telemetry_ingested(self, event):
+        """A batch of platform records: each new record once, folded into its account's
+        summary, then the mapped students' activity. Batches apply one at a time in a
+        process: a batch touches up to 5,000 accounts, and batches applied side by side
+        over the same accounts lost their rev races and rewrote them again (at 10,000
+        students this multiplied the database work; bench/README.md). Several supervision
+        processes still apply side by side, safely, under the same guards."""
+        with TELEMETRY_ONE_AT_A_TIME:
+            self._ingest(event)
+
+    def _ingest(self, event):
         p = event.payload
         program = self._program(p["program_id"], event.school_id)
         records, seen = [], set()
@@ -592,8 +642,7 @@ class SupervisionService(PraxisService):
         if program is None:
             return {"idle": 0, "reclaimed": 0}
         rules = {**domain.DEFAULT_RULES, **program.get("rules", {})}
-        idle = reclaimed = 0
-        marks, teams = {}, domain.team_index(program)
+        claims, alerts, marks, teams = [], [], {}, domain.team_index(program)
         for student in self.store.idle_candidates(program_id, now - rules["idle_days"] * domain.DAY):
             verdict = domain.idle_verdict(program, student, now)
             if verdict is None:
@@ -601,44 +650,49 @@ class SupervisionService(PraxisService):
             known = student.get("idle") or {}
             if known.get("spell_id") == verdict["spell_id"] and (known.get("reclaimed") or not verdict["reclaim"]):
                 continue  # this spell is fully handled
-            idle += self._claim_idle(program, student, verdict, now, teams)
+            claims.append(self._idle_claim(program, student, verdict, now, teams, alerts))
             if verdict["reclaim"]:
-                reclaimed += self._claim_reclaim(program, student, verdict, rules, now, teams)
+                claims.append(self._reclaim_claim(program, student, verdict, rules, now, teams, alerts))
             marks[student["student_id"]] = verdict
+        # every claim of this run in bulk, then the alerts: each is inserted once, whichever
+        # run or process gets there first (a duplicate is someone else's claim)
+        claimed = self.store.claims.insert_many(claims)
+        self.store.alerts.insert_many(alerts)
         if marks:
             def mark(verdict):
                 return lambda s: s.update(idle={"spell_id": verdict["spell_id"], "since": verdict["since"],
                                                 "reclaimed": verdict["reclaim"]})
             self._change_students(program, {sid: mark(v) for sid, v in marks.items()}, now, create=False)
         self._check_attendance(program, now)
-        return {"idle": idle, "reclaimed": reclaimed}
+        return {"idle": sum(1 for c in claimed if c.endswith(":idle")),
+                "reclaimed": sum(1 for c in claimed if c.endswith(":reclaim"))}
 
-    def _claim_idle(self, program, student, verdict, now, teams):
+    def _idle_claim(self, program, student, verdict, now, teams, alerts):
+        """The claim of an idle spell with its student.idle (and its alert, added to ``alerts``)."""
         sid, spell = student["student_id"], verdict["spell_id"]
         team = domain.team_of(program, sid, teams)
         idle_event = self._event(program, STUDENT_IDLE, {
             "program_id": program["id"], "student_id": sid, "team_id": team and team["id"],
             "idle_since": domain.iso(verdict["since"]), "spell_id": spell,
             "account_id": (student["accounts"] or [None])[0], "idle_days": verdict["idle_days"]}, spell)
-        claimed = self.store.claims.insert({"id": f"{spell}:idle", "program_id": program["id"], "ts": now},
-                                           [idle_event])
-        self._raise_alert(program, "student_idle", [spell],
-                          f"{sid} has not used the platform for {verdict['idle_days']} days", now, student_id=sid,
-                          teams=teams)
-        return int(claimed)
+        alert, event = self._new_alert(program, "student_idle", [spell],
+                                       f"{sid} has not used the platform for {verdict['idle_days']} days", now,
+                                       student_id=sid, teams=teams)
+        alerts.append((alert, [event]))
+        return {"id": f"{spell}:idle", "program_id": program["id"], "ts": now}, [idle_event]
 
-    def _claim_reclaim(self, program, student, verdict, rules, now, teams):
+    def _reclaim_claim(self, program, student, verdict, rules, now, teams, alerts):
+        """The claim of a spell's reclaim with its account.reclaim_requested (and its alert)."""
         sid, spell = student["student_id"], verdict["spell_id"]
         event = self._event(program, ACCOUNT_RECLAIM_REQUESTED, {
             "program_id": program["id"], "student_id": sid, "account_id": (student["accounts"] or [None])[0],
             "track": student.get("track"), "spell_id": spell, "idle_since": domain.iso(verdict["since"]),
             "promote_waitlisted": rules["promote_waitlisted"]}, spell)
-        claimed = self.store.claims.insert({"id": f"{spell}:reclaim", "program_id": program["id"], "ts": now},
-                                           [event])
-        self._raise_alert(program, "account_reclaim", [spell],
-                          f"{sid}'s platform account is to be released: idle past the grace period", now,
-                          student_id=sid, teams=teams)
-        return int(claimed)
+        alert, alert_event = self._new_alert(
+            program, "account_reclaim", [spell], f"{sid}'s platform account is to be released: idle past the grace "
+                                                 "period", now, student_id=sid, teams=teams)
+        alerts.append((alert, [alert_event]))
+        return {"id": f"{spell}:reclaim", "program_id": program["id"], "ts": now}, [event]
 
     def _check_attendance(self, program, now):
         """After a session ended: every student's attendance standing (once per end)."""

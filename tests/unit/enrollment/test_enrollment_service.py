@@ -11,6 +11,7 @@ from contracts.enrollment import (APPLICATION_SUBMITTED, MENTOR_ASSIGNED, MENTOR
                                   TEAM_FORMED)
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import make_event, parse_event
+from contracts.supervision import ACCOUNT_RECLAIM_REQUESTED
 from services.enrollment.service import EnrollmentService
 from tests.unit.enrollment.fakes import FakePrograms, FakeStore
 
@@ -294,6 +295,82 @@ def test_a_seat_left_by_an_interrupted_withdrawal_is_given_back_at_the_next_sele
     service.run_selection(ADMIN, pid, {})
     assert status(service, apps[2]) == "admitted"
     assert service.store.seat_counter(pid, "undergraduate")["holders"] == sorted([apps[1]["id"], apps[2]["id"]])
+
+
+# --- an idle student's place reclaimed (supervision's account.reclaim_requested) ----------
+
+def reclaim(program_id, student, promote=True, spell="spell-1", school="jufe"):
+    envelope = make_event(ACCOUNT_RECLAIM_REQUESTED, {
+        "program_id": program_id, "student_id": student, "account_id": f"xmall-{student}",
+        "track": "undergraduate", "spell_id": spell, "idle_since": "2026-02-28T09:00:00+00:00",
+        "promote_waitlisted": promote}, school_id=school, actor="supervision")
+    return parse_event(envelope, expected=ACCOUNT_RECLAIM_REQUESTED)
+
+
+def test_a_reclaimed_place_goes_to_the_first_waitlisted_student_of_the_same_track(service):
+    pid, apps = selected(service)
+    apply(service, pid, "v1", track="vocational", score=99)  # another track: not promoted
+    service.on_account_reclaim_requested(reclaim(pid, "s0"))
+    gone = service.get_application(ADMIN, apps[0]["id"])
+    assert gone["status"] == "withdrawn" and gone["previous_status"] == "admitted"
+    assert "reclaimed" in gone["withdrawal_reason"] and service.store.apps[gone["id"]]["reclaim_spell"] == "spell-1"
+    assert [status(service, a) for a in apps[1:]] == ["admitted", "admitted", "waitlisted"]
+    promoted = [e for e in events(service, STUDENT_ADMITTED) if e.payload["promoted"]]
+    assert [e.payload["student_id"] for e in promoted] == ["s2"]
+    assert promoted[0].actor == "supervision:reclaim"
+    assert [e.payload["student_id"] for e in events(service, STUDENT_WITHDRAWN)] == ["s0"]
+    assert service.store.seat_counter(pid, "undergraduate")["admitted"] == 2
+
+
+def test_a_redelivered_reclaim_admits_nobody_else(service):
+    pid, apps = selected(service)
+    event = reclaim(pid, "s0")
+    service.on_account_reclaim_requested(event)
+    service.on_account_reclaim_requested(event)  # redelivered (a crash before the inbox mark)
+    assert [status(service, a) for a in apps] == ["withdrawn", "admitted", "admitted", "waitlisted"]
+    assert len([e for e in events(service, STUDENT_ADMITTED) if e.payload["promoted"]]) == 1
+    assert len(events(service, STUDENT_WITHDRAWN)) == 1
+
+
+def test_a_reclaim_cut_short_after_the_withdrawal_is_finished_by_its_redelivery(service):
+    pid, apps = selected(service)
+    event = reclaim(pid, "s0")
+    fill = service._fill_from_waitlist
+    service._fill_from_waitlist = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died"))
+    with pytest.raises(ConnectionError):  # as if the service died before promoting anyone
+        service.on_account_reclaim_requested(event)
+    service._fill_from_waitlist = fill
+    assert status(service, apps[0]) == "withdrawn" and status(service, apps[2]) == "waitlisted"
+    service.on_account_reclaim_requested(event)
+    service.on_account_reclaim_requested(event)
+    assert [status(service, a) for a in apps] == ["withdrawn", "admitted", "admitted", "waitlisted"]
+    assert len([e for e in events(service, STUDENT_ADMITTED) if e.payload["promoted"]]) == 1
+    assert service.store.seat_counter(pid, "undergraduate")["admitted"] == 2
+
+
+def test_a_reclaim_changes_nothing_unless_the_programme_asks_to_promote(service):
+    pid, apps = selected(service)
+    service.on_account_reclaim_requested(reclaim(pid, "s0", promote=False))
+    assert [status(service, a) for a in apps] == ["admitted", "admitted", "waitlisted", "waitlisted"]
+    assert not events(service, STUDENT_WITHDRAWN)
+
+
+def test_a_reclaim_of_a_student_not_admitted_or_of_another_school_changes_nothing(service):
+    pid, apps = selected(service)
+    service.on_account_reclaim_requested(reclaim(pid, "s2"))  # waitlisted
+    service.on_account_reclaim_requested(reclaim(pid, "s0", school="other"))
+    service.on_account_reclaim_requested(reclaim("nope", "s0"))
+    service.withdraw(LMS, apps[1]["id"], {})  # s1 withdrew first: s2 took that place
+    service.on_account_reclaim_requested(reclaim(pid, "s1", spell="spell-2"))
+    assert [status(service, a) for a in apps] == ["admitted", "withdrawn", "admitted", "waitlisted"]
+    assert len(events(service, STUDENT_WITHDRAWN)) == 1
+
+
+def test_a_reclaim_after_the_programme_ended_keeps_the_place(service):
+    pid, apps = selected(service)
+    service._now = lambda: datetime(2026, 7, 1, 8, tzinfo=timezone.utc)
+    service.on_account_reclaim_requested(reclaim(pid, "s0"))
+    assert status(service, apps[0]) == "admitted" and status(service, apps[2]) == "waitlisted"
 
 
 # --- teams -------------------------------------------------------------------

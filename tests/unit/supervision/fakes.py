@@ -23,6 +23,9 @@ class FakeRecords:
         self.events += list(events)
         return True
 
+    def insert_many(self, items):
+        return {record["id"] for record, events in items if self.insert(record, events)}
+
     def save_many(self, changes):
         lost = []
         for record, events in changes:

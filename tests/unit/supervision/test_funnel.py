@@ -6,10 +6,12 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from contracts.errors import NotFound
+from contracts.incentives import CREDITS_AWARDED, CREDITS_DEDUCTED, CREDITS_REVERSED
 from contracts.supervision import STAGE_REACHED
+from services.supervision.reports import report_csv
 from services.supervision.service import SupervisionService
 from tests.unit.supervision.fakes import FakeSupervisionRepository
-from tests.unit.supervision.helpers import (ADMIN, START, admitted, assessment, attended, competition, missed,
+from tests.unit.supervision.helpers import (ADMIN, START, admitted, assessment, attended, competition, event, missed,
                                             program_created, registered, session, submission, telemetry)
 
 
@@ -143,3 +145,38 @@ def test_a_change_to_the_programme_read_before_a_count_does_not_write_the_old_co
     stale["teams"] = {"t1": {"members": ["ann"]}}
     assert store.programs.save_many([(stale, [])]) == ["p1"]   # ... so its save loses and re-reads
     assert service.get_funnel(ADMIN, "p1")["stages"]["registered"] == 1
+
+
+# --- credits from incentives' ledger ------------------------------------------------------
+
+def credit(event_type, entry_id, student_id, amount, kind="reward", program_id="p1", **extra):
+    return event(event_type, {"entry_id": entry_id, "program_id": program_id, "student_id": student_id,
+                              "kind": kind, "amount": amount, "not_applied": 0, "reason": "test",
+                              "spendable": 0, **extra})
+
+
+def test_the_report_shows_each_students_credits_from_incentives_entries_each_counted_once(service):
+    for student in ("ann", "bob", "cat"):
+        service.on_student_admitted(admitted(student))
+    present = credit(CREDITS_AWARDED, "e1", "ann", 5, rule="present")
+    service.on_credits_awarded(present)
+    service.on_credits_awarded(present)  # redelivered: counted once
+    service.on_credits_awarded(credit(CREDITS_AWARDED, "e2", "ann", 10))
+    service.on_credits_deducted(credit(CREDITS_DEDUCTED, "e3", "bob", -3, kind="penalty"))
+    service.on_credits_reversed(credit(CREDITS_REVERSED, "reversal:e2", "ann", -10, kind="reversal",
+                                       reverses="e2"))
+    service.on_credits_deducted(credit(CREDITS_DEDUCTED, "e3", "bob", -3, kind="penalty"))  # again: once
+    report = service.report(ADMIN, "p1")
+    assert {r["student_id"]: r["credits"] for r in report["students"]} == {"ann": 5, "bob": -3, "cat": None}
+    rows = report_csv(report).splitlines()
+    header = rows[0].split(",")
+    credits = {row.split(",")[0]: row.split(",")[header.index("credits")] for row in rows[1:]}
+    assert credits == {"ann": "5", "bob": "-3", "cat": ""}
+    assert service.get_funnel(ADMIN, "p1")["stages"]["admitted"] == 3  # credits move no stage
+
+
+def test_credits_that_arrive_before_the_admission_are_kept(service):
+    service.on_credits_awarded(credit(CREDITS_AWARDED, "e1", "dan", 2))
+    service.on_student_admitted(admitted("dan"))
+    [row] = service.report(ADMIN, "p1")["students"]
+    assert (row["student_id"], row["stage"], row["credits"]) == ("dan", "admitted", 2)
