@@ -28,18 +28,12 @@ from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
 
 
-# Known bug, open in issue 11: supervision stores a student's stage and then moves the
-# programme's counter in a second write; killed between the two, the redelivered event
-# finds the stage reached and the count stays one short (59 of 60 seen).
-COUNTER_BETWEEN_TWO_WRITES = pytest.mark.xfail(
-    reason="supervision's funnel counter is a second write after the student's stage (issue 11)", strict=False)
 # Known bug, open in issue 11: after the broker lost its definitions while supervision
 # was down, the 30 application.submitted events did not reach supervision (0 of 30).
 DEFINITIONS_LOST = pytest.mark.xfail(
     reason="events published after the definitions were wiped did not reach supervision (issue 11)", strict=False)
 
 
-@COUNTER_BETWEEN_TWO_WRITES
 def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
     before = system.keeper.restarts()
 
@@ -89,7 +83,6 @@ def test_a_frozen_broker_answers_every_request_within_its_deadline(system, clien
     assert_no_process_died(system, before)
 
 
-@COUNTER_BETWEEN_TWO_WRITES
 def test_applications_survive_the_database_killed_and_restarted_on_its_files(system, client_for, database):
     before = system.keeper.restarts()
 
