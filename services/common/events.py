@@ -200,11 +200,17 @@ class Outbox(DependencyProvider):
 
     def publish(self, event):
         exchange = topology.event_exchange(event["source"])
+        queues = _consumer_queues(event["source"], event["type"])
         # an event with consumers must reach a queue: the broker returns it otherwise
-        mandatory = (event["source"], event["type"]) in topology.subscribed_types()
+        mandatory = bool(queues)
         send = partial(
             self.publisher.publish, event, exchange=exchange,
-            declare=[exchange],  # kombu declares once per connection (and forgets a loss)
+            # kombu declares these once per connection, and again on every new one: a
+            # broker that lost its definitions (restarted with none) closed the old
+            # connection, and its other consumers may have declared their own queues
+            # already, so that a mandatory publish would be routed and confirmed
+            # without reaching the queue of a consumer that is still down
+            declare=[exchange, *queues],
             routing_key=event["type"], message_id=event["event_id"],
             correlation_id=event["correlation_id"], mandatory=mandatory)
         try:
@@ -217,6 +223,17 @@ class Outbox(DependencyProvider):
         log.info("event published", extra={
             "event_id": event["event_id"], "event_type": event["type"],
             "correlation_id": event["correlation_id"], "school_id": event["school_id"]})
+
+
+_QUEUES = {}
+
+
+def _consumer_queues(source, event_type):
+    """The consumer queues (bound to their exchange) of an event type, from contracts.topology."""
+    if not _QUEUES:
+        for queue in topology.all_queues():
+            _QUEUES.setdefault((queue.exchange.name, queue.routing_key), []).append(queue)
+    return _QUEUES.get((topology.event_exchange(source).name, event_type), [])
 
 
 def _pull_published(collection, docs):

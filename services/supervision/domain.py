@@ -81,7 +81,7 @@ def complete_stub(stub, program):
     counted, take the programme's own fields."""
     kept = {k: v for k, v in stub.items() if k in ("counts", "sessions", "teams", "partners", "assessments",
                                                    "answers", "overdue", "instructors", "telemetry_seen",
-                                                   "competition_seen", "rules", "rev", "_ws")}
+                                                   "competition_seen", "rules", "counting", "rev", "_ws")}
     return {**program, **kept, "id": stub["id"]}
 
 

@@ -5,7 +5,9 @@ record is stored whole, guarded by the ``rev`` it was read at (a concurrent chan
 makes the save report a conflict and the caller re-reads), with the events it owes
 appended to ``pending_events`` in the same write (services.common.events relays them).
 """
+import time
 import uuid
+from collections import defaultdict
 
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -16,6 +18,9 @@ from services.supervision.models import (PlatformAccountDoc, ActivityDoc, AlertD
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
 _TOKENS = 20  # write tokens kept per document (see save_many)
+# how long a programme remembers a counter move it made (see count): longer than any
+# handler holds a student it read, so that a second holder of the move finds it made
+COUNTING_KEPT = 300.0
 
 
 def _out(doc):
@@ -119,11 +124,36 @@ class SupervisionRepository:
 
     # --- programmes -------------------------------------------------------------
 
-    def count(self, program_id, deltas):
-        """Move the funnel counters (``$inc`` on the programme by ``_id``, with its ``rev``)."""
-        deltas = {f"counts.{stage}": n for stage, n in deltas.items() if n}
-        if deltas:  # rev moves too: a whole-record save read before this must not write the old counts back
-            ProgramFunnelDoc._get_collection().update_one({"_id": program_id}, {"$inc": {**deltas, "rev": 1}})
+    def count(self, program_id, moves, now=None):
+        """Make the counter moves the students owe: ``moves`` is [(student record id,
+        {"id", "stages"})], each stored in the student's ``uncounted`` by the write that
+        reached its stages. A move is made once: the programme's ``$inc`` (with its
+        ``rev``) notes the move's id in ``counting`` in the same write, so a move made
+        before a crash or an outage is not made again when the student's event comes
+        back; then the students forget their moves (rev moves: a save read before must
+        not write them back), and the programme forgets the moves made long enough ago
+        that no process still holds them (COUNTING_KEPT)."""
+        programs, now = ProgramFunnelDoc._get_collection(), time.time() if now is None else now
+
+        def make(batch):
+            deltas = defaultdict(int)
+            for _, move in batch:
+                for stage in move["stages"]:
+                    deltas[f"counts.{stage}"] += 1
+            made = [move["id"] for _, move in batch]
+            return programs.update_one(  # rev moves too: a whole-record save read before must not undo it
+                {"_id": program_id, **{f"counting.{i}": {"$exists": False} for i in made}},
+                {"$inc": {**deltas, "rev": 1}, "$set": {f"counting.{i}": now for i in made}}).matched_count
+        if not make(moves):  # some were made already (by a run that died after): one at a time
+            for move in moves:
+                make([move])
+        StudentDoc._get_collection().update_many(
+            {"_id": {"$in": list({sid for sid, _ in moves})}},
+            {"$pull": {"uncounted": {"id": {"$in": [move["id"] for _, move in moves]}}}, "$inc": {"rev": 1}})
+        made = (programs.find_one({"_id": program_id}, {"counting": 1}) or {}).get("counting") or {}
+        stale = [i for i, at in made.items() if at < now - COUNTING_KEPT]
+        if stale:
+            programs.update_one({"_id": program_id}, {"$unset": {f"counting.{i}": "" for i in stale}})
 
     def running_programs(self, now):
         return [_out(doc) for doc in ProgramFunnelDoc._get_collection().find(

@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import time
+import uuid
 from collections import defaultdict
 
 import requests
@@ -146,18 +147,20 @@ class SupervisionService(PraxisService):
                         "reached_at": domain.iso(student["stages"][stage]), "track": student.get("track")},
                         f"{key}:{stage}"))
                 student["idle_clock"] = 0.0 if program.get("stub") else domain.idle_clock_start(program, student)
+                if first[key]:  # the counter move it owes, stored with the stage in the same write
+                    student.setdefault("uncounted", []).append({"id": uuid.uuid4().hex, "stages": first[key]})
                 batch.append((student, events))
             lost = set(self.store.students.save_many(batch))
             # the counters move once per stage first reached by a save that won (a lost
-            # race re-reads the student and decides again)
-            counts = defaultdict(int)
+            # race re-reads the student and decides again); a move owed by an earlier
+            # save that died before moving them (a crash, the database gone) is made now
+            owed = []
             for student, _ in batch:
                 if student["id"] not in lost:
                     saved[student["id"]] = student
-                    for stage in first[student["id"]]:
-                        counts[stage] += 1
-            if counts:
-                self.store.count(program["id"], counts)
+                    owed += [(student["id"], move) for move in student.get("uncounted") or []]
+            if owed:
+                self.store.count(program["id"], owed)
             pending = {k: v for k, v in pending.items() if k in lost}
             if not pending:
                 return saved

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pymongo
-import pytest
 import requests
 from kombu import Connection, Queue
 
@@ -28,18 +27,8 @@ from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
 
 
-# Known bug, open in issue 11: supervision stores a student's stage and then moves the
-# programme's counter in a second write; killed between the two, the redelivered event
-# finds the stage reached and the count stays one short (59 of 60 seen).
-COUNTER_BETWEEN_TWO_WRITES = pytest.mark.xfail(
-    reason="supervision's funnel counter is a second write after the student's stage (issue 11)", strict=False)
-# Known bug, open in issue 11: after the broker lost its definitions while supervision
-# was down, the 30 application.submitted events did not reach supervision (0 of 30).
-DEFINITIONS_LOST = pytest.mark.xfail(
-    reason="events published after the definitions were wiped did not reach supervision (issue 11)", strict=False)
 
 
-@COUNTER_BETWEEN_TWO_WRITES
 def test_applications_survive_sigkill_of_enrollment_and_supervision(system, client_for):
     before = system.keeper.restarts()
 
@@ -89,7 +78,6 @@ def test_a_frozen_broker_answers_every_request_within_its_deadline(system, clien
     assert_no_process_died(system, before)
 
 
-@COUNTER_BETWEEN_TWO_WRITES
 def test_applications_survive_the_database_killed_and_restarted_on_its_files(system, client_for, database):
     before = system.keeper.restarts()
 
@@ -120,7 +108,6 @@ def test_a_gateway_worker_killed_mid_request_leaves_no_key_stuck(system, client_
     assert max(burst.retry_spans) < 15, burst.retry_spans  # ... and took them over within seconds
 
 
-@DEFINITIONS_LOST
 def test_events_published_while_a_consumer_is_down_and_the_broker_lost_its_definitions_arrive(
         system, client_for, rabbit):
     admin, lms = school_of(client_for)

@@ -33,7 +33,8 @@ class FakeRecords:
             if record["id"] in self.lose_next:
                 self.lose_next.discard(record["id"])
                 if current is None:  # someone else created it meanwhile (as it was before this change)
-                    self.docs[record["id"]] = copy.deepcopy({**record, "stages": {}, "rev": 0, "_ws": []})
+                    self.docs[record["id"]] = copy.deepcopy({**record, "stages": {}, "uncounted": [], "rev": 0,
+                                                             "_ws": []})
                 else:  # someone else wrote meanwhile
                     current["rev"] += 1
                 lost.append(record["id"])
@@ -63,11 +64,21 @@ class FakeSupervisionRepository:
         every = [e for records in (self.students, self.alerts, self.claims) for e in records.events]
         return [e for e in every if event_type is None or e["type"] == event_type.type]
 
-    def count(self, program_id, deltas):
-        counts = self.programs.docs[program_id]["counts"]
-        for stage, n in deltas.items():
-            counts[stage] = counts.get(stage, 0) + n
-        self.programs.docs[program_id]["rev"] += 1
+    def count(self, program_id, moves, now=None):
+        """Each move once (the programme notes the moves it made), then the students forget them."""
+        program = self.programs.docs[program_id]
+        made = program.setdefault("counting", {})
+        for _, move in moves:
+            if move["id"] not in made:
+                made[move["id"]] = now or 0
+                for stage in move["stages"]:
+                    program["counts"][stage] = program["counts"].get(stage, 0) + 1
+                program["rev"] += 1
+        ids = {move["id"] for _, move in moves}
+        for student_id in {sid for sid, _ in moves}:
+            student = self.students.docs[student_id]
+            student["uncounted"] = [m for m in student.get("uncounted", []) if m["id"] not in ids]
+            student["rev"] += 1
 
     def running_programs(self, now):
         return [copy.deepcopy(p) for p in self.programs.docs.values() if p["starts_ts"] <= now <= p["ends_ts"]]

@@ -1,9 +1,11 @@
 """The supervision service keeps each programme's funnel as counters moved by the
 other services' events (never by reading every student on a request)."""
+import copy
 from datetime import timedelta
 
 import pytest
 from nameko.testing.services import worker_factory
+from pymongo.errors import ConnectionFailure
 
 from contracts.errors import NotFound
 from contracts.incentives import CREDITS_AWARDED, CREDITS_DEDUCTED, CREDITS_REVERSED
@@ -57,6 +59,29 @@ def test_a_redelivered_event_or_a_lost_race_counts_once_and_says_stage_reached_o
     assert service.get_funnel(ADMIN, "p1")["stages"]["registered"] == 2
     reached = [(e["payload"]["student_id"], e["payload"]["stage"]) for e in store.events(STAGE_REACHED)]
     assert sorted(reached) == [("ann", "registered"), ("bob", "registered")]
+
+
+@pytest.mark.parametrize("dies", ["before the counter moved", "after the counter moved"])
+def test_a_crash_between_the_students_write_and_the_counter_counts_once_when_the_event_comes_back(
+        service, store, monkeypatch, dies):
+    """Killed (or the database gone) between storing the students' stages and moving
+    the counters: the event comes back, finds the stages reached, and the counters
+    still move once per student."""
+    count = store.count
+
+    def crash(*args):
+        if dies == "after the counter moved":
+            students = copy.deepcopy(store.students.docs)
+            count(*args)
+            store.students.docs = students  # ... and nothing after it was written
+        raise ConnectionFailure("killed between the two writes")
+    monkeypatch.setattr(store, "count", crash)
+    with pytest.raises(ConnectionFailure):
+        service.on_application_submitted(registered("ann"))
+    monkeypatch.setattr(store, "count", count)
+    service.on_application_submitted(registered("ann"))  # redelivered
+    service.on_application_submitted(registered("bob"))
+    assert service.get_funnel(ADMIN, "p1")["stages"]["registered"] == 2
 
 
 def test_trained_needs_the_programmes_minimum_share_of_the_sessions(service):
