@@ -1,6 +1,11 @@
 """Bursts of writes through the gateway, and what must hold after a blow."""
+import random
+import time
 import uuid
 
+from kombu import Connection, Queue
+
+from contracts import topology
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import wait_ready
 from tests.e2e.enrollment_helpers import application, applications, create_programme, select
@@ -94,3 +99,54 @@ def read(client, path, field=None):
                           timeout=30, interval=0.5)
     assert response.status_code == 200, response.text
     return response.json()[field] if field else response.json()
+
+
+class EventTap:
+    """Every event of every source published while the tap is open."""
+
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        channel = self.connection.default_channel
+        self.queues = [Queue(f"chaos-tap-{source}-{uuid.uuid4().hex[:6]}", exchange=topology.event_exchange(source),
+                             routing_key="#", durable=False, auto_delete=False)
+                       for source in ("enrollment", "content", "assessment", "incentives", "supervision")]
+        for queue in self.queues:
+            queue.bind(channel).declare()
+        self.seen = []
+
+    def read(self):
+        for queue in self.queues:
+            while (message := queue.bind(self.connection.default_channel).get(no_ack=True)) is not None:
+                self.seen.append(message.payload)
+        return list(self.seen)
+
+    def close(self):
+        for queue in self.queues:
+            queue.bind(self.connection.default_channel).delete()
+        self.connection.release()
+
+
+def queues_drained(amqp_uri):
+    """No consumer queue holds a message, ready or being handled."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in topology.all_queues():
+            declared = queue.bind(channel).queue_declare(passive=True)
+            if declared.message_count:
+                return False
+        channel.close()
+    time.sleep(1)  # the last messages taken are being applied (each is a duplicate: a few ms)
+    return True
+
+
+def deliver_again(amqp_uri, events, seed):
+    """Publish ``events`` again, twice each, in a shuffled order, as a broker's
+    redeliveries would; wait until every consumer queue is empty."""
+    again = [*events, *events]
+    random.Random(seed).shuffle(again)
+    with Connection(amqp_uri) as connection:
+        producer = connection.Producer()
+        for envelope in again:
+            producer.publish(envelope, exchange=topology.event_exchange(envelope["source"]),
+                             routing_key=envelope["type"], serializer="json")
+    eventually(lambda: queues_drained(amqp_uri), timeout=60)

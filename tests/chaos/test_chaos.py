@@ -4,24 +4,20 @@ attendance) equal their source, every service is alive and ready again without a
 hand restart, and no answer was a 500."""
 import json
 import os
-import random
 import signal
 import time
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pymongo
 import requests
-from kombu import Connection, Queue
 
-from contracts import topology
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import REPLICAS, RPC_TIMEOUT, gateway_workers, wait_ready
-from tests.chaos.flows import (API, admitted_programme, application_burst, applications_under, as_student,
-                               assert_applications_stored_once, assert_no_process_died, funnel, funnel_reaches,
-                               read, school_of)
+from tests.chaos.flows import (API, EventTap, admitted_programme, application_burst, applications_under,
+                               as_student, assert_applications_stored_once, assert_no_process_died, deliver_again,
+                               funnel, funnel_reaches, read, school_of)
 from tests.e2e.enrollment_helpers import applications, create_programme
 from tests.e2e.test_content import code_of, create_session, open_window
 from tests.waiting import eventually
@@ -198,44 +194,12 @@ def test_every_event_of_a_run_delivered_again_twice_out_of_order_changes_nothing
                 "application.submitted", "student.admitted", "attendance.recorded")) else None
         events = list({e["event_id"]: e for e in eventually(every_event, timeout=30)}.values())
 
-        again = [*events, *events]
-        random.Random(11).shuffle(again)
-        with Connection(rabbit.uri) as connection:
-            producer = connection.Producer()
-            for envelope in again:
-                producer.publish(envelope, exchange=topology.event_exchange(envelope["source"]),
-                                 routing_key=envelope["type"], serializer="json")
-        eventually(lambda: queues_drained(rabbit.uri), timeout=60)
+        deliver_again(rabbit.uri, events, seed=11)
         assert funnel(admin, program_id) == settled
         assert attendance_of(admin, session["id"]) == attendance
         assert roster_of(admin, session["id"]) == students
     finally:
         tap.close()
-
-
-class EventTap:
-    """Every event of every source published while the tap is open."""
-
-    def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri)
-        channel = self.connection.default_channel
-        self.queues = [Queue(f"chaos-tap-{source}-{uuid.uuid4().hex[:6]}", exchange=topology.event_exchange(source),
-                             routing_key="#", durable=False, auto_delete=False)
-                       for source in ("enrollment", "content", "assessment", "incentives", "supervision")]
-        for queue in self.queues:
-            queue.bind(channel).declare()
-        self.seen = []
-
-    def read(self):
-        for queue in self.queues:
-            while (message := queue.bind(self.connection.default_channel).get(no_ack=True)) is not None:
-                self.seen.append(message.payload)
-        return list(self.seen)
-
-    def close(self):
-        for queue in self.queues:
-            queue.bind(self.connection.default_channel).delete()
-        self.connection.release()
 
 
 def roster_of(admin, session_id):
@@ -249,19 +213,6 @@ def attendance_of(admin, session_id):
     page = read(admin, f"{API}/sessions/{session_id}/attendance?limit=200")
     assert not page["has_more"], page
     return page["items"]
-
-
-def queues_drained(amqp_uri):
-    """No consumer queue holds a message, ready or being handled."""
-    with Connection(amqp_uri) as connection:
-        channel = connection.channel()
-        for queue in topology.all_queues():
-            declared = queue.bind(channel).queue_declare(passive=True)
-            if declared.message_count:
-                return False
-        channel.close()
-    time.sleep(1)  # the last messages taken are being applied (each is a duplicate: a few ms)
-    return True
 
 
 def test_the_timers_of_two_replicas_take_effect_once(system, client_for, database, rabbit):
