@@ -101,8 +101,10 @@ class QuizScoreDoc(me.Document):
     id = me.StringField(primary_key=True)
     score = me.FloatField(required=True)
     quiz_id = me.StringField(required=True)
-    # sortable UTC text: the guard "only a newer score" compares it in the database
-    occurred_at = me.StringField(required=True)
+    occurred_at = me.StringField(required=True)  # UTC text
+    # the guard "only a newer score" compares this in the database (microseconds since
+    # the epoch: nx-27017 compares datetimes and date-like text to the whole second)
+    occurred_us = me.IntField(required=True)
 
     meta = {"db_alias": ALIAS, "collection": "quiz_scores"}
 

@@ -9,7 +9,7 @@ Rules kept here, because nx-27017 and MongoDB both serve them:
 """
 import copy
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
 from pymongo import ReturnDocument, UpdateOne
@@ -55,6 +55,13 @@ def _datetime(text):
 def _instant(value):
     """A datetime as sortable UTC text (kept as text where the database compares it)."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _microseconds(value):
+    """A datetime as whole microseconds since the epoch: nx-27017 compares datetimes, and
+    text that looks like one, to the whole second, so ordering within a second (a quiz
+    and its retake) is compared on this number."""
+    return (value - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
 
 
 def _write(document, guard, update, events=None, attempts=50):
@@ -237,13 +244,15 @@ class EnrollmentRepository:
     def record_quiz_score(self, key, score, quiz_id, occurred_at):
         """Keep the score if it is newer than the one kept (latest counts)."""
         collection = QuizScoreDoc._get_collection()
-        fields = {"score": score, "quiz_id": quiz_id, "occurred_at": _instant(occurred_at)}
+        fields = {"score": score, "quiz_id": quiz_id, "occurred_at": _instant(occurred_at),
+                  "occurred_us": _microseconds(occurred_at)}
         try:
             collection.insert_one({"_id": key, **fields})
             return True
         except DuplicateKeyError:
-            result = collection.update_one({"_id": key, "occurred_at": {"$lte": fields["occurred_at"]}},
-                                           {"$set": fields})
+            # a score kept before occurred_us existed is replaced by any later one
+            older = {"$or": [{"occurred_us": {"$lte": fields["occurred_us"]}}, {"occurred_us": {"$exists": False}}]}
+            result = collection.update_one({"_id": key, **older}, {"$set": fields})
             return result.matched_count == 1
 
     def quiz_scores(self, keys):
