@@ -38,6 +38,7 @@ from services.assessment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.assessment.repository import AssessmentRepository, natural_id
 from services.common.acting import acting_student, key_of, named_staff, stamp
 from services.common.events import Outbox, on_event
+from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -376,6 +377,8 @@ class AssessmentService(PraxisService):
         A graded submission may be graded again (the latest grade counts)."""
         s, a = self._gradable(caller, submission_id)
         data = load(GradeCreateSchema, data)
+        if repeated(s, caller):  # a retry of this grade after its reply was lost: graded once
+            return access.submission_view(self.store, caller, s, _now())
         if s["status"] == "returned":
             raise Conflict("the submission is back with the student for revision")
         unknown = sorted(set(data["comments"]) - {c["id"] for c in a["rubric"]["criteria"]})
@@ -383,8 +386,8 @@ class AssessmentService(PraxisService):
             raise InvalidInput("comments on unknown criteria", {"comments": [f"not criteria: {', '.join(unknown)}"]})
         raw = domain.rubric_total(a["rubric"], data["levels"])
         now = _now()
-        graded = domain.graded(s, raw, by=stamp(caller, "graded_by"), now=now, levels=data["levels"],
-                               comments=data["comments"], comment=data["comment"] or None)
+        graded = by_operation(domain.graded(s, raw, by=stamp(caller, "graded_by"), now=now, levels=data["levels"],
+                                            comments=data["comments"], comment=data["comment"] or None), caller)
         event = self._event(caller, SUBMISSION_GRADED,
                             domain.graded_payload(graded, self._counted_percent(graded, a["scoring"])))
         return access.submission_view(self.store, caller, self.store.submissions.save(graded, [event]), now)
