@@ -309,6 +309,9 @@ class AssessmentService(PraxisService):
         student = access.student(self.store, caller, a)
         student_id = student["student_id"]
         attempts = self.store.attempts(a["id"], student_id)
+        for stored in attempts:  # a retry of this hand-in (its reply lost) is not the next attempt
+            if repeated(stored, caller):
+                return self._submitted(caller, stored, created=False)
         attempt = data["attempt"] or domain.next_attempt(attempts)
         submission_id = natural_id(a["id"], student_id, attempt)
         for stored in attempts:
@@ -323,8 +326,8 @@ class AssessmentService(PraxisService):
         if a["kind"] != "homework" and (data["text"] or data["links"]):
             raise InvalidInput("a quiz takes answers", {"text": ["quizzes take answers only"]})
         team = access.team_of(self.store, a["program_id"], student_id)
-        s = domain.new_submission(a, student, team["id"] if team else None, attempt, data,
-                                  submission_id=submission_id, caller=caller, now=now)
+        s = by_operation(domain.new_submission(a, student, team["id"] if team else None, attempt, data,
+                                               submission_id=submission_id, caller=caller, now=now), caller)
         events = [self._event(caller, SUBMISSION_RECEIVED, domain.submission_payload(s))]
         if a["kind"] in domain.QUIZ_KINDS:
             raw, maximum, results = domain.score_quiz(domain.paper(a, student_id, attempt), data["answers"])
@@ -397,12 +400,14 @@ class AssessmentService(PraxisService):
         """Send homework back for revision, once, with what to revise."""
         s, a = self._gradable(caller, submission_id)
         data = load(ReturnCreateSchema, data)
+        if repeated(s, caller):  # a retry of this return after its reply was lost
+            return access.submission_view(self.store, caller, s, _now())
         refusal = domain.return_refusal(s)
         if refusal:
             raise Conflict(refusal)
         now = _now()
-        returned = {**s, "status": "returned", **stamp(caller, "returned_by"), "returned_at": now,
-                    "return_comment": data["comment"]}
+        returned = by_operation({**s, "status": "returned", **stamp(caller, "returned_by"), "returned_at": now,
+                                 "return_comment": data["comment"]}, caller)
         event = self._event(caller, SUBMISSION_RETURNED, domain.submission_payload(
             returned, returned_at=now, returned_by=key_of(caller), comment=data["comment"]))
         return access.submission_view(self.store, caller, self.store.submissions.save(returned, [event]), now)
@@ -583,17 +588,20 @@ class AssessmentService(PraxisService):
             "reason": data["reason"], "overridden_by": key_of(caller), "overridden_at": now})
         for _ in range(5):
             existing = self.store.overrides.get(override_id)
+            if existing is not None and repeated(existing, caller):  # a retry of this override
+                return dump(OverrideSchema, existing)
             try:
                 if existing is None:
-                    record = {"id": override_id, "school_id": caller["school_id"], "program_id": program["id"],
-                              "assessment_id": a["id"], "student_id": student["student_id"], "history": [], **fields}
+                    record = by_operation({"id": override_id, "school_id": caller["school_id"],
+                                           "program_id": program["id"], "assessment_id": a["id"],
+                                           "student_id": student["student_id"], "history": [], **fields}, caller)
                     if self.store.overrides.insert(record, [event]):
                         return dump(OverrideSchema, record)
                     continue
                 kept = ("percent", "reason", "overridden_by", "overridden_by_person", "overridden_at")
                 history = existing["history"] + [{k: existing.get(k) for k in kept}]
                 return dump(OverrideSchema, self.store.overrides.save(
-                    {**existing, **fields, "history": history}, [event]))
+                    by_operation({**existing, **fields, "history": history}, caller), [event]))
             except Conflict:
                 continue
         raise Conflict("the override changed meanwhile; retry")
