@@ -249,8 +249,10 @@ class AssessmentService(PraxisService):
         else:
             access.require_school_staff(self.store, caller, a["program_id"])
         changes = load(AssessmentUpdateSchema, data)
+        if repeated(a, caller):  # a retry of this change after its reply was lost: announced once
+            return access.view(caller, a)
         program = access.program(self.store, caller, a["program_id"])
-        changed = domain.change_assessment(a, changes, program=program, now=_now())
+        changed = by_operation(domain.change_assessment(a, changes, program=program, now=_now()), caller)
         events = ([self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(changed))]
                   if changed["status"] == "published" else [])
         return access.view(caller, self.store.assessments.save(changed, events))

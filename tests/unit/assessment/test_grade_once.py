@@ -1,8 +1,10 @@
 """A grade run twice by one operation (the gateway's retry with the same
 Idempotency-Key after the first run's reply was lost: assessment SIGKILLed between
-its write and its answer, as tests/chaos/test_domains.py finds) is recorded once; so are the other changes that publish (a hand-in numbered by the
-server, a return for revision, an override)."""
-from contracts.assessment import GRADE_OVERRIDDEN, SUBMISSION_GRADED, SUBMISSION_RECEIVED, SUBMISSION_RETURNED
+its write and its answer, as tests/chaos/test_domains.py finds) is recorded once; so
+are the other changes that publish (a hand-in numbered by the server, a return for
+revision, an override, a change of a published assessment)."""
+from contracts.assessment import (ASSESSMENT_PUBLISHED, GRADE_OVERRIDDEN, SUBMISSION_GRADED, SUBMISSION_RECEIVED,
+                                  SUBMISSION_RETURNED)
 from tests.unit.assessment.test_service import (ADMIN, clock, create, events, homework, lms,  # noqa: F401  (fixtures)
                                                 mentor, service)
 
@@ -44,3 +46,12 @@ def test_an_override_run_again_by_the_same_operation_is_recorded_once(service, c
     assert len(events(service.store.overrides, GRADE_OVERRIDDEN)) == 1
     service.override_grade({**ADMIN, "operation_id": "op-override-2"}, "p1", {**body, "percent": 60})
     assert len(events(service.store.overrides, GRADE_OVERRIDDEN)) == 2  # another operation: another override
+
+
+def test_a_change_of_an_assessment_run_again_by_the_same_operation_is_announced_once(service, clock):  # noqa: F811
+    a = create(service)
+    caller = {**ADMIN, "operation_id": "op-update-1"}
+    first = service.update_assessment(caller, a["id"], {"title": "Rules, again"})
+    again = service.update_assessment(caller, a["id"], {"title": "Rules, again"})
+    assert again == first and first["title"] == "Rules, again"
+    assert len(events(service.store.assessments, ASSESSMENT_PUBLISHED)) == 2  # the creation's and the change's
