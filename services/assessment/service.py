@@ -38,6 +38,7 @@ from services.assessment.models import DOCUMENTS, OUTBOX_DOCUMENTS
 from services.assessment.repository import AssessmentRepository, natural_id
 from services.common.acting import acting_student, key_of, named_staff, stamp
 from services.common.events import Outbox, on_event
+from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -248,8 +249,10 @@ class AssessmentService(PraxisService):
         else:
             access.require_school_staff(self.store, caller, a["program_id"])
         changes = load(AssessmentUpdateSchema, data)
+        if repeated(a, caller):  # a retry of this change after its reply was lost: announced once
+            return access.view(caller, a)
         program = access.program(self.store, caller, a["program_id"])
-        changed = domain.change_assessment(a, changes, program=program, now=_now())
+        changed = by_operation(domain.change_assessment(a, changes, program=program, now=_now()), caller)
         events = ([self._event(caller, ASSESSMENT_PUBLISHED, domain.published_payload(changed))]
                   if changed["status"] == "published" else [])
         return access.view(caller, self.store.assessments.save(changed, events))
@@ -308,6 +311,9 @@ class AssessmentService(PraxisService):
         student = access.student(self.store, caller, a)
         student_id = student["student_id"]
         attempts = self.store.attempts(a["id"], student_id)
+        for stored in attempts:  # a retry of this hand-in (its reply lost) is not the next attempt
+            if repeated(stored, caller):
+                return self._submitted(caller, stored, created=False)
         attempt = data["attempt"] or domain.next_attempt(attempts)
         submission_id = natural_id(a["id"], student_id, attempt)
         for stored in attempts:
@@ -322,8 +328,8 @@ class AssessmentService(PraxisService):
         if a["kind"] != "homework" and (data["text"] or data["links"]):
             raise InvalidInput("a quiz takes answers", {"text": ["quizzes take answers only"]})
         team = access.team_of(self.store, a["program_id"], student_id)
-        s = domain.new_submission(a, student, team["id"] if team else None, attempt, data,
-                                  submission_id=submission_id, caller=caller, now=now)
+        s = by_operation(domain.new_submission(a, student, team["id"] if team else None, attempt, data,
+                                               submission_id=submission_id, caller=caller, now=now), caller)
         events = [self._event(caller, SUBMISSION_RECEIVED, domain.submission_payload(s))]
         if a["kind"] in domain.QUIZ_KINDS:
             raw, maximum, results = domain.score_quiz(domain.paper(a, student_id, attempt), data["answers"])
@@ -376,6 +382,8 @@ class AssessmentService(PraxisService):
         A graded submission may be graded again (the latest grade counts)."""
         s, a = self._gradable(caller, submission_id)
         data = load(GradeCreateSchema, data)
+        if repeated(s, caller):  # a retry of this grade after its reply was lost: graded once
+            return access.submission_view(self.store, caller, s, _now())
         if s["status"] == "returned":
             raise Conflict("the submission is back with the student for revision")
         unknown = sorted(set(data["comments"]) - {c["id"] for c in a["rubric"]["criteria"]})
@@ -383,8 +391,8 @@ class AssessmentService(PraxisService):
             raise InvalidInput("comments on unknown criteria", {"comments": [f"not criteria: {', '.join(unknown)}"]})
         raw = domain.rubric_total(a["rubric"], data["levels"])
         now = _now()
-        graded = domain.graded(s, raw, by=stamp(caller, "graded_by"), now=now, levels=data["levels"],
-                               comments=data["comments"], comment=data["comment"] or None)
+        graded = by_operation(domain.graded(s, raw, by=stamp(caller, "graded_by"), now=now, levels=data["levels"],
+                                            comments=data["comments"], comment=data["comment"] or None), caller)
         event = self._event(caller, SUBMISSION_GRADED,
                             domain.graded_payload(graded, self._counted_percent(graded, a["scoring"])))
         return access.submission_view(self.store, caller, self.store.submissions.save(graded, [event]), now)
@@ -394,12 +402,14 @@ class AssessmentService(PraxisService):
         """Send homework back for revision, once, with what to revise."""
         s, a = self._gradable(caller, submission_id)
         data = load(ReturnCreateSchema, data)
+        if repeated(s, caller):  # a retry of this return after its reply was lost
+            return access.submission_view(self.store, caller, s, _now())
         refusal = domain.return_refusal(s)
         if refusal:
             raise Conflict(refusal)
         now = _now()
-        returned = {**s, "status": "returned", **stamp(caller, "returned_by"), "returned_at": now,
-                    "return_comment": data["comment"]}
+        returned = by_operation({**s, "status": "returned", **stamp(caller, "returned_by"), "returned_at": now,
+                                 "return_comment": data["comment"]}, caller)
         event = self._event(caller, SUBMISSION_RETURNED, domain.submission_payload(
             returned, returned_at=now, returned_by=key_of(caller), comment=data["comment"]))
         return access.submission_view(self.store, caller, self.store.submissions.save(returned, [event]), now)
@@ -580,17 +590,20 @@ class AssessmentService(PraxisService):
             "reason": data["reason"], "overridden_by": key_of(caller), "overridden_at": now})
         for _ in range(5):
             existing = self.store.overrides.get(override_id)
+            if existing is not None and repeated(existing, caller):  # a retry of this override
+                return dump(OverrideSchema, existing)
             try:
                 if existing is None:
-                    record = {"id": override_id, "school_id": caller["school_id"], "program_id": program["id"],
-                              "assessment_id": a["id"], "student_id": student["student_id"], "history": [], **fields}
+                    record = by_operation({"id": override_id, "school_id": caller["school_id"],
+                                           "program_id": program["id"], "assessment_id": a["id"],
+                                           "student_id": student["student_id"], "history": [], **fields}, caller)
                     if self.store.overrides.insert(record, [event]):
                         return dump(OverrideSchema, record)
                     continue
                 kept = ("percent", "reason", "overridden_by", "overridden_by_person", "overridden_at")
                 history = existing["history"] + [{k: existing.get(k) for k in kept}]
                 return dump(OverrideSchema, self.store.overrides.save(
-                    {**existing, **fields, "history": history}, [event]))
+                    by_operation({**existing, **fields, "history": history}, caller), [event]))
             except Conflict:
                 continue
         raise Conflict("the override changed meanwhile; retry")

@@ -33,6 +33,7 @@ from contracts.events import make_event
 from services.common.acting import (acting_student, ensure_not_student, ensure_self,
                                     named_staff, redact_for, stamp)
 from services.common.events import Outbox, on_event
+from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -516,10 +517,13 @@ class ContentService(PraxisService):
 
         def step():
             existing = self.store.attendance.get(f"{session_id}:{student_id}")
+            if existing is not None and repeated(existing, caller):
+                return existing  # a retry of this correction after its reply was lost
             if existing is None:
                 self._admitted(session, student_id)
             record = existing or domain.new_record(session, student_id, now=now)
-            corrected = domain.correct(record, data["status"], data["reason"], by=stamp(caller, "by"), now=now)
+            corrected = by_operation(domain.correct(record, data["status"], data["reason"], by=stamp(caller, "by"),
+                                                    now=now), caller)
             return self._record_status(caller, session, corrected, existing, data["status"], "correction", now)
         return dump(AttendanceSchema, _retrying(step))
 
@@ -618,13 +622,15 @@ class ContentService(PraxisService):
 
         def step():
             question = self._question(caller, question_id)
+            if repeated(question, caller):
+                return question  # a retry of this answer after its reply was lost
             session = self.store.sessions.get(question["session_id"])
             team = self.store.get_team(question["team_id"]) if question["team_id"] else None
             if team:  # the team's mentor now (mentors can change after the question)
                 question = {**question, "mentor_id": team.get("mentor_id")}
             role = self._answerer_role(caller, question, session, team, data["author_id"])
             answer = {"author_id": data["author_id"], "role": role, "text": data["text"], "at": now}
-            question = {**question, "answers": question["answers"] + [answer]}
+            question = by_operation({**question, "answers": question["answers"] + [answer]}, caller)
             events = []
             if question["answered_at"] is None:
                 question.update(answered_at=now, status="answered" if question["status"] == "open" else question["status"])
@@ -787,12 +793,15 @@ class ContentService(PraxisService):
 
         def step():
             material = self._material(caller, material_id)
+            if repeated(material, caller):
+                return material  # a retry of this version after its reply was lost
             version = {"version": len(material["versions"]) + 1, "url": data["url"], "body": data["body"],
                        "note": data["note"], "status": "pending", "reason": None,
                        **stamp(caller, "submitted_by"), "submitted_at": now,
                        "reviewed_by": None, "reviewed_at": None}
             # the published version stays visible until the new one is approved
-            return self.store.materials.save({**material, "versions": material["versions"] + [version]})
+            return self.store.materials.save(by_operation({**material, "versions": material["versions"] + [version]},
+                                                          caller))
         return self._material_view(caller, _retrying(step))
 
     @rpc

@@ -282,7 +282,7 @@ def drop_standing(account, entry_id):
     return {**account, "subjects": subjects}
 
 
-def reversal_of(account, original, reason, caused_by, at, floor):
+def reversal_of(account, original, reason, caused_by, at, floor, request_id=None):
     """A staff (or appeal) reversal of ``original``; refused for a reversal, an
     exchange or a refund (those are undone by cancelling the redemption)."""
     if original["kind"] == "reversal":
@@ -293,7 +293,7 @@ def reversal_of(account, original, reason, caused_by, at, floor):
         raise InvalidInput("nothing to reverse: the entry changed no balance", {"entry_id": ["applied 0 credits"]})
     entry, account = make_entry(
         account, "reversal", -original["amount"], reason, entry_id=f"reversal:{original['id']}", at=at,
-        floor=floor, rule=original.get("rule"), caused_by=caused_by, reverses=original["id"],
+        floor=floor, rule=original.get("rule"), caused_by=caused_by, reverses=original["id"], request_id=request_id,
         subject=original.get("subject"), by_rules=bool(original.get("by_rules")))
     if original.get("by_rules") and original["amount"] > 0 and original.get("rule") and original.get("day"):
         account = {**account, "usage": _use(account["usage"], original["rule"], original["day"], -original["amount"])}

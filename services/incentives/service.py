@@ -32,6 +32,7 @@ from contracts.incentives import (
 from contracts.supervision import STUDENT_IDLE
 from services.common.acting import acting_student, audit, ensure_self, is_staff
 from services.common.events import Outbox, on_event
+from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -259,7 +260,8 @@ class IncentivesService(PraxisService):
             if self.store.entry_exists(reversal_id, account):
                 found["reversal"] = True
                 return [], account
-            entry, changed = domain.reversal_of(account, original, reason, _person(caller), _now(), floor)
+            entry, changed = domain.reversal_of(account, original, reason, _person(caller), _now(), floor,
+                                                request_id=caller.get("operation_id"))
             return [entry], changed
 
         _, entries = ledger.change(caller["school_id"], original["program_id"], original["student_id"], decide)
@@ -272,6 +274,9 @@ class IncentivesService(PraxisService):
         original = self._entry(caller, entry_id)
         reversal, already = self._reverse(caller, original, data["reason"])
         if already:
+            done = self.store.get_entry(caller["school_id"], f"reversal:{original['id']}")
+            if done is not None and caller.get("operation_id") and done.get("request_id") == caller["operation_id"]:
+                return dump(EntrySchema, done)  # a retry of this reversal after its reply was lost
             raise Conflict(f"entry {entry_id} was reversed already")
         return dump(EntrySchema, reversal)
 
@@ -341,7 +346,10 @@ class IncentivesService(PraxisService):
                   "student_id": student, "entry_id": entry_id, "reason": data["reason"], "status": "open",
                   "decided_by": None, "decision_reason": None, "reversal_id": None, "created_at": _now(),
                   "decided_at": None}
-        if not self.store.appeals.insert(record):
+        if not self.store.appeals.insert(by_operation(record, caller)):
+            made = self.store.appeals.get(entry_id, school_id=caller["school_id"])
+            if made is not None and repeated(made, caller):
+                return dump(AppealSchema, made)  # a retry of this appeal after its reply was lost
             raise Conflict("this entry was appealed already (an entry may be appealed once)")
         return dump(AppealSchema, record)
 
@@ -445,8 +453,8 @@ class IncentivesService(PraxisService):
             raise NotFound(f"no redemption {redemption_id}")
         already = record["status"] == "cancelled"
         if not already:
-            record = {**record, "status": "cancelled", "cancel_reason": data["reason"],
-                      "refund_entry_id": f"refund:{redemption_id}"}
+            record = by_operation({**record, "status": "cancelled", "cancel_reason": data["reason"],
+                                   "refund_entry_id": f"refund:{redemption_id}"}, caller)
             if not self.store.redemptions.replace(record, {"status": "made"}):
                 raise Conflict("the redemption was cancelled meanwhile")
         item = self._item(caller, record["item_id"])
@@ -462,7 +470,7 @@ class IncentivesService(PraxisService):
             update=exchange.counted(item, -1),
             extra_events=lambda account, entries: [cancelled])
         self.store.restock(item["id"], redemption_id)
-        if already:
+        if already and not repeated(record, caller):  # (a retry of this cancellation answers as the first)
             raise Conflict(f"redemption {redemption_id} was cancelled already")
         return dump(RedemptionSchema, record)
 

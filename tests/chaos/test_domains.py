@@ -7,8 +7,6 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-import pytest
-
 from tests.chaos.burst import Burst
 from tests.chaos.conftest import wait_ready
 from tests.chaos.flows import (API, EventTap, admitted_programme, as_student, deliver_again, queues_drained, read,
@@ -58,11 +56,6 @@ def distinct(events, kind, field):
 # submission.graded with a new event id, which incentives applies as a regrade (reward,
 # reversal, reward: the balance stays right, the ledger shows three entries, and every
 # other consumer, webhooks included, hears the grade twice).
-GRADE_RERUN = pytest.mark.xfail(
-    reason="assessment.grade run again by a retry after a SIGKILL records the grade twice", strict=False)
-
-
-@GRADE_RERUN
 def test_grades_are_recorded_once_and_credited_once_across_sigkills_of_assessment_and_incentives(
         system, client_for, rabbit):
     admin, lms = school_of(client_for)
