@@ -3,6 +3,8 @@ real database: no transaction spans them), several batches at once. Killed betwe
 the writes, or redelivered after them, a batch still counts once per account and
 student; batches folded together where an account folded one of them already count
 the others once too."""
+from datetime import timedelta
+
 import pytest
 from nameko.testing.services import worker_factory
 from pymongo.errors import ConnectionFailure
@@ -11,7 +13,6 @@ from services.common.storage import connect
 from services.supervision.repository import SupervisionRepository
 from services.supervision.service import SupervisionService
 from tests.unit.supervision.helpers import ADMIN, START, admitted, program_created, telemetry
-from datetime import timedelta
 
 DAY = timedelta(days=1)
 
