@@ -209,16 +209,7 @@ def merge_platform(accounts):
     """A student's platform activity: the sum of their accounts' summaries."""
     merged = empty_platform()
     for account in accounts:
-        for kind, last in account["last"].items():
-            merged["last"][kind] = max(last, merged["last"].get(kind, last))
-        for kind, n in account["counts"].items():
-            merged["counts"][kind] = merged["counts"].get(kind, 0) + n
-        for day, kinds in account["days"].items():
-            into = merged["days"].setdefault(day, {})
-            for kind, n in kinds.items():
-                into[kind] = into.get(kind, 0) + n
-    lasts = list(merged["last"].values())
-    merged["last_ts"] = max(lasts) if lasts else None
+        add_platform(merged, {"last": account_last(account), "counts": account["counts"], "days": account["days"]})
     return merged
 
 
@@ -234,16 +225,70 @@ def new_account(program_id, school_id, account_id):
             "batches": [], "rev": 0}
 
 
-def apply_records(account, batch_id, records, keep_batches=50):
+# an account's latest activity per kind is kept flat (``last__<kind>``) by the folding
+# write's $max (nx-27017 0.8 mangles a dotted $max); older accounts keep ``last``
+LAST_FIELD = "last__"
+KEEP_BATCHES = 50  # batch ids an account or a student remembers as folded
+
+
+def account_last(account):
+    """An account's latest activity per kind, from either shape."""
+    last = dict(account.get("last") or {})
+    for field, at in account.items():
+        if field.startswith(LAST_FIELD):
+            kind = field[len(LAST_FIELD):]
+            last[kind] = max(at, last.get(kind, at))
+    return last
+
+
+def records_delta(records):
+    """What a set of records adds to a summary: counts per kind and per day, latest per kind."""
+    delta = empty_platform()
+    for record in records:
+        kind, at = record["kind"], record["ts"]
+        delta["last"][kind] = max(at, delta["last"].get(kind, at))
+        delta["counts"][kind] = delta["counts"].get(kind, 0) + 1
+        day = delta["days"].setdefault(day_of(at), {})
+        day[kind] = day.get(kind, 0) + 1
+    return delta
+
+
+def add_platform(platform, delta):
+    """Add a delta (records_delta) to a summary in place."""
+    for kind, at in delta["last"].items():
+        platform["last"][kind] = max(at, platform["last"].get(kind, at))
+    for kind, n in delta["counts"].items():
+        platform["counts"][kind] = platform["counts"].get(kind, 0) + n
+    for day, kinds in delta["days"].items():
+        into = platform["days"].setdefault(day, {})
+        for kind, n in kinds.items():
+            into[kind] = into.get(kind, 0) + n
+    lasts = list(platform["last"].values())
+    platform["last_ts"] = max(lasts) if lasts else None
+    return platform
+
+
+def fold_into_student(student, deltas, account_ids=()):
+    """Add the deltas of the batches ``deltas`` ({batch id: delta}) not folded into the
+    student yet, once per batch (the student remembers the batches folded); returns
+    whether anything changed."""
+    folded = student.get("platform_batches") or []
+    fresh = [b for b in deltas if b not in folded]
+    for batch_id in fresh:
+        add_platform(student["platform"], deltas[batch_id])
+    for account_id in account_ids:
+        if account_id not in student["accounts"]:
+            student["accounts"] = sorted([*student["accounts"], account_id])
+    student["platform_batches"] = (folded + fresh)[-KEEP_BATCHES * 2:]
+    return bool(fresh)
+
+
+def apply_records(account, batch_id, records, keep_batches=KEEP_BATCHES):
     """Fold a batch's new records into an account's summary, once per batch."""
     if batch_id in account["batches"]:
         return False
-    for record in records:
-        kind, at = record["kind"], record["ts"]
-        account["last"][kind] = max(at, account["last"].get(kind, at))
-        account["counts"][kind] = account["counts"].get(kind, 0) + 1
-        day = account["days"].setdefault(day_of(at), {})
-        day[kind] = day.get(kind, 0) + 1
+    add_platform(account, records_delta(records))
+    account.pop("last_ts", None)
     account["batches"] = (account["batches"] + [batch_id])[-keep_batches:]
     return True
 

@@ -9,10 +9,11 @@ import time
 import uuid
 from collections import defaultdict
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.events import owing
+from services.supervision import domain
 from services.supervision.models import (PlatformAccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
                                          StatementDoc, StudentDoc)
 
@@ -29,6 +30,10 @@ def _out(doc):
     doc = dict(doc)
     doc["id"] = doc.pop("_id")
     return doc
+
+
+def _chunks(items, size):
+    return [items[n:n + size] for n in range(0, len(items), size)]
 
 
 def _in(record, events=(), pending=()):
@@ -186,6 +191,63 @@ class SupervisionRepository:
         return [_out(d) for d in PlatformAccountDoc._get_collection().find({"program_id": program_id})]
 
     # --- activity records ----------------------------------------------------------
+
+    def fold_accounts(self, program_id, school_id, batches, chunk=500):
+        """Fold batches of records into their accounts' summaries, each batch once per
+        account, without reading the accounts: ``batches`` is [(batch id, {account id:
+        delta})] (domain.records_delta). One guarded update per account for all its
+        batches ($inc on the counts, $max on the flat latest fields, the batch ids pushed
+        in the same write, none of them already there); an account that folded some of
+        them already (a crash, a redelivery) gets one guarded update per batch instead.
+        The update moves ``rev``, so a whole-record save read before (a mapping) re-reads.
+        Returns {account id: student id} of the touched accounts mapped to a student."""
+        folds = defaultdict(dict)  # account id -> {batch id: delta}
+        for batch_id, deltas in batches:
+            for account_id, delta in deltas.items():
+                folds[account_id][batch_id] = delta
+        if not folds:
+            return {}
+        collection = self.accounts.collection
+        keys = {f"{program_id}:{a}": a for a in folds}
+        known = set()
+        for part in _chunks(list(keys), chunk):
+            known.update(d["_id"] for d in collection.find({"_id": {"$in": part}}, {"_id": 1}))
+        missing = [domain.new_account(program_id, school_id, keys[k]) for k in keys if k not in known]
+        if missing:  # new accounts first (an upsert would store the dotted $inc fields as names)
+            self.accounts.insert_many([(account, []) for account in missing])
+
+        def update(key, deltas):
+            inc, last = {"rev": 1}, {}
+            for delta in deltas.values():
+                for kind, n in delta["counts"].items():
+                    inc[f"counts.{kind}"] = inc.get(f"counts.{kind}", 0) + n
+                for day, kinds in delta["days"].items():
+                    for kind, n in kinds.items():
+                        inc[f"days.{day}.{kind}"] = inc.get(f"days.{day}.{kind}", 0) + n
+                for kind, at in delta["last"].items():
+                    last[domain.LAST_FIELD + kind] = max(at, last.get(domain.LAST_FIELD + kind, at))
+            ids = list(deltas)
+            return UpdateOne({"_id": key, "batches": {"$nin": ids}},
+                             {"$inc": inc, "$max": last,
+                              "$push": {"batches": {"$each": ids, "$slice": -domain.KEEP_BATCHES}}})
+        for part in _chunks(list(keys), chunk):
+            ops = [update(key, folds[keys[key]]) for key in part]
+            if collection.bulk_write(ops, ordered=False).matched_count == len(ops):
+                continue
+            # some accounts folded some of the batches already: the rest one batch at a time
+            # (each still guarded on its own batch id, so a batch folded meanwhile is skipped)
+            done = {d["_id"]: set(d.get("batches") or []) for d in collection.find(
+                {"_id": {"$in": part}}, {"batches": 1})}
+            again = [update(key, {b: delta}) for key in part for b, delta in folds[keys[key]].items()
+                     if b not in done.get(key, ())]
+            if again:
+                collection.bulk_write(again, ordered=False)
+        mapped = {}
+        for part in _chunks(list(keys), chunk):
+            for d in collection.find({"_id": {"$in": part}, "student_id": {"$ne": None}}, {"student_id": 1}):
+                if d.get("student_id"):
+                    mapped[keys[d["_id"]]] = d["student_id"]
+        return mapped
 
     def insert_records(self, batch_id, docs):
         """Insert platform records once each; return the ids new to this batch

@@ -1,6 +1,7 @@
 """An in-memory SupervisionRepository for unit tests (same methods, same rev guard)."""
 import copy
 
+from services.supervision import domain
 from services.supervision.repository import SupervisionRepository  # noqa: F401  (the interface it fakes)
 
 
@@ -101,6 +102,25 @@ class FakeSupervisionRepository:
 
     def accounts_in(self, program_id):
         return [copy.deepcopy(a) for a in self.accounts.docs.values() if a["program_id"] == program_id]
+
+    def fold_accounts(self, program_id, school_id, batches):
+        """Each batch once per account (the account remembers the batches folded)."""
+        mapped = {}
+        for batch_id, deltas in batches:
+            for account_id, delta in deltas.items():
+                key = f"{program_id}:{account_id}"
+                account = self.accounts.docs.setdefault(
+                    key, {**domain.new_account(program_id, school_id, account_id), "_ws": []})
+                if batch_id not in account["batches"]:
+                    summary = {"last": domain.account_last(account), "counts": account["counts"],
+                               "days": account["days"]}
+                    domain.add_platform(summary, delta)
+                    account.update(last=summary["last"], counts=summary["counts"], days=summary["days"],
+                                   batches=(account["batches"] + [batch_id])[-domain.KEEP_BATCHES:],
+                                   rev=account["rev"] + 1)
+                if account.get("student_id"):
+                    mapped[account_id] = account["student_id"]
+        return mapped
 
     def insert_records(self, batch_id, docs):
         new = set()
