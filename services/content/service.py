@@ -270,8 +270,11 @@ class ContentService(PraxisService):
         review = load(SessionReviewSchema, data)
 
         def step():
-            session = {**domain.review_session(self._session(caller, session_id), review["decision"],
-                                               review["reason"], now=_now()), **stamp(caller, "reviewed_by")}
+            session = self._session(caller, session_id)
+            if repeated(session, caller):
+                return session  # a retry of this review after its reply was lost: reviewed once
+            session = by_operation({**domain.review_session(session, review["decision"], review["reason"], now=_now()),
+                                    **stamp(caller, "reviewed_by")}, caller)
             events = ([self._event(caller, SESSION_SCHEDULED, domain.session_payload(session))]
                       if session["status"] == "scheduled" else [])
             return self.store.sessions.save(session, events)
@@ -721,15 +724,18 @@ class ContentService(PraxisService):
         session = self._session(caller, session_id)
         record = self.store.attendance.get(f"{session_id}:{data['student_id']}")
         refusal = domain.feedback_refusal(session, record, now)
-        if refusal:
-            raise Conflict(refusal, {"student_id": [refusal]})
-        feedback = {**data, "id": f"{session_id}:{data['student_id']}", "school_id": caller["school_id"],
-                    "session_id": session_id, "program_id": session["program_id"],
-                    "instructor_id": session["instructor"]["id"], "submitted_at": now}
+        feedback = by_operation({**data, "id": f"{session_id}:{data['student_id']}", "school_id": caller["school_id"],
+                                 "session_id": session_id, "program_id": session["program_id"],
+                                 "instructor_id": session["instructor"]["id"], "submitted_at": now}, caller)
         event = self._event(caller, FEEDBACK_SUBMITTED, {
             k: feedback[k] for k in ("session_id", "program_id", "instructor_id", "student_id",
                                      "clarity", "practical_value", "pace")})
-        if not self.store.feedback.insert(feedback, [event]):
+        if refusal or not self.store.feedback.insert(feedback, [event]):
+            given = self.store.feedback.get(feedback["id"], school_id=caller["school_id"])
+            if given is not None and repeated(given, caller):
+                return dump(FeedbackSchema, given)  # a retry of this feedback after its reply was lost
+            if refusal:
+                raise Conflict(refusal, {"student_id": [refusal]})
             raise Conflict("this student has given feedback on this session already")
         return dump(FeedbackSchema, feedback)
 
@@ -810,6 +816,8 @@ class ContentService(PraxisService):
 
         def step():
             material = self._material(caller, material_id)
+            if repeated(material, caller):
+                return material  # a retry of this review after its reply was lost: reviewed once
             versions = [dict(v) for v in material["versions"]]
             if not 1 <= data["version"] <= len(versions):
                 raise NotFound(f"no version {data['version']}")
@@ -819,7 +827,7 @@ class ContentService(PraxisService):
             approved = data["decision"] == "approve"
             version.update(status="approved" if approved else "rejected", reason=data["reason"] or None,
                            **stamp(caller, "reviewed_by"), reviewed_at=now)
-            material = {**material, "versions": versions}
+            material = by_operation({**material, "versions": versions}, caller)
             events = []
             if approved and data["version"] > (material["published_version"] or 0):
                 material["published_version"] = data["version"]

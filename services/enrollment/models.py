@@ -63,6 +63,7 @@ class ApplicationDoc(OutboxDocument):
     previous_status = me.StringField(null=True)
     withdrawal_reason = me.StringField(null=True)
     reclaim_spell = me.StringField(null=True)  # the idle spell whose reclaim released the place
+    operations = me.ListField(me.StringField())  # the latest operation ids that changed it
     submitted_at = me.DateTimeField(required=True)
     decided_at = me.DateTimeField(null=True)
     withdrawn_at = me.DateTimeField(null=True)
@@ -124,6 +125,7 @@ class TeamDoc(OutboxDocument):
     created_at = me.DateTimeField(required=True)
     created_by = me.StringField(required=True)
     created_by_person = me.StringField(null=True)
+    operations = me.ListField(me.StringField())  # the latest operation ids that changed it
     rev = me.IntField(default=0)
 
     meta = {"db_alias": ALIAS, "collection": "teams",

@@ -372,13 +372,17 @@ class EnrollmentRepository:
              "members": {"$nin": [student_id]}},
             {"$push": {"members": student_id}, "$inc": {"size": 1}}, events), TeamDoc)
 
-    def remove_member(self, team_id, student_id, events):
+    def remove_member(self, team_id, student_id, events, changes=None):
+        """Take the student out of the active team; ``changes`` are set in the same write."""
+        update = {"$pull": {"members": student_id}, "$inc": {"size": -1}}
+        if changes:
+            update["$set"] = dict(changes)
         return _plain(_write(TeamDoc, {"_id": team_id, "status": "active", "members": student_id},
-                             {"$pull": {"members": student_id}, "$inc": {"size": -1}}, events), TeamDoc)
+                             update, events), TeamDoc)
 
-    def disband_team(self, team_id, events):
+    def disband_team(self, team_id, events, changes=None):
         return _plain(_write(TeamDoc, {"_id": team_id, "status": "active"},
-                             {"$set": {"status": "disbanded"}}, events), TeamDoc)
+                             {"$set": {**(changes or {}), "status": "disbanded"}}, events), TeamDoc)
 
     def set_team_staff(self, team_id, kind, expected, staff_id, events):
         """Point the team's mentor (or tutor) at ``staff_id`` if it still is ``expected``."""

@@ -31,6 +31,7 @@ from services.common import jobs as job_views
 from services.common.acting import acting_student, ensure_self, stamp
 from services.common.events import Outbox, on_event
 from services.common.jobs import Jobs
+from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
 from services.common.service import PraxisService
 from services.common.storage import Storage
@@ -42,6 +43,13 @@ log = logging.getLogger("praxis.enrollment")
 
 STAFF_KINDS = {"mentor": MentorCreateSchema, "tutor": TutorCreateSchema}
 MANY = 100_000  # "all" for internal listings of one programme
+
+
+def _operations(record, caller):
+    """The record's kept operation ids with the caller's added, as fields to set in the
+    write that changes it (none without an operation id): a retry then finds them."""
+    kept = by_operation(record, caller)
+    return {"operations": kept["operations"]} if kept is not record else {}
 
 
 class EnrollmentService(PraxisService):
@@ -205,6 +213,8 @@ class EnrollmentService(PraxisService):
         student's place goes to the first waitlisted student of the track."""
         data = load(WithdrawalSchema, data)
         app = self._application(caller, application_id)
+        if repeated(app, caller):  # a retry of this withdrawal after its reply was lost: withdrawn once
+            return dump(ApplicationSchema, app)
         program = self._program(caller, app["program_id"])
         now = self._now()
         if not domain.program_open(program, now):
@@ -222,7 +232,7 @@ class EnrollmentService(PraxisService):
             event = self._event(caller, STUDENT_WITHDRAWN, domain.student_payload(app, previous_status=previous))
             after = self.store.update_application(app["id"], (previous,), {
                 "status": "withdrawn", "previous_status": previous, "withdrawn_at": now,
-                "withdrawal_reason": reason, **(extra or {}),
+                "withdrawal_reason": reason, **(extra or {}), **_operations(app, caller),
                 "live_key": domain.closed_key(app["program_id"], app["student_id"], app["id"])}, [event])
             if after is not None:
                 break
@@ -710,19 +720,21 @@ class EnrollmentService(PraxisService):
         ensure_self(caller, student_id)
         team = self._team(caller, team_id)
         program = self._program(caller, team["program_id"])
+        if repeated(team, caller):  # a retry of this leave after its reply was lost: left once
+            return self._team_view(team, program)
         self._unlocked(program)
         if team["status"] != "active" or student_id not in team["members"]:
             raise NotFound(f"student {student_id} is not a member of team {team_id}")
-        after = self._remove_member(caller, team_id, student_id)
+        after = self._remove_member(caller, team_id, student_id, _operations(team, caller))
         return self._team_view(after or self._team(caller, team_id), program)
 
-    def _remove_member(self, caller, team_id, student_id):
+    def _remove_member(self, caller, team_id, student_id, changes=None):
         team = self.store.get_team(caller["school_id"], team_id)
         if team is None:
             return None
         after = self.store.remove_member(team_id, student_id, lambda current: [self._event(
             caller, TEAM_CHANGED, {**domain.team_payload(current, [m for m in current["members"] if m != student_id]),
-                                   "change": "left", "student_id": student_id})])
+                                   "change": "left", "student_id": student_id})], changes)
         self.store.release_membership(team["program_id"], student_id, team_id)
         return after
 
@@ -730,10 +742,12 @@ class EnrollmentService(PraxisService):
     def disband_team(self, caller, team_id):
         team = self._team(caller, team_id)
         program = self._program(caller, team["program_id"])
+        if repeated(team, caller):  # a retry of this disbanding after its reply was lost: disbanded once
+            return self._team_view(team, program)
         self._unlocked(program)
         after = self.store.disband_team(team_id, lambda current: [self._event(
             caller, TEAM_CHANGED, {**domain.team_payload(current, []), "change": "disbanded",
-                                   "student_id": None})])
+                                   "student_id": None})], _operations(team, caller))
         if after is None:
             raise Conflict(f"team {team_id} is already disbanded")
         for student_id in after["members"]:

@@ -199,14 +199,15 @@ class FakeStore:
             team_id, lambda t: t["status"] == "active" and t["size"] < max_size and student_id not in t["members"],
             lambda t: t.update(members=[*t["members"], student_id], size=t["size"] + 1), events)
 
-    def remove_member(self, team_id, student_id, events):
+    def remove_member(self, team_id, student_id, events, changes=None):
         return self._change_team(
             team_id, lambda t: t["status"] == "active" and student_id in t["members"],
-            lambda t: t.update(members=[m for m in t["members"] if m != student_id], size=t["size"] - 1), events)
+            lambda t: t.update(members=[m for m in t["members"] if m != student_id], size=t["size"] - 1,
+                               **copy.deepcopy(changes or {})), events)
 
-    def disband_team(self, team_id, events):
+    def disband_team(self, team_id, events, changes=None):
         return self._change_team(team_id, lambda t: t["status"] == "active",
-                                 lambda t: t.update(status="disbanded"), events)
+                                 lambda t: t.update(copy.deepcopy(changes or {}), status="disbanded"), events)
 
     def set_team_staff(self, team_id, kind, expected, staff_id, events):
         return self._change_team(team_id, lambda t: t["status"] == "active" and t[f"{kind}_id"] == expected,
