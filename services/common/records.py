@@ -55,10 +55,20 @@ def doc_in(record, events=()):
 
 
 class Records:
-    """Insert-once and rev-guarded save for one collection of records."""
+    """Insert-once and rev-guarded save for one collection of records.
+
+    A subclass that keeps something derived from the records (e.g. counts) names
+    the fields it needs in ``watch`` and gets ``written(old, new)`` after each
+    successful write: ``old`` is None for an insert, else the stored document as
+    the guarded save replaced it (its ``watch`` fields only); ``new`` the document written."""
+
+    watch = ()
 
     def __init__(self, document):
         self.document = document
+
+    def written(self, old, new):
+        """Called after each successful insert or save (see the class)."""
 
     @property
     def collection(self):
@@ -66,12 +76,14 @@ class Records:
 
     def insert(self, record, events=()):
         """True if stored; False if a record with this id exists (a retry or a duplicate)."""
+        doc = doc_in(record, events)
         try:
-            self.collection.insert_one(doc_in(record, events))
+            self.collection.insert_one(doc)
         except DuplicateKeyError:
             return False
         if events:
             outbox_written(self.document)
+        self.written(None, doc)
         return True
 
     def get(self, record_id, **match):
@@ -79,12 +91,14 @@ class Records:
 
     def save(self, record, events=()):
         """Store a changed record read at ``record["rev"]``; Conflict if it changed meanwhile."""
-        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]}, {"pending_events": 1})
+        current = self.collection.find_one({"_id": record["id"], "rev": record["rev"]},
+                                           {"pending_events": 1, **{field: 1 for field in self.watch}})
         if current is not None:
             doc = doc_in({**record, "rev": record["rev"] + 1}, [*current.get("pending_events", []), *events])
             if self.collection.replace_one({"_id": record["id"], "rev": record["rev"]}, doc).matched_count:
                 if doc["pending_events"]:
                     outbox_written(self.document)
+                self.written(current, doc)
                 return {**record, "rev": record["rev"] + 1}
         raise Conflict("the record changed meanwhile; retry")
 

@@ -2,6 +2,7 @@
 (the parts the unit tests drive), so the service runs without a database."""
 import copy
 
+from contracts.content import ATTENDANCE_STATUSES
 from contracts.errors import Conflict
 
 
@@ -77,6 +78,14 @@ class FakeContentRepository:
 
     def count_flagged(self, session_id):
         return len(self.flagged_students(session_id, limit=10 ** 9))
+
+    def open_tally(self, session_id):
+        pass
+
+    def session_tally(self, session_id):
+        records = self._records_of(session_id)
+        tally = {status: sum(1 for r in records if r["status"] == status) for status in ATTENDANCE_STATUSES}
+        return {**tally, "flagged": sum(1 for r in records if r["flags"])}
 
     def count_attending(self, session_ids, attending):
         return sum(1 for s in session_ids for r in self._records_of(s) if r["status"] in attending)
