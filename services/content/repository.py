@@ -193,10 +193,19 @@ class ContentRepository:
                                   sort=[("starts_at", 1), ("_id", 1)])
 
     def session_students(self, session_id, statuses, offset=0, limit=100):
-        """Students of a page of the session's records with one of ``statuses``."""
-        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
-            {"session_id": session_id, "status": {"$in": list(statuses)}}, {"student_id": 1})
-            .skip(offset).limit(limit)]
+        """Students of a page of the session's records with one of ``statuses`` (those
+        of the first status first). One equality match per status: nx-27017 serves it
+        from the index, while a ``$in`` reads every record of the session when few match."""
+        records, found, skip = AttendanceDoc._get_collection(), [], offset
+        for status in statuses:
+            match = {"session_id": session_id, "status": status}
+            got = [d["student_id"] for d in records.find(match, {"student_id": 1}).skip(skip).limit(limit - len(found))]
+            found += got
+            if len(found) >= limit:
+                break
+            # this status ran out: the page goes on with the next, past what it skipped of it
+            skip = 0 if got or not skip else max(0, skip - _count(AttendanceDoc, match))
+        return found
 
     def flagged_students(self, session_id, offset=0, limit=100):
         return [d["student_id"] for d in AttendanceDoc._get_collection().find(
@@ -237,22 +246,25 @@ class ContentRepository:
             pass  # made meanwhile (the window opened): the next read sees it
         return counted
 
-    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=500):
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=None,
+                      max_chunk=2000):
         """A page of the admitted students (of ``tracks``) without a record in ``statuses``:
         admitted students are read a chunk at a time, each chunk checked by record ids,
         until the page is full (a first page reads about ``limit`` students while few
         have signed in)."""
         match = {"program_id": program_id, "status": "admitted"}
         if tracks:
-            match["track"] = {"$in": list(tracks)}
+            tracks = sorted(set(tracks))
+            match["track"] = tracks[0] if len(tracks) == 1 else {"$in": tracks}
         found, skipped = [], 0
         records = AttendanceDoc._get_collection()
 
         def check(students):
             nonlocal skipped
+            # by _id only, the status read here (a $in on status makes nx-27017 slower)
             signed = {d["student_id"] for d in records.find(
-                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}, "status": {"$in": list(statuses)}},
-                {"student_id": 1})}
+                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}}, {"student_id": 1, "status": 1})
+                if d["status"] in statuses}
             for student_id in students:
                 if student_id in signed:
                     continue
@@ -263,12 +275,16 @@ class ContentRepository:
             return len(found) >= limit
 
         students, start = StudentProjection._get_collection(), 0
+        # a first chunk about twice the page (the check's $in of ids costs per id), then
+        # doubling while the page stays short (most have signed in, or a later page)
+        chunk = chunk or max(100, 2 * limit)
         while True:
             # pages with a limit: nx-27017 computes a whole unlimited query before its first batch
             batch = [d["student_id"] for d in students.find(match, {"student_id": 1}).skip(start).limit(chunk)]
             if not batch or check(batch) or len(batch) < chunk:
                 return found[:limit]
             start += chunk
+            chunk = min(max_chunk, chunk * 2)
 
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},
