@@ -247,7 +247,7 @@ class ContentRepository:
         return counted
 
     def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=None,
-                      max_chunk=2000):
+                      max_chunk=2000, signed_share=0.0):
         """A page of the admitted students (of ``tracks``) without a record in ``statuses``:
         admitted students are read a chunk at a time, each chunk checked by record ids,
         until the page is full (a first page reads about ``limit`` students while few
@@ -275,9 +275,11 @@ class ContentRepository:
             return len(found) >= limit
 
         students, start = StudentProjection._get_collection(), 0
-        # a first chunk about twice the page (the check's $in of ids costs per id), then
-        # doubling while the page stays short (most have signed in, or a later page)
-        chunk = chunk or max(100, 2 * limit)
+        # a first chunk that likely fills the page (``signed_share``: the share of the
+        # students with such a record, from the tally; every student read costs the
+        # database a document), then doubling while the page stays short
+        if chunk is None:
+            chunk = min(max_chunk, max(100, int(1.25 * (offset + limit) / max(0.05, 1.0 - signed_share))))
         while True:
             # pages with a limit: nx-27017 computes a whole unlimited query before its first batch
             batch = [d["student_id"] for d in students.find(match, {"student_id": 1}).skip(start).limit(chunk)]

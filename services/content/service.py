@@ -411,21 +411,24 @@ class ContentService(PraxisService):
         signed = self.store.session_students(session_id, SIGNED_IN, offset, limit + 1)
         watched = self.store.session_students(session_id, ("watched_replay",), offset, limit + 1)
         flagged = self.store.flagged_students(session_id, offset, limit + 1)
-        # neither signed in nor watched the replay
-        not_signed = self.store.not_signed_in(session_id, session["program_id"], tracks,
-                                              (*SIGNED_IN, "watched_replay"), offset, limit + 1)
-        window = session.get("checkin")
         tally = self.store.session_tally(session_id)  # counts kept by the writes
         signed_in_count = sum(tally[status] for status in SIGNED_IN)
+        expected = self.store.count_admitted(session["program_id"], tracks)
+        attended = signed_in_count + tally["watched_replay"]
+        # neither signed in nor watched the replay
+        not_signed = self.store.not_signed_in(session_id, session["program_id"], tracks,
+                                              (*SIGNED_IN, "watched_replay"), offset, limit + 1,
+                                              signed_share=min(1.0, attended / expected) if expected else 0.0)
+        window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
-            "expected": self.store.count_admitted(session["program_id"], tracks),
+            "expected": expected,
             "signed_in": sorted(signed[:limit]), "not_signed_in": sorted(not_signed[:limit]),
             "watched_replay": sorted(watched[:limit]), "flagged": sorted(flagged[:limit]),
             "signed_in_count": signed_in_count,
-            "attended": signed_in_count + tally["watched_replay"],
+            "attended": attended,
             "flagged_count": tally["flagged"],
             "limit": limit, "offset": offset,
             "has_more": any(len(part) > limit for part in (signed, watched, flagged, not_signed))})

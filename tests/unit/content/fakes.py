@@ -90,7 +90,7 @@ class FakeContentRepository:
     def count_attending(self, session_ids, attending):
         return sum(1 for s in session_ids for r in self._records_of(s) if r["status"] in attending)
 
-    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100):
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, signed_share=0.0):
         signed = set(self.session_students(session_id, statuses, limit=10 ** 9))
         return sorted(s["student_id"] for s in self.admitted_students(program_id)
                       if (not tracks or s["track"] in tracks) and s["student_id"] not in signed)[offset:offset + limit]
