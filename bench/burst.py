@@ -179,8 +179,14 @@ class Burst:
                     ("roster", f"/api/v1/programs/{program_id}/roster", 5),
                     ("roster_csv", f"/api/v1/programs/{program_id}/roster.csv", 5),
                     ("applications", f"/api/v1/programs/{program_id}/applications?limit=50", 5)):
-                res, answers = burst(key, api, [json_request("GET", path, staff)] * reads, 1)
+                cpu = key in ("session", "checkin_status")  # what the servers spent on each read
+                res, answers = burst(key, api, [json_request("GET", path, staff)] * reads, 1,
+                                     **({"components": self.stack.components()} if cpu else {}))
                 row[key] = res.p50 if res.ok else None
+                if cpu and res.ok:
+                    # the shared broker's VM counts other vhosts' traffic too: left out
+                    row[f"{key}_cpu"] = {name: seconds / res.ok for name, seconds in res.cpu_by_component.items()
+                                         if name != "rabbitmq"}
                 row[f"{key}_bytes"] = len(answers[-1][1]) if answers and answers[-1] else 0
                 if not res.ok:
                     say(f"    {key}: {res.sample_error}")
@@ -283,6 +289,13 @@ def growth_report(rows):
         print(f"  {r['students']:>9,}{r['attendance']:>11,}"
               + "".join(f"{ms(r.get(key)):>12} {r.get(key + '_bytes', 0) / 1024:>5.0f}k" for key, _ in reads)
               + f"{ms(r['sign_in']):>13}{ms(r['full_sweep']):>12}{ms(r.get('flagged_query')):>15}")
+    print("  server CPU per read (ms; gateway, services, nx-27017; the shared broker left out):")
+    for r in rows:
+        for key in ("session", "checkin_status"):
+            cpu = r.get(f"{key}_cpu")
+            if cpu:
+                print(f"  {r['students']:>9,} {key}: {sum(cpu.values()) * 1000:.1f} ms (" + ", ".join(
+                    f"{k} {v * 1000:.1f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.0001) + ")")
     print("  memory (MB resident) at each size:")
     for r in rows:
         print(f"  {r['students']:>9,}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["memory"].items())))
