@@ -67,6 +67,12 @@ def main(argv=None):
         decisions = len(job["result"]["decisions"]) if job["result"] else 0
         say(f"selection of {len(apps)} applications across two tracks: {answer.status_code} after "
             f"{accepted * 1000:.0f} ms, job {job['state']} after {took:.1f} s, {decisions} decisions")
+        client = pymongo.MongoClient(bench.mongo_uri)
+        applications = client[f"{stack.DB_PREFIX}_enrollment"].applications
+        while applications.find_one({"outbox_pending": 1}, {"_id": 1}) is not None and time.perf_counter() - t0 < 300:
+            time.sleep(0.2)
+        client.close()
+        say(f"every decision's event published {time.perf_counter() - t0:.1f} s after the selection was asked for")
     finally:
         bench.stop()
 
