@@ -171,13 +171,22 @@ class Burst:
             row = {"students": size, "attendance": total}
             api = self.stack.system.base_url
             self.applications(program_id, ids)
-            for key, path in (("checkin_status", f"/api/v1/sessions/{session_id}/checkin-status?limit=100"),
-                              ("attendance_list", f"/api/v1/sessions/{session_id}/attendance"),
-                              ("roster", f"/api/v1/programs/{program_id}/roster"),
-                              ("roster_csv", f"/api/v1/programs/{program_id}/roster.csv"),
-                              ("applications", f"/api/v1/programs/{program_id}/applications?limit=50")):
-                res, answers = burst(key, api, [json_request("GET", path, staff)] * 5, 1)
+            for key, path, reads in (
+                    # the floor of the same path on this box, now: one read by _id
+                    ("session", f"/api/v1/sessions/{session_id}", 9),
+                    ("checkin_status", f"/api/v1/sessions/{session_id}/checkin-status?limit=100", 9),
+                    ("attendance_list", f"/api/v1/sessions/{session_id}/attendance", 5),
+                    ("roster", f"/api/v1/programs/{program_id}/roster", 5),
+                    ("roster_csv", f"/api/v1/programs/{program_id}/roster.csv", 5),
+                    ("applications", f"/api/v1/programs/{program_id}/applications?limit=50", 5)):
+                cpu = key in ("session", "checkin_status")  # what the servers spent on each read
+                res, answers = burst(key, api, [json_request("GET", path, staff)] * reads, 1,
+                                     **({"components": self.stack.components()} if cpu else {}))
                 row[key] = res.p50 if res.ok else None
+                if cpu and res.ok:
+                    # the shared broker's VM counts other vhosts' traffic too: left out
+                    row[f"{key}_cpu"] = {name: seconds / res.ok for name, seconds in res.cpu_by_component.items()
+                                         if name != "rabbitmq"}
                 row[f"{key}_bytes"] = len(answers[-1][1]) if answers and answers[-1] else 0
                 if not res.ok:
                     say(f"    {key}: {res.sample_error}")
@@ -189,7 +198,7 @@ class Burst:
             rows.append(row)
             say(f"    {size} students, {total} attendance records: " + ", ".join(
                 f"{k} {v * 1000:.1f} ms" for k, v in row.items()
-                if k in ("checkin_status", "attendance_list", "roster", "roster_csv", "applications",
+                if k in ("session", "checkin_status", "attendance_list", "roster", "roster_csv", "applications",
                          "sign_in", "full_sweep", "flagged_query") and v is not None))
         b.growth = rows
 
@@ -266,9 +275,10 @@ def growth_report(rows):
     if not rows:
         return
     print()
-    print("Growth (one programme per size; p50 of 5 reads through the gateway, one client, and the "
-          "size of the answer; sign-in: p50 of 20):")
-    reads = (("checkin_status", "check-in status"), ("attendance_list", "attendance list"),
+    print("Growth (one programme per size; p50 of 5 reads through the gateway, 9 of session and "
+          "check-in status, one client, and the size of the answer; sign-in: p50 of 20; session: "
+          "GET /sessions/{id}, one read by _id, the floor of the path in this run):")
+    reads = (("session", "session"), ("checkin_status", "check-in status"), ("attendance_list", "attendance list"),
              ("roster", "roster"), ("roster_csv", "roster.csv"), ("applications", "applications"))
     print(f"  {'students':>9}{'attendance':>11}" + "".join(f"{title:>19}" for _, title in reads)
           + f"{'one sign-in':>13}{'full sweep':>12}{'flagged query':>15}")
@@ -279,6 +289,13 @@ def growth_report(rows):
         print(f"  {r['students']:>9,}{r['attendance']:>11,}"
               + "".join(f"{ms(r.get(key)):>12} {r.get(key + '_bytes', 0) / 1024:>5.0f}k" for key, _ in reads)
               + f"{ms(r['sign_in']):>13}{ms(r['full_sweep']):>12}{ms(r.get('flagged_query')):>15}")
+    print("  server CPU per read (ms; gateway, services, nx-27017; the shared broker left out):")
+    for r in rows:
+        for key in ("session", "checkin_status"):
+            cpu = r.get(f"{key}_cpu")
+            if cpu:
+                print(f"  {r['students']:>9,} {key}: {sum(cpu.values()) * 1000:.1f} ms (" + ", ".join(
+                    f"{k} {v * 1000:.1f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.0001) + ")")
     print("  memory (MB resident) at each size:")
     for r in rows:
         print(f"  {r['students']:>9,}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["memory"].items())))

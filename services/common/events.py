@@ -26,6 +26,7 @@ it ``applied`` once it is, or ``dead`` again (one more rejection) if it fails ag
 A crash between a handler's effect and the inbox mark re-applies the event, so
 handlers also write with event-derived ids (upserts, ``$setOnInsert``).
 """
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -146,6 +147,8 @@ class Outbox(DependencyProvider):
         while self._running:
             woken = self._wake.wait(self.retry_interval)
             self._wake.clear()
+            if relay_held():  # bulk work writing events: publish them after it (see holding_relay)
+                continue
             # coalesce under load (at most one sweep per min_gap), none of it when idle
             eventlet.sleep(max(0.0, self.min_gap - (time.monotonic() - last_sweep)))
             full = last_full_sweep is None or (
@@ -153,7 +156,7 @@ class Outbox(DependencyProvider):
                 and time.monotonic() - last_full_sweep >= self.full_sweep_interval)
             only = _take_written(self.documents) if self.hinted and woken and not full else None
             try:
-                while self.relay(full=full, only=only) == self.batch:  # a backlog: keep going
+                while self.relay(full=full, only=only) == self.batch and not relay_held():  # a backlog
                     pass
                 if full:
                     last_full_sweep = time.monotonic()
@@ -248,6 +251,33 @@ def _pull_published(collection, docs):
                               {"$unset": {"outbox_pending": ""}})]
     if updates:
         collection.bulk_write(updates, ordered=True)
+
+
+# --- holding the relay during bulk work ---------------------------------------
+# A selection job writes thousands of decisions, each with its event. The relay in the
+# same process would publish them while the job writes (one confirm per event, and a
+# pull per document on the same database), which made the job take 5-7x as long. A job
+# holds the relay while it writes; the events wait in the outbox (stored with their
+# decisions, as always) and are published once it is done. A hold lasts at most
+# RELAY_HOLD_SECONDS, so the events of a job that hangs are published anyway.
+RELAY_HOLD_SECONDS = 60.0
+_holds = {}  # hold id -> when it began (monotonic), for holds of this process
+
+
+@contextlib.contextmanager
+def holding_relay():
+    """``with holding_relay(): ...``: this process's relays publish nothing meanwhile."""
+    key = object()
+    _holds[key] = time.monotonic()
+    try:
+        yield
+    finally:
+        _holds.pop(key, None)
+
+
+def relay_held():
+    now = time.monotonic()
+    return any(now - began < RELAY_HOLD_SECONDS for began in _holds.values())
 
 
 _written = set()  # names of collections written with events since the relay last looked

@@ -55,10 +55,20 @@ def doc_in(record, events=()):
 
 
 class Records:
-    """Insert-once, rev-guarded save and guarded replace for one collection of records."""
+    """Insert-once, rev-guarded save and guarded replace for one collection of records.
+
+    A subclass that keeps something derived from the records (e.g. counts) names
+    the fields it needs in ``watch`` and gets ``written(old, new)`` after each
+    successful write: ``old`` is None for an insert, else the stored document as
+    the guarded write replaced it (its ``watch`` fields only); ``new`` the document written."""
+
+    watch = ()
 
     def __init__(self, document):
         self.document = document
+
+    def written(self, old, new):
+        """Called after each successful insert, save or replace (see the class)."""
 
     @property
     def collection(self):
@@ -66,12 +76,14 @@ class Records:
 
     def insert(self, record, events=()):
         """True if stored; False if a record with this id exists (a retry or a duplicate)."""
+        doc = doc_in(record, events)
         try:
-            self.collection.insert_one(doc_in(record, events))
+            self.collection.insert_one(doc)
         except DuplicateKeyError:
             return False
         if events:
             outbox_written(self.document)
+        self.written(None, doc)
         return True
 
     def get(self, record_id, **match):
@@ -87,7 +99,8 @@ class Records:
     def replace(self, record, guard, events=()):
         """Store ``record`` whole if the stored one still matches ``guard`` (its
         pending events kept, ``events`` added); True if it did."""
-        current = self.collection.find_one({"_id": record["id"], **guard}, {"pending_events": 1})
+        current = self.collection.find_one({"_id": record["id"], **guard},
+                                           {"pending_events": 1, **{field: 1 for field in self.watch}})
         if current is None:
             return False
         doc = doc_in(record, [*current.get("pending_events", []), *events])
@@ -95,6 +108,7 @@ class Records:
             return False
         if doc["pending_events"]:
             outbox_written(self.document)
+        self.written(current, doc)
         return True
 
     def find(self, query, sort=None, skip=0, limit=0):

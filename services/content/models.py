@@ -72,6 +72,14 @@ class AttendanceDoc(OutboxDocument):
     meta = _meta("attendance", "session_id", ("session_id", "status"), ("session_id", "flagged"))
 
 
+class AttendanceTallyDoc(me.Document):
+    """_id: the session id -> how many of its records hold each status, and how many
+    are flagged (fields named after the statuses, ``flagged``), kept by every write of
+    an attendance record (``$inc``, with ``v``); ``checked_ts``: when last recounted."""
+    id = me.StringField(primary_key=True)
+    meta = _meta("attendance_tallies")
+
+
 class RefusalDoc(me.Document):
     """A refused sign-in, kept for supervision."""
     id = me.StringField(primary_key=True)
@@ -122,4 +130,4 @@ class VoteDoc(me.Document):
 
 OUTBOX_DOCUMENTS = [SessionDoc, MaterialDoc, AttendanceDoc, QuestionDoc, FeedbackDoc, PollDoc]
 DOCUMENTS = [ProgramProjection, StudentProjection, TeamProjection, RefusalDoc, DeviceClaimDoc,
-             VoteDoc, *OUTBOX_DOCUMENTS]
+             VoteDoc, AttendanceTallyDoc, *OUTBOX_DOCUMENTS]

@@ -11,16 +11,18 @@ is written whole, and only strings and lists of strings are ever ``$set``/``$add
 """
 import copy
 import time
+from collections import Counter
 
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from contracts.content import ATTENDANCE_STATUSES
 from contracts.errors import Conflict
 from services.common.records import Records as _Records
 from services.common.records import apply_fact as _apply_fact
 from services.common.records import count as _count
 from services.common.records import doc_out as _out
-from services.content.models import (AttendanceDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
+from services.content.models import (AttendanceDoc, AttendanceTallyDoc, DeviceClaimDoc, FeedbackDoc, MaterialDoc,
                                      PollDoc, ProgramProjection, QuestionDoc, RefusalDoc, SessionDoc,
                                      StudentProjection, TeamProjection, VoteDoc)
 
@@ -29,6 +31,35 @@ _HIDDEN = {"_id": 0, "pending_events": 0}
 _PROGRAMS = {}
 PROGRAM_CACHE_SECONDS = 60.0
 PROGRAM_CACHE_SIZE = 1024
+# a session's tally is recounted from the records when read this long after its last
+# count: what a crash between a record's write and its $inc left behind heals by then
+TALLY_CHECK_SECONDS = 30.0
+TALLIED = (*ATTENDANCE_STATUSES, "flagged")
+
+
+def _tally_keys(doc):
+    """What one attendance record adds to its session's tally."""
+    if doc is None:
+        return []
+    return [doc["status"]] + (["flagged"] if doc.get("flags") else [])
+
+
+class AttendanceRecords(_Records):
+    """Attendance records; every write keeps its session's tally (``AttendanceTallyDoc``):
+    one ``$inc`` by ``_id`` of what the write changed, after the guarded record write.
+    A crash between the two leaves the tally one off until it is recounted (reads
+    recount a tally older than ``TALLY_CHECK_SECONDS``); the records are the truth."""
+
+    watch = ("status", "flags")
+
+    def written(self, old, new):
+        delta = Counter(_tally_keys(new))
+        delta.subtract(_tally_keys(old))
+        changes = {key: n for key, n in delta.items() if n}
+        if changes:
+            # no upsert (nx-27017 mishandles $inc upserts): a missing tally is counted when read
+            AttendanceTallyDoc._get_collection().update_one({"_id": new["session_id"]},
+                                                            {"$inc": {**changes, "v": 1}})
 
 
 class ContentRepository:
@@ -36,7 +67,7 @@ class ContentRepository:
     def __init__(self):
         self.sessions = _Records(SessionDoc)
         self.materials = _Records(MaterialDoc)
-        self.attendance = _Records(AttendanceDoc)
+        self.attendance = AttendanceRecords(AttendanceDoc)
         self.questions = _Records(QuestionDoc)
         self.feedback = _Records(FeedbackDoc)
         self.polls = _Records(PollDoc)
@@ -78,11 +109,12 @@ class ContentRepository:
             {"program_id": program_id, "status": "admitted"})]
 
     def count_admitted(self, program_id, tracks=None):
-        # a $count stage over the index, not count_documents (slow on nx-27017)
+        # $count stages over the index, not count_documents (slow on nx-27017); one
+        # equality match per track (nx-27017 counts a $in match several times slower)
         match = {"program_id": program_id, "status": "admitted"}
-        if tracks:
-            match["track"] = {"$in": list(tracks)}
-        return _count(StudentProjection, match)
+        if not tracks:
+            return _count(StudentProjection, match)
+        return sum(_count(StudentProjection, {**match, "track": track}) for track in set(tracks))
 
     def keep_team(self, team, at):
         """``team``: school_id, program_id, track, name, members, disbanded."""
@@ -161,10 +193,19 @@ class ContentRepository:
                                   sort=[("starts_at", 1), ("_id", 1)])
 
     def session_students(self, session_id, statuses, offset=0, limit=100):
-        """Students of a page of the session's records with one of ``statuses``."""
-        return [d["student_id"] for d in AttendanceDoc._get_collection().find(
-            {"session_id": session_id, "status": {"$in": list(statuses)}}, {"student_id": 1})
-            .skip(offset).limit(limit)]
+        """Students of a page of the session's records with one of ``statuses`` (those
+        of the first status first). One equality match per status: nx-27017 serves it
+        from the index, while a ``$in`` reads every record of the session when few match."""
+        records, found, skip = AttendanceDoc._get_collection(), [], offset
+        for status in statuses:
+            match = {"session_id": session_id, "status": status}
+            got = [d["student_id"] for d in records.find(match, {"student_id": 1}).skip(skip).limit(limit - len(found))]
+            found += got
+            if len(found) >= limit:
+                break
+            # this status ran out: the page goes on with the next, past what it skipped of it
+            skip = 0 if got or not skip else max(0, skip - _count(AttendanceDoc, match))
+        return found
 
     def flagged_students(self, session_id, offset=0, limit=100):
         return [d["student_id"] for d in AttendanceDoc._get_collection().find(
@@ -173,22 +214,57 @@ class ContentRepository:
     def count_flagged(self, session_id):
         return _count(AttendanceDoc, {"session_id": session_id, "flagged": 1})
 
-    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=500):
+    def open_tally(self, session_id):
+        """Make the session's tally before its first sign-in (so no write's $inc misses
+        it); ``checked_ts`` 0: the first read counts what records exist already."""
+        try:
+            AttendanceTallyDoc._get_collection().insert_one(
+                {"_id": session_id, **{key: 0 for key in TALLIED}, "v": 0, "checked_ts": 0.0})
+        except DuplicateKeyError:
+            pass
+
+    def session_tally(self, session_id):
+        """{status: records of the session with it, ..., "flagged": flagged records}: one
+        read by ``_id``; recounted from the records (and stored, unless a write came
+        in between) when missing or older than ``TALLY_CHECK_SECONDS``."""
+        tallies = AttendanceTallyDoc._get_collection()
+        doc = tallies.find_one({"_id": session_id})
+        if doc is not None and time.time() - (doc.get("checked_ts") or 0) < TALLY_CHECK_SECONDS:
+            return {key: doc.get(key) or 0 for key in TALLIED}
+        counted = {key: 0 for key in TALLIED}
+        for row in AttendanceDoc._get_collection().aggregate([
+                {"$match": {"session_id": session_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+            counted[row["_id"]] = row["n"]
+        counted["flagged"] = self.count_flagged(session_id)
+        fresh = {"_id": session_id, **counted, "checked_ts": time.time()}
+        try:
+            if doc is None:
+                tallies.insert_one({**fresh, "v": 0})
+            else:  # only if no write's $inc came in since it was read (v unchanged)
+                tallies.replace_one({"_id": session_id, "v": doc.get("v", 0)}, {**fresh, "v": doc.get("v", 0)})
+        except DuplicateKeyError:
+            pass  # made meanwhile (the window opened): the next read sees it
+        return counted
+
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, chunk=None,
+                      max_chunk=2000, signed_share=0.0):
         """A page of the admitted students (of ``tracks``) without a record in ``statuses``:
         admitted students are read a chunk at a time, each chunk checked by record ids,
         until the page is full (a first page reads about ``limit`` students while few
         have signed in)."""
         match = {"program_id": program_id, "status": "admitted"}
         if tracks:
-            match["track"] = {"$in": list(tracks)}
+            tracks = sorted(set(tracks))
+            match["track"] = tracks[0] if len(tracks) == 1 else {"$in": tracks}
         found, skipped = [], 0
         records = AttendanceDoc._get_collection()
 
         def check(students):
             nonlocal skipped
+            # by _id only, the status read here (a $in on status makes nx-27017 slower)
             signed = {d["student_id"] for d in records.find(
-                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}, "status": {"$in": list(statuses)}},
-                {"student_id": 1})}
+                {"_id": {"$in": [f"{session_id}:{s}" for s in students]}}, {"student_id": 1, "status": 1})
+                if d["status"] in statuses}
             for student_id in students:
                 if student_id in signed:
                     continue
@@ -199,12 +275,18 @@ class ContentRepository:
             return len(found) >= limit
 
         students, start = StudentProjection._get_collection(), 0
+        # a first chunk that likely fills the page (``signed_share``: the share of the
+        # students with such a record, from the tally; every student read costs the
+        # database a document), then doubling while the page stays short
+        if chunk is None:
+            chunk = min(max_chunk, max(100, int(1.25 * (offset + limit) / max(0.05, 1.0 - signed_share))))
         while True:
             # pages with a limit: nx-27017 computes a whole unlimited query before its first batch
             batch = [d["student_id"] for d in students.find(match, {"student_id": 1}).skip(start).limit(chunk)]
             if not batch or check(batch) or len(batch) < chunk:
                 return found[:limit]
             start += chunk
+            chunk = min(max_chunk, chunk * 2)
 
     def add_refusal(self, refusal):
         RefusalDoc._get_collection().insert_one({**{k: v for k, v in refusal.items() if k != "id"},

@@ -314,6 +314,7 @@ class ContentService(PraxisService):
                 "window_id": window_id, "opens_at": window["opens_at"], "closes_at": window["closes_at"]})
             return self.store.sessions.save({**session, "checkin": window}, [event])
         session = _retrying(step)
+        self.store.open_tally(session_id)  # so sign-ins' $inc find it (its first read counts anew)
         return dump(CheckinWindowOutSchema, {**session["checkin"], "session_id": session["id"]})
 
     @rpc
@@ -404,7 +405,8 @@ class ContentService(PraxisService):
 
     @rpc
     def checkin_status(self, caller, session_id, query=None):
-        """Counts from indexes and a page of each list: never every student of the programme."""
+        """Counts from the session's tally (kept by every attendance write) and a page of
+        each list: never every student of the programme."""
         ensure_not_student(caller)
         query = load(CheckinStatusQuerySchema, query)
         session, now = self._session(caller, session_id), _now()
@@ -413,20 +415,25 @@ class ContentService(PraxisService):
         signed = self.store.session_students(session_id, SIGNED_IN, offset, limit + 1)
         watched = self.store.session_students(session_id, ("watched_replay",), offset, limit + 1)
         flagged = self.store.flagged_students(session_id, offset, limit + 1)
+        tally = self.store.session_tally(session_id)  # counts kept by the writes
+        signed_in_count = sum(tally[status] for status in SIGNED_IN)
+        expected = self.store.count_admitted(session["program_id"], tracks)
+        attended = signed_in_count + tally["watched_replay"]
         # neither signed in nor watched the replay
         not_signed = self.store.not_signed_in(session_id, session["program_id"], tracks,
-                                              (*SIGNED_IN, "watched_replay"), offset, limit + 1)
+                                              (*SIGNED_IN, "watched_replay"), offset, limit + 1,
+                                              signed_share=min(1.0, attended / expected) if expected else 0.0)
         window = session.get("checkin")
         return dump(CheckinStatusSchema, {
             "session_id": session_id,
             "window_open": bool(window) and domain.window_refusal(window, now) is None,
             "closes_at": window["closes_at"] if window else None,
-            "expected": self.store.count_admitted(session["program_id"], tracks),
+            "expected": expected,
             "signed_in": sorted(signed[:limit]), "not_signed_in": sorted(not_signed[:limit]),
             "watched_replay": sorted(watched[:limit]), "flagged": sorted(flagged[:limit]),
-            "signed_in_count": self.store.count_attending([session_id], SIGNED_IN),
-            "attended": self.store.count_attending([session_id], (*SIGNED_IN, "watched_replay")),
-            "flagged_count": self.store.count_flagged(session_id),
+            "signed_in_count": signed_in_count,
+            "attended": attended,
+            "flagged_count": tally["flagged"],
             "limit": limit, "offset": offset,
             "has_more": any(len(part) > limit for part in (signed, watched, flagged, not_signed))})
 

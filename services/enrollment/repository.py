@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from mongoengine import BooleanField, DateTimeField, NotUniqueError
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.errors import Conflict
@@ -213,23 +213,26 @@ class EnrollmentRepository:
         """Bulk ``update_application``: ``writes`` are (id, statuses, changes, events).
         Each application is still one guarded write (status and ``rev``) carrying its
         own events, sent in bulk; returns {id: application after} for the writes that
-        applied (the others found the application changed, and are left to the caller)."""
+        applied (the others found the application changed, and are left to the caller).
+
+        Each write replaces the whole document read just before (``$set`` of the events,
+        a list of documents, costs nx-27017 about three times a whole replace; a replace
+        also keeps datetimes and booleans as they are)."""
         applied = {}
         for start in range(0, len(writes), chunk):
             part = writes[start:start + chunk]
             ids = [w[0] for w in part]
-            current = {d["_id"]: d for d in self._apps.find({"_id": {"$in": ids}},
-                                                            {"status": 1, "rev": 1, "pending_events": 1})}
+            current = {d["_id"]: d for d in self._apps.find({"_id": {"$in": ids}})}
             ops = []
             for app_id, statuses, changes, events in part:
                 doc = current.get(app_id)
                 if doc is None or doc["status"] not in statuses:
                     continue
                 owed = list(events or ())
-                change = {"$set": {**changes, "pending_events": [*doc.get("pending_events", []), *owed],
-                                   **owing(owed)}, "$inc": {"rev": 1}}
-                ops.append(UpdateOne({"_id": app_id, "rev": doc.get("rev", 0), "status": {"$in": list(statuses)}},
-                                     change))
+                new = {**doc, **changes, "rev": doc.get("rev", 0) + 1,
+                       "pending_events": [*doc.get("pending_events", []), *owed], **owing(owed)}
+                # the guard names the status read (an equality: nx-27017 matches it faster than a $in)
+                ops.append(ReplaceOne({"_id": app_id, "rev": doc.get("rev", 0), "status": doc["status"]}, new))
             if ops:
                 self._apps.bulk_write(ops, ordered=False)
             wanted = {w[0]: w[2].get("status") for w in part}

@@ -29,7 +29,7 @@ from contracts.jobs import ImportStartSchema, JobSchema
 from contracts.supervision import ACCOUNT_RECLAIM_REQUESTED
 from services.common import jobs as job_views
 from services.common.acting import acting_student, ensure_self, stamp
-from services.common.events import Outbox, on_event
+from services.common.events import Outbox, holding_relay, on_event
 from services.common.jobs import Jobs
 from services.common.operations import by_operation, repeated
 from services.common.rpc import rpc
@@ -382,12 +382,14 @@ class EnrollmentService(PraxisService):
         program = self._program(caller, program_id)
         tracks = [self._track(program, k) for k in job["params"]["tracks"]] or program["tracks"]
         decisions, pending, unchanged = [], [], 0
-        for done, track in enumerate(tracks):
-            progress(tracks=len(tracks), tracks_done=done, decisions=len(decisions))
-            made, waiting, kept = self._select_track(caller, program, track, bulk=True)
-            decisions += made
-            pending += waiting
-            unchanged += kept
+        # the decisions' events are published once they are all written (see holding_relay)
+        with holding_relay():
+            for done, track in enumerate(tracks):
+                progress(tracks=len(tracks), tracks_done=done, decisions=len(decisions))
+                made, waiting, kept = self._select_track(caller, program, track, bulk=True)
+                decisions += made
+                pending += waiting
+                unchanged += kept
         counts = {"tracks": len(tracks), "tracks_done": len(tracks), "decisions": len(decisions)}
         log.info("selection job ran", extra={"job_id": job["_id"], "program_id": program_id, **counts})
         return {"result": dump(SelectionResultSchema, {"program_id": program_id, "decisions": decisions,

@@ -304,3 +304,51 @@ def test_withdrawals_before_the_close_count_in_the_final_quorum(content, program
     eventually(lambda: get_db("content").students.count_documents({"program_id": program, "status": "admitted"}) == 3)
     settled = eventually(lambda: (lambda p: p if p["reached"] else None)(call(content, "get_poll", ADMIN, poll["id"])))
     assert settled["eligible"] == 3 and settled["followup_session_id"]
+
+
+# --- the session's tally (check-in status counts) ------------------------------------------
+
+def _status_counts(content, session_id):
+    status = call(content, "checkin_status", ADMIN, session_id, {"limit": 100})
+    return {k: status[k] for k in ("expected", "signed_in_count", "attended", "flagged_count")}
+
+
+def test_check_in_counts_follow_every_kind_of_attendance_write(content, program, rabbit_config):
+    """Sign-ins, a shared device's flags, a correction and a roll call each keep the
+    session's tally; a read gives what counting the records gives."""
+    for s in ("ann", "bob", "cat", "dan"):
+        publish(rabbit_config, admitted(program, s))
+    eventually(lambda: student("dan", program))
+    session = open_session(content, program)
+    sid = session["id"]
+    code = call(content, "checkin_code", ADMIN, sid)["code"]
+    for s in ("ann", "bob"):  # one phone for two students: both flagged
+        call(content, "sign_in", LMS, sid, {"student_id": s, "code": code, "device_id": "phone-1"})
+    assert _status_counts(content, sid) == {"expected": 4, "signed_in_count": 2, "attended": 2, "flagged_count": 2}
+    call(content, "correct_attendance", ADMIN, sid, "bob", {"status": "excused", "reason": "ill"})
+    call(content, "roll_call", ADMIN, sid, {"present": ["cat"], "mark_others_absent": True})
+    assert _status_counts(content, sid) == {"expected": 4, "signed_in_count": 2, "attended": 2, "flagged_count": 2}
+    tally = get_db("content").attendance_tallies.find_one({"_id": sid})
+    assert {k: tally[k] for k in ("present", "late", "excused", "absent", "flagged")} == {
+        "present": 2, "late": 0, "excused": 1, "absent": 1, "flagged": 2}
+
+
+def test_a_tally_that_missed_a_write_is_recounted_from_the_records(content, program, rabbit_config, monkeypatch):
+    """A crash between a record's write and its tally's $inc leaves the tally short;
+    a read after TALLY_CHECK_SECONDS counts the records again (they are the truth)."""
+    from services.content import repository
+    for s in ("ann", "bob"):
+        publish(rabbit_config, admitted(program, s))
+    eventually(lambda: student("bob", program))
+    session = open_session(content, program)
+    sign_in(content, session["id"], "ann")
+    assert _status_counts(content, session["id"])["signed_in_count"] == 1
+    # bob's record written as a sign-in writes it, but its $inc lost (the process died)
+    ann = get_db("content").attendance.find_one({"_id": f"{session['id']}:ann"})
+    get_db("content").attendance.insert_one({**ann, "_id": f"{session['id']}:bob", "student_id": "bob"})
+    assert _status_counts(content, session["id"])["signed_in_count"] == 1  # within the check interval
+    monkeypatch.setattr(repository, "TALLY_CHECK_SECONDS", 0.0)
+    assert _status_counts(content, session["id"])["signed_in_count"] == 2
+    monkeypatch.setattr(repository, "TALLY_CHECK_SECONDS", 30.0)
+    sign_in(content, session["id"], "bob")  # signed in already: nothing changes
+    assert _status_counts(content, session["id"])["signed_in_count"] == 2

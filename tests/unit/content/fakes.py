@@ -2,6 +2,7 @@
 (the parts the unit tests drive), so the service runs without a database."""
 import copy
 
+from contracts.content import ATTENDANCE_STATUSES
 from contracts.errors import Conflict
 
 
@@ -78,10 +79,18 @@ class FakeContentRepository:
     def count_flagged(self, session_id):
         return len(self.flagged_students(session_id, limit=10 ** 9))
 
+    def open_tally(self, session_id):
+        pass
+
+    def session_tally(self, session_id):
+        records = self._records_of(session_id)
+        tally = {status: sum(1 for r in records if r["status"] == status) for status in ATTENDANCE_STATUSES}
+        return {**tally, "flagged": sum(1 for r in records if r["flags"])}
+
     def count_attending(self, session_ids, attending):
         return sum(1 for s in session_ids for r in self._records_of(s) if r["status"] in attending)
 
-    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100):
+    def not_signed_in(self, session_id, program_id, tracks, statuses, offset=0, limit=100, signed_share=0.0):
         signed = set(self.session_students(session_id, statuses, limit=10 ** 9))
         return sorted(s["student_id"] for s in self.admitted_students(program_id)
                       if (not tracks or s["track"] in tracks) and s["student_id"] not in signed)[offset:offset + limit]
