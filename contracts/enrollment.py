@@ -199,6 +199,8 @@ class TutorAssignedPayload(StrictSchema):
     program_id = fields.String(required=True, **ID)
     tutor_id = fields.String(required=True, **ID)
     previous_tutor_id = fields.String(load_default=None, allow_none=True)
+    tutor_person_id = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "The Praxis person the tutor is (an LMS roster sync's instructor), else null"})
 
 
 APPLICATION_SUBMITTED = define(
@@ -388,6 +390,9 @@ class StaffSchema(StrictSchema):
     teams = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True)
     created_at = fields.AwareDateTime(required=True)
+    person_id = fields.String(allow_none=True, metadata={
+        "description": "The Praxis person this is (the LMS user a roster sync registered: the staff "
+                       "their launches act as), else null"})
 
 
 class MentorChoiceSchema(StrictSchema):

@@ -9,11 +9,12 @@ session's CSRF token) when something changes.
   and their scores; staff see the submissions;
 - a student's credits and badges (a student only their own);
 - a programme, and the staff home (the school's programmes, their sessions and
-  assessments); an LTI administrator also opens each programme's dashboard
-  (gateway/dashboard.py's page and its data).
+  assessments); staff (Instructor, TeachingAssistant) and LTI administrators also
+  open each programme's dashboard (gateway/dashboard.py's page and its data).
 
-Roles follow the API's: the check-in code and count are staff's, the dashboard
-is the school administrators' (its report is an admin route).
+Roles follow the API's: the check-in code and count are staff's, and so is the
+dashboard (its report, funnel, idle accounts and alerts admit the LMS acting for
+staff); a Learner gets 403.
 """
 import functools
 
@@ -136,7 +137,7 @@ def home():
 
 
 @bp.route("/programs/<program_id>/dashboard")
-@launched("admin")
+@launched("staff", "admin")
 def dashboard(program_id):
     from gateway.dashboard import dashboard_data
     text = render_template("dashboard.html", data=dashboard_data(program_id), refresh=STAFF_REFRESH,
@@ -145,7 +146,7 @@ def dashboard(program_id):
 
 
 @bp.route("/programs/<program_id>/data.json")
-@launched("admin")
+@launched("staff", "admin")
 def dashboard_json(program_id):
     from gateway.dashboard import dashboard_data
     return jsonify(dashboard_data(program_id))

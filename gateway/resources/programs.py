@@ -44,7 +44,8 @@ def get_program(program_id):
 
 
 @blp.route("/programs/<program_id>/funnel", methods=["GET"])
-@roles("admin")
+@roles("admin", "lms")
+@acting("staff")
 @blp.response(200, FunnelSchema)
 def get_funnel(program_id):
     """The programme's funnel: registered, admitted, trained, active, submitting, finished

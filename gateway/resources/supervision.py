@@ -113,7 +113,8 @@ def list_accounts(query, program_id):
 
 
 @blp.route("/programs/<program_id>/funnel/<stage>/students", methods=["GET"])
-@roles("admin")
+@roles("admin", "lms")
+@acting("staff")
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, StagePageSchema)
 def stage_students(query, program_id, stage):
@@ -150,7 +151,8 @@ def set_rules(data, program_id):
 
 
 @blp.route("/programs/<program_id>/idle-accounts", methods=["GET"])
-@roles("admin")
+@roles("admin", "lms")
+@acting("staff")
 @blp.arguments(IdlePageQuerySchema, location="query")
 @blp.response(200, IdlePageSchema)
 def idle_accounts(query, program_id):
@@ -190,7 +192,8 @@ def update_alert(data, alert_id):
 
 
 @blp.route("/programs/<program_id>/report", methods=["GET"])
-@roles("admin")
+@roles("admin", "lms")
+@acting("staff")
 @blp.response(200, ReportSchema)
 def report(program_id):
     """The programme report: a row per student (stage, attendance, platform activity,
@@ -199,7 +202,8 @@ def report(program_id):
 
 
 @blp.route("/programs/<program_id>/report.csv", methods=["GET"])
-@roles("admin")
+@roles("admin", "lms")
+@acting("staff")
 @blp.doc(responses={"200": {"description": "One row per student",
                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def report_as_csv(program_id):

@@ -103,7 +103,7 @@ def scope(store, caller, program_id):
     if person is None:  # the LMS acting for a student
         return set()
     mine = {t["id"] for t in store.teams(program_id)
-            if person in (t.get("mentor_id"), t.get("tutor_id"))}
+            if person in (t.get("mentor_id"), t.get("tutor_id"), t.get("tutor_person_id"))}
     return mine or ALL  # staff who mentor or tutor no team are the school's staff
 
 

@@ -69,8 +69,9 @@ class AssessmentRepository:
         self._keep_staff(team_id, school_id, program_id, "mentor_at", at,
                          {"mentor_id": mentor_id, "mentor_partner_id": partner_id})
 
-    def keep_tutor(self, team_id, school_id, program_id, tutor_id, at):
-        self._keep_staff(team_id, school_id, program_id, "tutor_at", at, {"tutor_id": tutor_id})
+    def keep_tutor(self, team_id, school_id, program_id, tutor_id, at, person_id=None):
+        self._keep_staff(team_id, school_id, program_id, "tutor_at", at,
+                         {"tutor_id": tutor_id, "tutor_person_id": person_id})
 
     def teams(self, program_id):
         # a programme has tens of teams: filter here rather than trust an array match

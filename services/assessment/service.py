@@ -141,7 +141,8 @@ class AssessmentService(PraxisService):
     @on_event(TUTOR_ASSIGNED)
     def on_tutor_assigned(self, event):
         p = event.payload
-        self.store.keep_tutor(p["team_id"], event.school_id, p["program_id"], p["tutor_id"], event.occurred_at)
+        self.store.keep_tutor(p["team_id"], event.school_id, p["program_id"], p["tutor_id"], event.occurred_at,
+                              p.get("tutor_person_id"))
 
     def _keep_teaching(self, event):
         p = event.payload

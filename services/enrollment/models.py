@@ -157,6 +157,7 @@ class StaffDoc(me.Document):
     teams = me.DictField()
     active = me.BooleanField(default=True)
     created_at = me.DateTimeField(required=True)
+    person_id = me.StringField(null=True)  # the Praxis person (roster sync), the staff id stays per programme
 
     meta = {"db_alias": ALIAS, "collection": "staff",
             "indexes": [("school_id", "program_id", "kind")]}

@@ -768,8 +768,10 @@ class EnrollmentService(PraxisService):
         return staff
 
     @rpc
-    def register_staff(self, caller, program_id, kind, data):
-        """Register an enterprise mentor (with partner) or a school tutor."""
+    def register_staff(self, caller, program_id, kind, data, person_id=None):
+        """Register an enterprise mentor (with partner) or a school tutor; ``person_id``:
+        the Praxis person they are (an LMS roster sync's instructor), kept on the record
+        (its id stays the programme's) and on the team's ``tutor.assigned``."""
         data = load(STAFF_KINDS[kind], data)
         self._program(caller, program_id)
         staff = self.store.insert_staff({
@@ -777,7 +779,7 @@ class EnrollmentService(PraxisService):
             "school_id": caller["school_id"], "program_id": program_id, "kind": kind,
             "partner_id": data.get("partner_id"), "name": data["name"], "email": data["email"],
             "max_load": data["max_load"], "load": 0, "teams": {}, "active": True,
-            "created_at": self._now()})
+            "created_at": self._now(), "person_id": person_id})
         return dump(StaffSchema, staff)
 
     @rpc
@@ -800,7 +802,8 @@ class EnrollmentService(PraxisService):
             event = self._event(caller, MENTOR_ASSIGNED, payload)
         else:
             event = self._event(caller, TUTOR_ASSIGNED, {"team_id": team["id"], "program_id": team["program_id"],
-                                                         "tutor_id": staff["id"], "previous_tutor_id": previous})
+                                                         "tutor_id": staff["id"], "previous_tutor_id": previous,
+                                                         "tutor_person_id": staff.get("person_id")})
         if self.store.set_team_staff(team["id"], kind, previous, staff["id"], [event]) is None:
             self.store.release_load(staff["id"], team["id"])
             return None

@@ -2,7 +2,8 @@
 course's membership into a programme. Learners become applications to the chosen
 track, instructors and teaching assistants tutors, each as the Praxis person the
 LMS user maps onto (people.py: made here if no launch named them yet,
-with the LMS's name and email); every step is idempotent (ids derived from
+with the LMS's name and email; a tutor's record keeps its per-programme id and
+carries the person id, so the teacher's launches act as that tutor); every step is idempotent (ids derived from
 programme and person), so a second sync adds the new members and
 reports the dropped ones without deleting anything. Progress is kept on the sync
 record as it goes.
@@ -139,7 +140,7 @@ def run(db, enrollment, sync):
                 caller["operation_id"] = _op("nrps-tutor", sync["program_id"], person_id)
                 _call(enrollment.register_staff, caller, sync["program_id"], "tutor", {
                     "name": member.get("name") or user_id, "email": member.get("email"),
-                    "max_load": sync["tutor_max_load"]})
+                    "max_load": sync["tutor_max_load"]}, person_id)
                 counts["staff"] += 1
             else:
                 counts["skipped"] += 1

@@ -141,7 +141,7 @@ def path_ids(w):
             "team_id": w.team_id, "student_id": w.own, "mentor_id": w.mentor_id, "tutor_id": w.tutor_id,
             "instructor_id": "xmall-trainer", "assessment_id": w.assessment_id, "submission_id": w.submission_id,
             "entry_id": w.entry_id, "appeal_id": w.appeal_id, "redemption_id": w.redemption_id,
-            "job_id": w.job_id}
+            "job_id": w.job_id, "stage": "admitted"}
 
 
 def concrete(path, w):
@@ -374,6 +374,15 @@ def test_the_owning_student_and_staff_get_what_x_acting_documents(world, operati
     assert not problems, "\n".join(problems)
 
 
+# the programme's supervision dashboard: its reads are the school's staff's, through an admin key
+# or the LMS acting for staff (a teacher's launch); never a student's, never a partner's
+DASHBOARD_READS = ["GET /programs/{program_id}/funnel", "GET /programs/{program_id}/funnel/{stage}/students",
+                   "GET /programs/{program_id}/report", "GET /programs/{program_id}/report.csv",
+                   "GET /programs/{program_id}/idle-accounts", "GET /programs/{program_id}/alerts"]
+ADMIN_ONLY_DASHBOARD_WRITES = ["PUT /programs/{program_id}/supervision-rules", "POST /programs/{program_id}/checks",
+                               "POST /programs/{program_id}/dashboard-link"]
+
+
 # whatever the documentation says, a student never reaches these (issue 7: codes, others'
 # attendance, roll call, devices and addresses are staff things)
 STAFF_ONLY = ["GET /sessions/{session_id}/checkin-code", "GET /sessions/{session_id}/checkin-status",
@@ -381,7 +390,25 @@ STAFF_ONLY = ["GET /sessions/{session_id}/checkin-code", "GET /sessions/{session
               "POST /sessions/{session_id}/roll-call", "POST /sessions/{session_id}/presence",
               "GET /sessions/{session_id}/checkin-refusals", "PATCH /sessions/{session_id}/attendance/{student_id}",
               "GET /programs/{program_id}/roster", "GET /programs/{program_id}/roster.csv",
-              "GET /programs/{program_id}/proposals", "POST /questions/{question_id}/answers"]
+              "GET /programs/{program_id}/proposals", "POST /questions/{question_id}/answers",
+              *DASHBOARD_READS]
+
+
+def test_the_dashboard_reads_admit_staff_through_the_lms_and_refuse_students_and_partners(world, operations):
+    by_key = {key: op for key, _, _, op in operations}
+    for key in DASHBOARD_READS:
+        op = by_key[key]
+        assert (sorted(op["x-roles"]), op.get("x-acting")) == (["admin", "lms"], ["staff"]), key
+        method, path = key.split(" ", 1)
+        staff = call(world.callers["staff"], method.lower(), API + path, key, world)
+        assert staff.status_code == 200, (key, staff.status_code, staff.text[:200])
+        for who, client in (("own", world.callers["own"]), ("other", world.callers["other"]),
+                            ("partner", world.partner), ("other_partner", world.callers["other_partner"])):
+            response = call(client, method.lower(), API + path, key, world)
+            assert response.status_code == 403, (who, key, response.status_code)
+            assert world.own not in response.text, (who, key)
+    for key in ADMIN_ONLY_DASHBOARD_WRITES:
+        assert by_key[key]["x-roles"] == ["admin"], key
 
 
 def test_students_are_never_admitted_to_staff_things(world, operations):

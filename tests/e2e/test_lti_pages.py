@@ -1,7 +1,7 @@
 """The pages an LTI launch opens show the school's real data, through the running
 system: a session's check-in (a student signs in with the code; staff see the code
 and the live count), a quiz (the paper, handed in, the score), a student's credits
-and badges, the staff home and an administrator's dashboard; and the instructor's
+and badges, the staff home and the programme's dashboard (staff's and administrators'); and the instructor's
 deep-linking picker offers assessments, which come back as links with a line item.
 
 What a page's button does is the API call its script makes with the launch
@@ -27,6 +27,21 @@ def _quiz(school):
         "deadline": (opened + timedelta(days=2)).isoformat(), "max_attempts": 1, "quiz": {"question_ids": ["q1"]}})
     assert quiz.status_code == 201, quiz.text
     return quiz.json()
+
+
+def _same_numbers(browser, program_id):
+    """The API's report and funnel (read with the launch session) and the dashboard page,
+    once the page shows the same numbers (events still arriving change them between reads)."""
+    report = browser.call("GET", f"/programs/{program_id}/report").json()
+    funnel = browser.call("GET", f"/programs/{program_id}/funnel").json()
+    page = browser.page(f"/lti/app/programs/{program_id}/dashboard")
+    shown = all(f'id="stage-{stage}">{count}<' in page for stage, count in funnel["stages"].items()
+                if count is not None)
+    attended = {row["title"]: row["attended"] for row in report["sessions"]}
+    if (shown and funnel["stages"] == report["funnel"]["stages"] and attended.get("Listing workshop") == 1
+            and '<td>Listing workshop</td><td class="n">1<' in page):
+        return report, page
+    return None
 
 
 class Launched:
@@ -109,19 +124,26 @@ def test_the_pages_a_launch_opens_show_the_schools_real_data(system, client_for,
     assert "Platinum Cup 2026" in credits_page and "<li>first-credits" in credits_page
     assert first.browser.get(f"{first.base}/lti/app/students/someone-else/credits", timeout=10).status_code == 404
 
-    # staff: the home lists the programme with its session and quiz; the dashboard is the administrators'
+    # staff: the home lists the programme with its session and quiz, and its dashboard, which shows
+    # the numbers the API answers the same launch session (the LMS acting for staff); a Learner
+    # gets neither the page nor the API's report
     home = teacher.page("/lti/app/dashboard")
     assert "Platinum Cup 2026" in home and "Listing workshop" in home and "Rules of the cup" in home
-    assert 'class="dashboard"' not in home
     dashboard_path = f"/lti/app/programs/{school.program_id}/dashboard"
-    assert teacher.browser.get(teacher.base + dashboard_path, timeout=10).status_code == 403
+    assert 'class="dashboard"' in home and dashboard_path in home
+    assert teacher.call("GET", f"/programs/{school.program_id}/report").status_code == 200
+    report, dashboard = eventually(lambda: _same_numbers(teacher, school.program_id), timeout=60)
+    assert re.search(r'id="title">Platinum Cup 2026', dashboard) and "data.json" in dashboard
+    assert report["funnel"]["stages"]["admitted"] >= 1
+    numbers = teacher.browser.get(f"{teacher.base}/lti/app/programs/{school.program_id}/data.json", timeout=30).json()
+    assert numbers["program_id"] == school.program_id and numbers["funnel"]["name"] == "Platinum Cup 2026"
+    assert first.browser.get(first.base + dashboard_path, timeout=10).status_code == 403
+    assert first.call("GET", f"/programs/{school.program_id}/report").status_code == 403
+    assert 'class="dashboard"' not in first.page(f"/lti/app/programs/{school.program_id}")
     dean = Launched(system, lms, "dean-pages", [ADMINISTRATOR])
     assert dean.browser.page.endswith("/lti/app/dashboard") and dashboard_path in dean.page()
-    dashboard = dean.page(dashboard_path)
-    assert re.search(r'id="title">Platinum Cup 2026', dashboard) and "data.json" in dashboard
     numbers = dean.browser.get(f"{dean.base}/lti/app/programs/{school.program_id}/data.json", timeout=30).json()
     assert numbers["program_id"] == school.program_id and numbers["funnel"]["name"] == "Platinum Cup 2026"
-
 
 def test_the_deep_linking_picker_offers_assessments_that_come_back_as_links_with_a_line_item(
         system, client_for, platforms):

@@ -54,3 +54,26 @@ def test_every_operation_the_lms_may_call_says_for_whom_it_may_act(operations):
         if "lms" in operation["x-roles"]:
             kinds = operation.get("x-acting")
             assert kinds and set(kinds) <= set(ACTING_KINDS), f"{method.upper()} {path} lists no x-acting"
+
+
+# the programme's supervision dashboard reads: school staff (admin keys, the LMS acting for
+# staff); never partners; the LMS only for staff (x-acting), so never for a student
+DASHBOARD_READS = {("get", "/api/v1/programs/{program_id}/funnel"),
+                   ("get", "/api/v1/programs/{program_id}/funnel/{stage}/students"),
+                   ("get", "/api/v1/programs/{program_id}/report"),
+                   ("get", "/api/v1/programs/{program_id}/report.csv"),
+                   ("get", "/api/v1/programs/{program_id}/idle-accounts"),
+                   ("get", "/api/v1/programs/{program_id}/alerts")}
+
+
+def test_the_dashboard_reads_are_staffs_through_an_admin_key_or_the_lms(operations, client_for):
+    found = {(method, path): operation for method, path, operation in operations}
+    assert DASHBOARD_READS <= set(found)
+    partner = client_for("matrix-school", "partner", partner="acme")
+    student = client_for("matrix-school", "lms", acting="student:s1")
+    for method, path in sorted(DASHBOARD_READS):
+        operation = found[(method, path)]
+        assert sorted(operation["x-roles"]) == ["admin", "lms"] and operation["x-acting"] == ["staff"], path
+        for who, client in (("partner", partner), ("student", student)):
+            response = client.request(method.upper(), concrete(path))
+            assert response.status_code == 403, f"{who} got {response.status_code} from {path}"

@@ -68,6 +68,13 @@ def test_a_course_roster_becomes_applications_and_tutors_and_a_second_sync_adds_
     assert students == set(launched.values()) and not students & {"s1", "s2"}
     tutors = call(services["enrollment"], "list_staff", program["id"], "tutor")["items"]
     assert sorted(t["name"] for t in tutors) == ["Name ta-1", "Name teacher-1"]
+    # an instructor's tutor record carries the person their launches act as (its id stays the programme's)
+    teacher = app.test_client()
+    launch(teacher, lms, "teacher-1", [INSTRUCTOR])
+    teacher_person = whoami(teacher)["acting"]["id"]
+    by_name = {t["name"]: t for t in tutors}
+    assert by_name["Name teacher-1"]["person_id"] == teacher_person != by_name["Name teacher-1"]["id"]
+    assert by_name["Name ta-1"]["person_id"] not in (None, teacher_person)
 
     lms.members = [member("s1", LEARNER), member("s4", LEARNER), member("teacher-1", INSTRUCTOR)]
     again = call(services["webhooks"], "start_roster_sync", body)

@@ -41,8 +41,8 @@ class FakeAssessmentRepository:
     def keep_mentor(self, team_id, school_id, program_id, mentor_id, partner_id, at):
         self._team(team_id, school_id, program_id).update(mentor_id=mentor_id, mentor_partner_id=partner_id)
 
-    def keep_tutor(self, team_id, school_id, program_id, tutor_id, at):
-        self._team(team_id, school_id, program_id).update(tutor_id=tutor_id)
+    def keep_tutor(self, team_id, school_id, program_id, tutor_id, at, person_id=None):
+        self._team(team_id, school_id, program_id).update(tutor_id=tutor_id, tutor_person_id=person_id)
 
     def teams(self, program_id):
         return [dict(t) for t in self.team_docs.values() if t["program_id"] == program_id and not t["disbanded"]]

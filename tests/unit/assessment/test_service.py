@@ -311,6 +311,19 @@ def test_the_grading_queue_lists_the_graders_own_teams_oldest_first(service, clo
     assert service.grading_queue(PARTNER, "p1")["items"] == []
 
 
+
+def test_a_roster_synced_tutor_grades_as_the_person_their_launch_acts_for(service, clock):
+    """Roster sync registers an LMS instructor as a tutor with a per-programme staff id and
+    their Praxis person id; the teacher's launch acts as ``staff:<person id>``, and their
+    queue is their own team's (before: no team matched that id, so they saw every team's)."""
+    service.on_tutor_assigned(event(TUTOR_ASSIGNED, {"team_id": "t1", "program_id": "p1", "tutor_id": "staff-rec",
+                                                     "tutor_person_id": "lti-teacher"}))
+    a = create(service, kind="homework")
+    for who in ("bob", "cat"):
+        service.submit(lms("student", who), a["id"], {"text": f"by {who}"})
+    assert [q["student_id"] for q in service.grading_queue(lms("staff", "lti-teacher"), "p1")["items"]] == ["bob"]
+    assert [q["student_id"] for q in service.grading_queue(lms("staff", "staff-rec"), "p1")["items"]] == ["bob"]
+
 def test_students_see_only_their_own_submissions(service, clock):
     a, s = homework(service, clock)
     service.submit(lms("student", "bob"), a["id"], {"text": "bob's"})
