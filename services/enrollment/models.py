@@ -74,7 +74,8 @@ class ApplicationDoc(OutboxDocument):
     meta = {
         "db_alias": ALIAS,
         "collection": "applications",
-        "indexes": [("school_id", "program_id", "status", "track"),
+        # the first also gives the roster its order (track, name, student id) within a status
+        "indexes": [("school_id", "program_id", "status", "track", "name", "student_id"),
                     ("program_id", "track", "status")],
     }
 
