@@ -76,7 +76,8 @@ class ApplicationDoc(OutboxDocument):
         "collection": "applications",
         # the first also gives the roster its order (track, name, student id) within a status
         "indexes": [("school_id", "program_id", "status", "track", "name", "student_id"),
-                    ("program_id", "track", "status")],
+                    ("program_id", "track", "status"),
+                    ("school_id", "program_id", "submitted_at")],  # the applications list's order
     }
 
 

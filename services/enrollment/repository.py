@@ -26,6 +26,13 @@ ROSTER_FIELDS = ["track", "name", "student_id", "major", "year_of_study", "statu
 _HIDDEN = ("pending_events", "outbox_pending", "rev", "live_key")
 
 
+def _eq(**fields):
+    """Equality matches as ``$eq``: nx-27017 matches a bare value also inside arrays
+    (``x = v OR EXISTS (... json_each ...)``), which no index serves; ``$eq`` is
+    a plain ``=`` on the indexed expression (MongoDB treats both alike)."""
+    return {k: {"$eq": v} for k, v in fields.items()}
+
+
 def _as_dict(doc):
     return {f: getattr(doc, f) for f in PROGRAM_FIELDS}
 
@@ -182,7 +189,7 @@ class EnrollmentRepository:
             query["status"] = status
         if track:
             query["track"] = track
-        cursor = self._apps.find(query).sort([("submitted_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+        cursor = self._apps.find(_eq(**query)).sort([("submitted_at", 1), ("_id", 1)]).skip(offset).limit(limit)
         return [_plain(d, ApplicationDoc) for d in cursor]
 
     def applications_in(self, school_id, program_id, track, statuses):
@@ -198,14 +205,12 @@ class EnrollmentRepository:
         applications and those withdrawn after admission, only the fields a row shows.
 
         Each status is one equality match sorted by the index that starts with it
-        (nx-27017 sorts a ``$in`` of statuses in full, and matches a bare value also
-        inside arrays, which no index serves: ``$eq`` is the indexed form). The
+        (nx-27017 sorts a ``$in`` of statuses in full; ``_eq``). The
         withdrawn-after-admission rows (few) are read whole, the admitted ones from
         ``offset - len(withdrawn)``; merged, a row's place in the roster is that start
         plus its place in the merge, exact for every row that can fall in the page."""
         def match(status, **more):
-            return {k: {"$eq": v} for k, v in dict(school_id=school_id, program_id=program_id, status=status,
-                                                     **more).items()}
+            return _eq(school_id=school_id, program_id=program_id, status=status, **more)
         order = [("track", 1), ("name", 1), ("student_id", 1)]
         withdrawn = list(self._apps.find(match("withdrawn", previous_status="admitted"), ROSTER_FIELDS).sort(order))
         start = max(0, offset - len(withdrawn))
