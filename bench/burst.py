@@ -177,8 +177,10 @@ class Burst:
                     ("checkin_status", f"/api/v1/sessions/{session_id}/checkin-status?limit=100", 9),
                     ("attendance_list", f"/api/v1/sessions/{session_id}/attendance", 5),
                     ("roster", f"/api/v1/programs/{program_id}/roster", 5),
+                    ("roster_1000", f"/api/v1/programs/{program_id}/roster?limit=1000", 5),
                     ("roster_csv", f"/api/v1/programs/{program_id}/roster.csv", 5),
-                    ("applications", f"/api/v1/programs/{program_id}/applications?limit=50", 5)):
+                    ("applications", f"/api/v1/programs/{program_id}/applications?limit=50", 5),
+                    ("funnel", f"/api/v1/programs/{program_id}/funnel", 5)):
                 cpu = key in ("session", "checkin_status")  # what the servers spent on each read
                 res, answers = burst(key, api, [json_request("GET", path, staff)] * reads, 1,
                                      **({"components": self.stack.components()} if cpu else {}))
@@ -198,8 +200,8 @@ class Burst:
             rows.append(row)
             say(f"    {size} students, {total} attendance records: " + ", ".join(
                 f"{k} {v * 1000:.1f} ms" for k, v in row.items()
-                if k in ("session", "checkin_status", "attendance_list", "roster", "roster_csv", "applications",
-                         "sign_in", "full_sweep", "flagged_query") and v is not None))
+                if k in ("session", "checkin_status", "attendance_list", "roster", "roster_1000", "roster_csv",
+                         "applications", "funnel", "sign_in", "full_sweep", "flagged_query") and v is not None))
         b.growth = rows
 
     def applications(self, program_id, ids):
@@ -279,7 +281,8 @@ def growth_report(rows):
           "check-in status, one client, and the size of the answer; sign-in: p50 of 20; session: "
           "GET /sessions/{id}, one read by _id, the floor of the path in this run):")
     reads = (("session", "session"), ("checkin_status", "check-in status"), ("attendance_list", "attendance list"),
-             ("roster", "roster"), ("roster_csv", "roster.csv"), ("applications", "applications"))
+             ("roster", "roster"), ("roster_1000", "roster ?limit=1000"), ("roster_csv", "roster.csv"),
+             ("applications", "applications"), ("funnel", "funnel"))
     print(f"  {'students':>9}{'attendance':>11}" + "".join(f"{title:>19}" for _, title in reads)
           + f"{'one sign-in':>13}{'full sweep':>12}{'flagged query':>15}")
 

@@ -451,7 +451,8 @@ class RosterSchema(StrictSchema):
 
 
 class RosterQuerySchema(StrictSchema):
-    limit = Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000),
+                    metadata={"description": "Rows per page: 100 unless asked (at most 1,000)"})
     offset = Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 

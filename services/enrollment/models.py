@@ -74,8 +74,10 @@ class ApplicationDoc(OutboxDocument):
     meta = {
         "db_alias": ALIAS,
         "collection": "applications",
-        "indexes": [("school_id", "program_id", "status", "track"),
-                    ("program_id", "track", "status")],
+        # the first also gives the roster its order (track, name, student id) within a status
+        "indexes": [("school_id", "program_id", "status", "track", "name", "student_id"),
+                    ("program_id", "track", "status"),
+                    ("school_id", "program_id", "submitted_at")],  # the applications list's order
     }
 
 

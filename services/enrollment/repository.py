@@ -21,7 +21,16 @@ from services.enrollment.models import (ApplicationDoc, MembershipDoc, ProgramDo
                                         SeatCounterDoc, StaffDoc, TeamDoc)
 
 PROGRAM_FIELDS = [f for f in ProgramDoc._fields if f not in ("pending_events", "outbox_pending")]
+# what a roster row shows of an application (domain.roster_rows)
+ROSTER_FIELDS = ["track", "name", "student_id", "major", "year_of_study", "status", "previous_status", "promoted"]
 _HIDDEN = ("pending_events", "outbox_pending", "rev", "live_key")
+
+
+def _eq(**fields):
+    """Equality matches as ``$eq``: nx-27017 matches a bare value also inside arrays
+    (``x = v OR EXISTS (... json_each ...)``), which no index serves; ``$eq`` is
+    a plain ``=`` on the indexed expression (MongoDB treats both alike)."""
+    return {k: {"$eq": v} for k, v in fields.items()}
 
 
 def _as_dict(doc):
@@ -180,7 +189,7 @@ class EnrollmentRepository:
             query["status"] = status
         if track:
             query["track"] = track
-        cursor = self._apps.find(query).sort([("submitted_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+        cursor = self._apps.find(_eq(**query)).sort([("submitted_at", 1), ("_id", 1)]).skip(offset).limit(limit)
         return [_plain(d, ApplicationDoc) for d in cursor]
 
     def applications_in(self, school_id, program_id, track, statuses):
@@ -191,13 +200,24 @@ class EnrollmentRepository:
         cursor = self._apps.find(query).sort([("score", -1), ("submitted_at", 1), ("_id", 1)])
         return [_plain(d, ApplicationDoc) for d in cursor]
 
-    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
-        """A page of the admitted and withdrawn applications in roster order (track,
-        name, student id): the database sorts and skips, the service reads one page."""
-        query = {"school_id": school_id, "program_id": program_id, "status": {"$in": ["admitted", "withdrawn"]}}
-        cursor = (self._apps.find(query).sort([("track", 1), ("name", 1), ("student_id", 1)])
-                  .skip(offset).limit(limit))
-        return [_plain(d, ApplicationDoc) for d in cursor]
+    def roster_applications(self, school_id, program_id, offset=0, limit=100):
+        """A page of the roster in roster order (track, name, student id): the admitted
+        applications and those withdrawn after admission, only the fields a row shows.
+
+        Each status is one equality match sorted by the index that starts with it
+        (nx-27017 sorts a ``$in`` of statuses in full; ``_eq``). The
+        withdrawn-after-admission rows (few) are read whole, the admitted ones from
+        ``offset - len(withdrawn)``; merged, a row's place in the roster is that start
+        plus its place in the merge, exact for every row that can fall in the page."""
+        def match(status, **more):
+            return _eq(school_id=school_id, program_id=program_id, status=status, **more)
+        order = [("track", 1), ("name", 1), ("student_id", 1)]
+        withdrawn = list(self._apps.find(match("withdrawn", previous_status="admitted"), ROSTER_FIELDS).sort(order))
+        start = max(0, offset - len(withdrawn))
+        admitted = list(self._apps.find(match("admitted"), ROSTER_FIELDS).sort(order)
+                        .skip(start).limit(offset + limit - start))
+        merged = sorted(admitted + withdrawn, key=lambda d: (d["track"], d["name"], d["student_id"], d["status"]))
+        return [_plain(d) for n, d in enumerate(merged, start) if offset <= n < offset + limit]
 
     def applications_by_id(self, ids):
         return {d["_id"]: _plain(d, ApplicationDoc) for d in self._apps.find({"_id": {"$in": list(ids)}})}

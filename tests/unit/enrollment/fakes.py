@@ -4,6 +4,7 @@ import copy
 from datetime import datetime, timezone
 
 from contracts.errors import Conflict
+from services.enrollment.repository import ROSTER_FIELDS
 
 
 class FakePrograms:
@@ -73,11 +74,12 @@ class FakeStore:
                  and track in (None, a["track"]) and a["status"] in statuses]
         return copy.deepcopy(sorted(found, key=_rank))
 
-    def roster_applications(self, school_id, program_id, offset=0, limit=1000):
+    def roster_applications(self, school_id, program_id, offset=0, limit=100):
         found = [a for a in self.apps.values() if a["school_id"] == school_id and a["program_id"] == program_id
-                 and a["status"] in ("admitted", "withdrawn")]
+                 and (a["status"] == "admitted" or a.get("previous_status") == "admitted")]
         found.sort(key=lambda a: (a["track"], a["name"], a["student_id"]))
-        return copy.deepcopy(found[offset:offset + limit])
+        # as the repository: only the fields a roster row shows
+        return [{k: copy.deepcopy(a[k]) for k in ("id", *ROSTER_FIELDS) if k in a} for a in found[offset:offset + limit]]
 
     def applications_by_id(self, ids):
         return {i: copy.deepcopy(self.apps[i]) for i in ids if i in self.apps}

@@ -554,6 +554,17 @@ def test_the_roster_comes_in_pages_that_hold_every_row_once_in_roster_order(serv
     assert [r["student_id"] for p in pages for r in p["rows"]] == [r["student_id"] for r in whole["rows"]]
 
 
+def test_the_roster_answers_a_page_of_100_unless_asked_and_at_most_1000(service, admitted):
+    app = service.store.live_application("jufe", admitted, "u0")
+    for n in range(150):  # a large programme (the page, not the programme, bounds the answer)
+        service.store.apps[f"bulk-{n}"] = {**app, "id": f"bulk-{n}", "student_id": f"w{n:03d}", "name": f"W {n:03d}"}
+    first = service.roster(ADMIN, admitted)
+    assert (len(first["rows"]), first["limit"], first["has_more"]) == (100, 100, True)
+    assert len(service.roster(ADMIN, admitted, {"limit": 1000})["rows"]) == 156
+    with pytest.raises(InvalidInput):
+        service.roster(ADMIN, admitted, {"limit": 1001})
+
+
 def test_a_claim_left_by_an_interrupted_team_formation_does_not_block_the_students(service, admitted):
     # as if a request died after claiming u0 for a team it never stored
     service.store.memberships[f"{admitted}:u0"] = "ghost-team"
