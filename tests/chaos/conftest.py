@@ -94,7 +94,9 @@ class Keeper:
 def running_system(var_dir, amqp_uri, database, replicas=REPLICAS, **env):
     """The whole system on this broker and database, supervised by a Keeper."""
     env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": database.uri,
-           "PRAXIS_DB_PREFIX": f"chaos{RUN_ID}", "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT), **env}
+           "PRAXIS_DB_PREFIX": f"chaos{RUN_ID}", "PRAXIS_RPC_TIMEOUT": str(RPC_TIMEOUT),
+           # both assessment processes scan for passed deadlines every 2 s (30 s by default)
+           "PRAXIS_DEADLINE_SCAN_SECONDS": "2", **env}
     running = local.System(var_dir, env=env, gateway_port=local.free_port(), replicas=replicas)
     try:
         running.start()

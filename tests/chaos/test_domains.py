@@ -50,12 +50,10 @@ def distinct(events, kind, field):
     return Counter(e["payload"][field] for e in unique)
 
 
-# Known bug (found here, 2 runs of 5): assessment's grade is not idempotent per operation.
-# Killed after the grade's write and before its reply, the gateway answers 503 and the
-# client's retry (same Idempotency-Key, so the same operation_id) grades again: a second
-# submission.graded with a new event id, which incentives applies as a regrade (reward,
-# reversal, reward: the balance stays right, the ledger shows three entries, and every
-# other consumer, webhooks included, hears the grade twice).
+# Found here (2 runs of 5) and fixed: killed after the grade's write and before its reply,
+# the gateway answered 503 and the client's retry (same Idempotency-Key, so the same
+# operation_id) graded again, publishing a second submission.graded with a new event id.
+# The grade now stores its operation id in the same write (services/common/operations.py).
 def test_grades_are_recorded_once_and_credited_once_across_sigkills_of_assessment_and_incentives(
         system, client_for, rabbit):
     admin, lms = school_of(client_for)
@@ -179,5 +177,39 @@ def test_a_demand_poll_decides_once_with_two_replicas_and_a_sigkill_at_its_close
         poll = read(admin, f"{API}/polls/{poll_id}")
         assert (poll["state"], poll["reached"], poll["yes"]) == ("decided", True, 4)
         assert poll["followup_session_id"] == proposals()[0]["id"]
+    finally:
+        tap.close()
+
+
+def test_a_passed_deadline_is_missed_once_per_student_with_two_replicas_and_a_sigkill_at_it(
+        system, client_for, rabbit):
+    """Both assessment processes scan for passed deadlines; one is killed as the deadline
+    passes: each student without work gets deadline.missed once, the one who handed in none."""
+    admin, lms = school_of(client_for)
+    program_id, students = admitted_programme(admin, lms, 6)
+    deadline = now() + timedelta(seconds=15)
+    homework = {"kind": "homework", "title": "Due soon", "module": "store-ops", "rubric": RUBRIC,
+                "opens_at": (now() - timedelta(minutes=1)).isoformat(), "max_attempts": 1, "weight": 1,
+                "deadline": deadline.isoformat()}
+    hw = eventually(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        admin.post(f"{API}/programs/{program_id}/assessments", json=homework)), timeout=60)
+    handed_in = students[0]
+    eventually(lambda: lms.post(f"{API}/assessments/{hw['id']}/submissions", json={"text": "my store"},
+                                headers=as_student(handed_in)).status_code == 201, timeout=60)
+    tap = EventTap(rabbit.uri)
+    try:
+        time.sleep(max(0.0, (deadline - now()).total_seconds()))
+        one = system.services[system.replicas_of("assessment")[0]]  # one replica dies at the deadline
+        one.kill()  # SIGKILL; the keeper starts it again
+        one.wait()
+
+        def missed():
+            found = [e for e in tap.read() if e["type"].startswith("deadline.missed")
+                     and e["payload"]["assessment_id"] == hw["id"]]
+            return found if len({e["payload"]["student_id"] for e in found}) >= 5 else None
+        eventually(missed, timeout=90, interval=1)
+        wait_ready(system)
+        time.sleep(8)  # both replicas' scans (every 2 s) have run again since
+        assert distinct(tap.read(), "deadline.missed", "student_id") == {s: 1 for s in students[1:]}
     finally:
         tap.close()
