@@ -50,7 +50,7 @@ run: install
 
 test: install tools
 	$(BIN)/python -m deploy.local broker
-	$(BIN)/nameko test tests -q -p no:cacheprovider --reruns 1
+	$(BIN)/nameko test tests -q -p no:cacheprovider --reruns 1 -rfER
 
 unit: install
 	$(BIN)/nameko test tests/unit -q -p no:cacheprovider
