@@ -47,7 +47,20 @@ class ActivityDoc(me.Document):
     """One platform record (``_id`` = "<program>:<platform record id>": the dedupe key)."""
     id = me.StringField(primary_key=True)
     batch_id = me.StringField()
-    meta = {**_LOOSE, "collection": "activity", "indexes": ["batch_id"]}
+    account_id = me.StringField()
+    # one secondary index, as before (each costs every insert): by batch, and within a
+    # batch by account (what the reads add from batches not folded yet)
+    meta = {**_LOOSE, "collection": "activity", "indexes": [("batch_id", "account_id")]}
+
+
+class UnfoldedBatchDoc(me.Document):
+    """A telemetry batch whose records are stored but not yet folded into the accounts'
+    and students' summaries (``_id`` = the batch id; what it adds is read from its
+    records). The compaction folds it and removes it; reads add it meanwhile."""
+    id = me.StringField(primary_key=True)
+    program_id = me.StringField(required=True)
+    stored_ts = me.FloatField()
+    meta = {**_LOOSE, "collection": "unfolded_batches", "indexes": [("program_id", "stored_ts")]}
 
 
 class ClaimDoc(OutboxDocument):
@@ -79,5 +92,6 @@ class StatementDoc(me.Document):
     ts = me.FloatField()
 
 
-DOCUMENTS = [ProgramFunnelDoc, StudentDoc, PlatformAccountDoc, ActivityDoc, ClaimDoc, AlertDoc, StatementDoc]
+DOCUMENTS = [ProgramFunnelDoc, StudentDoc, PlatformAccountDoc, ActivityDoc, UnfoldedBatchDoc, ClaimDoc, AlertDoc,
+             StatementDoc]
 OUTBOX = [StudentDoc, ClaimDoc, AlertDoc]

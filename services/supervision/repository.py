@@ -15,7 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.common.events import owing
 from services.supervision import domain
 from services.supervision.models import (PlatformAccountDoc, ActivityDoc, AlertDoc, ClaimDoc, ProgramFunnelDoc,
-                                         StatementDoc, StudentDoc)
+                                         StatementDoc, StudentDoc, UnfoldedBatchDoc)
 
 _HIDDEN = {"pending_events": 0, "outbox_pending": 0}
 _TOKENS = 20  # write tokens kept per document (see save_many)
@@ -267,6 +267,69 @@ class SupervisionRepository:
             mine = {d["_id"] for d in self._activity.find(
                 {"_id": {"$in": list(duplicate)}, "batch_id": batch_id}, {"_id": 1})}
             return {d["id"] for d in docs if d["id"] not in duplicate} | mine
+
+    def records_of(self, batch_ids, account_ids):
+        """The records of these accounts in these batches, one indexed query per
+        (batch, account): what reads add from batches not folded yet."""
+        found = []
+        for batch_id in batch_ids:
+            for account_id in account_ids:
+                found += self._activity.find({"batch_id": {"$eq": batch_id}, "account_id": {"$eq": account_id}},
+                                             {"kind": 1, "ts": 1})
+        return found
+
+    def mapped_students(self, program_id, account_ids, chunk=500):
+        """{account id: student id} of those of the accounts mapped to a student."""
+        keys = {f"{program_id}:{a}": a for a in account_ids}
+        mapped = {}
+        for part in _chunks(list(keys), chunk):
+            for d in self.accounts.collection.find({"_id": {"$in": part}, "student_id": {"$ne": None}},
+                                                   {"student_id": 1}):
+                if d.get("student_id"):
+                    mapped[keys[d["_id"]]] = d["student_id"]
+        return mapped
+
+    def short_of(self, program_id, student_ids, stage, chunk=500):
+        """Those of the students who have not reached ``stage``."""
+        keys = {domain.student_key(program_id, sid): sid for sid in student_ids}
+        short = set()
+        for part in _chunks(list(keys), chunk):
+            short.update(keys[d["_id"]] for d in StudentDoc._get_collection().find(
+                {"_id": {"$in": part}, f"stages.{stage}": {"$exists": False}}, {"_id": 1}))
+        return short
+
+    # --- batches stored and not folded yet (see SupervisionService.on_telemetry_ingested) ----
+
+    def add_unfolded(self, batch_id, program_id, school_id, now):
+        """Note a stored batch for the compaction, once (a redelivery finds it noted)."""
+        try:
+            UnfoldedBatchDoc._get_collection().insert_one(
+                {"_id": batch_id, "program_id": program_id, "school_id": school_id, "stored_ts": now})
+        except DuplicateKeyError:
+            pass
+
+    def unfolded(self, program_id, limit=0):
+        """The programme's batches not folded yet, oldest first, with what each adds per
+        account (from its records: those it stored first): [{"id", "school_id", "deltas":
+        {account id: delta}}]."""
+        batches = [{"id": d["_id"], "school_id": d.get("school_id")} for d in UnfoldedBatchDoc._get_collection().find(
+            {"program_id": {"$eq": program_id}}).sort("stored_ts", ASCENDING).limit(limit)]
+        for batch in batches:
+            by_account = defaultdict(list)
+            for record in self._activity.find({"batch_id": {"$eq": batch["id"]}}, {"account_id": 1, "kind": 1, "ts": 1}):
+                by_account[record["account_id"]].append(record)
+            batch["deltas"] = {a: domain.records_delta(records) for a, records in by_account.items()}
+        return batches
+
+    def unfolded_ids(self, program_id):
+        return [d["_id"] for d in UnfoldedBatchDoc._get_collection().find(
+            {"program_id": {"$eq": program_id}}, {"_id": 1}).sort("stored_ts", ASCENDING)]
+
+    def unfolded_programs(self):
+        return sorted({d["program_id"] for d in UnfoldedBatchDoc._get_collection().find({}, {"program_id": 1})})
+
+    def drop_unfolded(self, batch_ids):
+        UnfoldedBatchDoc._get_collection().delete_many({"_id": {"$in": list(batch_ids)}})
 
     # --- alerts ------------------------------------------------------------------------
 

@@ -51,8 +51,12 @@ RETRIES = 8
 BATCH_RETRIES = 40  # telemetry batches for the same accounts contend
 
 
+# stored telemetry is folded into the summaries every PRAXIS_COMPACT_SECONDS (reads add
+# what is not folded yet), up to COMPACT_BATCHES batches (of up to 5,000 records) a pass
+COMPACT_SECONDS = float(os.environ.get("PRAXIS_COMPACT_SECONDS", "10"))
+COMPACT_BATCHES = 40
 TELEMETRY_ONE_AT_A_TIME = Semaphore(1)
-FOLDING = {}  # "waiting": the batches stored and not folded yet in this process (see on_telemetry_ingested)
+DECIDING_ONE_AT_A_TIME = Semaphore(1)
 
 
 class ProgramNotYetKnown(ConnectionFailure):
@@ -453,33 +457,75 @@ class SupervisionService(PraxisService):
 
     @on_event(TELEMETRY_INGESTED)
     def on_telemetry_ingested(self, event):
-        """A batch of platform records: each new record once, folded into its account's
-        summary and its mapped student's activity, once per batch. Folding runs one at a
-        time in a process, and takes every batch whose records are stored by then (the
-        handlers waiting meanwhile): an account and a student are written once for all
-        of them, not once per batch (at 10,000 students each 5,000-record batch touches
-        5,000 accounts; bench/README.md). A handler whose batch another folded returns
-        then (its event is acked after its batch is folded); if that fold failed, it
-        fails too and its event comes back. Several supervision processes fold side by
-        side under the same per-batch guards."""
+        """A batch of platform records: each new record stored once (on the platform's
+        record id) and what the new ones add per account noted for the compaction: two
+        bulk writes, and no account or student written per record (at 10,000 students a
+        5,000-record batch touches 5,000 accounts and each such write costs several
+        inserts: bench/README.md). The summaries take the batch at the next compaction
+        (compact_telemetry), and every read adds what is not folded yet, so a read shows
+        every stored record. What must show at once is decided now (_decide_now): a
+        first login that makes a student `active`, activity that ends an idle spell."""
         item = self._store_batch(event)
-        waiting = FOLDING.setdefault("waiting", [])
-        waiting.append(item)
+        now = time.time()
+        program = item["program"]
+        self.store.add_unfolded(item["batch_id"], program["id"], item["school_id"], now)
+        if not program.get("stub") and not program.get("telemetry_seen"):
+            self._change_program(program["id"], lambda prog: prog.update(telemetry_seen=True))
+        with DECIDING_ONE_AT_A_TIME:  # handlers side by side would decide for the same students
+            self._decide_now(item, now)
+
+    def _decide_now(self, item, now):
+        """Fold the batch now into the students it decides something for: those it may
+        make `active` (a login after the first session, not active yet) and those in an
+        idle spell (activity ends it), with all their accounts' records in it; the
+        student remembers the batch, so the compaction does not add it again. The
+        programme lists the accounts in a spell (``in_spell``); a spell missing there
+        still ends at the compaction, which the idle check runs first."""
+        program = item["program"]
+        if program.get("stub"):
+            return
+        first = domain.first_session_ts(program)
+        logins = [a for a, delta in item["deltas"].items()
+                  if first is not None and delta["last"].get("login", 0) >= first]
+        mapped = self.store.mapped_students(program["id"], logins) if logins else {}
+        due = self.store.short_of(program["id"], set(mapped.values()), "active") if mapped else set()
+        due |= {sid for account_id, sid in program.get("in_spell") or [] if account_id in item["deltas"]}
+        if not due:
+            return
+        owed = defaultdict(lambda: defaultdict(domain.empty_platform))  # student -> batch -> delta
+        accounts_of = defaultdict(set)
+        for account in self.store.accounts_of_students({domain.student_key(program["id"], sid) for sid in due}):
+            delta = item["deltas"].get(account["account_id"])
+            if delta:
+                domain.add_platform(owed[account["student_id"]][item["batch_id"]], delta)
+                accounts_of[account["student_id"]].add(account["account_id"])
+        self._fold_students(program, owed, accounts_of, now)
+
+    @timer(interval=COMPACT_SECONDS)
+    def compact_telemetry(self):
+        for program_id in self.store.unfolded_programs():
+            self.compact(program_id)
+
+    def compact(self, program_id):
+        """Fold the programme's stored batches into the accounts' and students' summaries,
+        oldest first and many at once: each account and each student is written once for
+        all of them (at 10,000 students, 20 batches of 5,000 records take 10,000 account
+        and 10,000 student writes, not 100,000 of each). A batch is forgotten only once
+        folded; a fold cut short (a crash, the database gone) runs again under the
+        accounts' and students' per-batch guards, so each batch counts once. One pass at
+        a time in a process; several processes fold side by side under the same guards."""
         with TELEMETRY_ONE_AT_A_TIME:
-            if "error" in item:
-                raise Contended(f"the fold that took batch {item['batch_id']} failed: {item['error']}")
-            if item.get("folded"):
-                return
-            taken = list(waiting)
-            del waiting[:]
-            try:
-                self._fold(taken, time.time())
-            except Exception as exc:
-                for other in taken:
-                    other["error"] = repr(exc)
-                raise
-            for other in taken:
-                other["folded"] = True
+            while True:
+                batches = self.store.unfolded(program_id, limit=COMPACT_BATCHES)
+                if not batches:
+                    return
+                program = self._program(program_id, batches[0]["school_id"])
+                self._fold([{"program": program, "school_id": b["school_id"], "batch_id": b["id"],
+                             "deltas": b["deltas"]} for b in batches], time.time())
+                self.store.drop_unfolded([b["id"] for b in batches])
+                log.info("telemetry folded", extra={"program_id": program_id, "batches": len(batches)})
+                if len(batches) < COMPACT_BATCHES:
+                    return
 
     def _store_batch(self, event):
         """Insert the batch's records once each (on the platform's record id); what the
@@ -519,8 +565,6 @@ class SupervisionService(PraxisService):
                         domain.add_platform(owed[mapped[account_id]][batch_id], delta)
                         accounts_of[mapped[account_id]].add(account_id)
             self._fold_students(program, owed, accounts_of, now)
-            if not program.get("stub") and not program.get("telemetry_seen"):
-                self._change_program(program["id"], lambda prog: prog.update(telemetry_seen=True))
 
     def _fold_students(self, program, owed, accounts_of, now):
         """Add each batch's delta to the student once; activity after an idle spell ends it."""
@@ -538,14 +582,23 @@ class SupervisionService(PraxisService):
     def _end_idle_spell(student, ended):
         idle = student.get("idle")
         if idle and (student["platform"]["last_ts"] or 0) > idle["since"]:
-            ended.append(idle["spell_id"])
+            ended.append((idle["spell_id"], student["student_id"]))
             student["idle"] = None
 
     def _resolve_ended_spells(self, program, ended):
-        for spell in ended:
+        for spell, _ in ended:
             for kind in ("student_idle", "account_reclaim"):
                 self._resolve_alert(program, domain.alert_id(kind, program["id"], spell), "system",
                                     "platform activity ended the idle spell")
+        gone = {sid for _, sid in ended}
+
+        def forget(p):
+            kept = [pair for pair in p.get("in_spell") or [] if pair[1] not in gone]
+            if len(kept) == len(p.get("in_spell") or []):
+                return False
+            p["in_spell"] = kept
+        if gone:
+            self._change_program(program["id"], forget)
 
     def _refresh_platform(self, program, student_ids, now):
         """Recompute the students' platform activity from their accounts; activity
@@ -597,22 +650,39 @@ class SupervisionService(PraxisService):
         else:
             raise Conflict("platform accounts changed too often meanwhile; retry")
         self._refresh_platform(program, touched, time.time())
-        unmapped = sum(1 for a in self.store.accounts_in(program_id) if not a.get("student_id"))
+        unmapped = sum(1 for a in self._accounts_of(program)[0].values() if not a.get("student_id"))
         return dump(MappingResultSchema, {"mapped": len(wanted), "unmapped": unmapped})
+
+    def _accounts_of(self, program):
+        """The programme's accounts, and their summaries with the stored records not
+        folded into them yet added (an account first seen in those is listed too)."""
+        accounts = {a["account_id"]: a for a in self.store.accounts_in(program["id"])}
+        summaries = {account_id: {"last": domain.account_last(a), "counts": dict(a["counts"]), "days": {}}
+                     for account_id, a in accounts.items()}
+        for batch in self.store.unfolded(program["id"]):
+            for account_id, delta in batch["deltas"].items():
+                if account_id not in accounts:
+                    accounts[account_id] = domain.new_account(program["id"], program["school_id"], account_id)
+                    summaries[account_id] = domain.empty_platform()
+                if batch["id"] not in accounts[account_id]["batches"]:
+                    domain.add_platform(summaries[account_id], delta)
+        return accounts, summaries
 
     @rpc
     def list_accounts(self, caller, program_id, query=None):
         """The programme's platform accounts by account id (paged), or only the unmapped ones."""
         query = load(AccountQuerySchema, query)
-        self._own_program(caller, program_id)
-        accounts = sorted((a for a in self.store.accounts_in(program_id)
-                           if not (query["unmapped"] and a.get("student_id"))), key=lambda a: a["account_id"])
+        program = self._own_program(caller, program_id)
+        accounts, summaries = self._accounts_of(program)
+        listed = sorted((a for a in accounts.values() if not (query["unmapped"] and a.get("student_id"))),
+                        key=lambda a: a["account_id"])
         start, limit = query["offset"], query["limit"]
-        items = [{"account_id": a["account_id"], "student_id": a.get("student_id"), "counts": a["counts"],
-                  "last_activity_at": domain.moment(max(domain.account_last(a).values(), default=None))}
-                 for a in accounts[start:start + limit]]
+        items = [{"account_id": a["account_id"], "student_id": a.get("student_id"),
+                  "counts": summaries[a["account_id"]]["counts"],
+                  "last_activity_at": domain.moment(max(summaries[a["account_id"]]["last"].values(), default=None))}
+                 for a in listed[start:start + limit]]
         return dump(AccountPageSchema, {"items": items, "limit": limit, "offset": start,
-                                        "has_more": len(accounts) > start + limit})
+                                        "has_more": len(listed) > start + limit})
 
     # --- reading the funnel and students -------------------------------------------------
 
@@ -649,6 +719,10 @@ class SupervisionService(PraxisService):
         student = self.store.students.get(domain.student_key(program_id, student_id))
         if student is None:
             raise NotFound(f"no student {student_id} in programme {program_id}")
+        fresh = [b for b in self.store.unfolded_ids(program_id) if b not in (student.get("platform_batches") or [])]
+        if fresh and student["accounts"]:  # the stored records not folded into the summary yet
+            domain.add_platform(student["platform"], domain.records_delta(
+                self.store.records_of(fresh, student["accounts"])))
         return dump(StudentActivitySchema, domain.activity_view(student))
 
     # --- rules, idle accounts, alerts ----------------------------------------------------
@@ -682,7 +756,9 @@ class SupervisionService(PraxisService):
         """The idle check and the attendance alerts of one programme at ``now``.
         One idle spell gives one student.idle, one alert and (after the grace
         period) one reclaim, however often this runs and in however many
-        processes: each is claimed by inserting a record with the spell's id."""
+        processes: each is claimed by inserting a record with the spell's id. Stored
+        telemetry is folded first, so that the idle clocks hold every record."""
+        self.compact(program_id)
         program = self.store.programs.get(program_id)
         if program is None:
             return {"idle": 0, "reclaimed": 0}
@@ -707,7 +783,12 @@ class SupervisionService(PraxisService):
             def mark(verdict):
                 return lambda s: s.update(idle={"spell_id": verdict["spell_id"], "since": verdict["since"],
                                                 "reclaimed": verdict["reclaim"]})
-            self._change_students(program, {sid: mark(v) for sid, v in marks.items()}, now, create=False)
+            marked = self._change_students(program, {sid: mark(v) for sid, v in marks.items()}, now, create=False)
+            # the accounts in a spell, for the telemetry handler to end the spell at once
+            pairs = [[account_id, student["student_id"]] for student in marked.values()
+                     for account_id in student["accounts"]]
+            self._change_program(program_id, lambda p: p.update(in_spell=[
+                *[pair for pair in p.get("in_spell") or [] if pair[1] not in marks], *pairs]))
         self._check_attendance(program, now)
         return {"idle": sum(1 for c in claimed if c.endswith(":idle")),
                 "reclaimed": sum(1 for c in claimed if c.endswith(":reclaim"))}
@@ -849,6 +930,14 @@ class SupervisionService(PraxisService):
             if not more:
                 break
             offset += 500
+        unfolded = self.store.unfolded(program_id)
+        if unfolded:  # the stored records not folded into the students' summaries yet
+            by_account = {account_id: student for student in students for account_id in student["accounts"]}
+            for batch in unfolded:
+                for account_id, delta in batch["deltas"].items():
+                    student = by_account.get(account_id)
+                    if student is not None and batch["id"] not in (student.get("platform_batches") or []):
+                        domain.add_platform(student["platform"], delta)
         alerts, _ = self.store.list_alerts(program_id, limit=100_000)
         return dump(ReportSchema, reports.programme_report(program, students, alerts, time.time()))
 

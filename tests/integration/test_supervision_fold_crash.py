@@ -1,8 +1,8 @@
-"""Telemetry is folded into accounts and then into students in separate writes (the
-real database: no transaction spans them), several batches at once. Killed between
-the writes, or redelivered after them, a batch still counts once per account and
-student; batches folded together where an account folded one of them already count
-the others once too."""
+"""Stored telemetry is folded (compacted) into accounts and then into students in
+separate writes (the real database: no transaction spans them), several batches at
+once. Killed between the writes, or run again after them, a batch still counts once
+per account and student, and reads show it once meanwhile; batches folded together
+where an account folded one of them already count the others once too."""
 from datetime import timedelta
 
 import pytest
@@ -47,33 +47,57 @@ def batch(batch_id, *records):
                       for n, account in enumerate(records)], batch_id=batch_id)
 
 
-def test_a_batch_killed_after_its_accounts_were_folded_counts_once_when_it_comes_back(supervision, monkeypatch):
+def folded_logins(service, key):
+    """The login count folded into a stored account or student (what reads start from)."""
+    record = service.store.accounts.get(key) or service.store.students.get(key)
+    return (record.get("platform") or record)["counts"].get("login", 0)
+
+
+def noted_again(service, *events):
+    """The batches stored and noted for the compaction again (a redelivery after a
+    compaction that died before it forgot them)."""
+    for event in events:
+        item = service._store_batch(event)
+        service.store.add_unfolded(item["batch_id"], "p1", "jufe", START.timestamp())
+
+
+def test_a_compaction_killed_after_the_accounts_were_folded_counts_once_when_it_runs_again(supervision, monkeypatch):
+    supervision.on_telemetry_ingested(batch("b1", "acc-ann", "acc-ann", "acc-bob"))
     monkeypatch.setattr(supervision, "_change_students", killed)
     with pytest.raises(ConnectionFailure):
-        supervision.on_telemetry_ingested(batch("b1", "acc-ann", "acc-ann", "acc-bob"))
+        supervision.compact("p1")
     monkeypatch.undo()
-    assert account_logins(supervision, "acc-ann") == 2  # the accounts' write was made
-    assert logins(supervision, "ann") == 0
+    assert folded_logins(supervision, "p1:acc-ann") == 2  # the accounts' write was made
+    assert folded_logins(supervision, "p1:ann") == 0      # the students' was not
+    assert (logins(supervision, "ann"), logins(supervision, "bob")) == (2, 1)  # reads add the batch
     supervision.on_telemetry_ingested(batch("b1", "acc-ann", "acc-ann", "acc-bob"))  # redelivered
-    supervision.on_telemetry_ingested(batch("b1", "acc-ann", "acc-ann", "acc-bob"))  # and once more
+    supervision.compact("p1")
+    noted_again(supervision, batch("b1", "acc-ann", "acc-ann", "acc-bob"))
+    supervision.compact("p1")
+    assert (folded_logins(supervision, "p1:ann"), folded_logins(supervision, "p1:bob")) == (2, 1)
     assert (logins(supervision, "ann"), logins(supervision, "bob")) == (2, 1)
     assert (account_logins(supervision, "acc-ann"), account_logins(supervision, "acc-bob")) == (2, 1)
 
 
 def test_batches_folded_together_count_once_where_an_account_folded_one_already(supervision, monkeypatch):
+    supervision.on_telemetry_ingested(batch("b1", "acc-ann"))
     monkeypatch.setattr(supervision, "_change_students", killed)
     with pytest.raises(ConnectionFailure):
-        supervision.on_telemetry_ingested(batch("b1", "acc-ann"))
+        supervision.compact("p1")
     monkeypatch.undo()
-    # b1 comes back while b2 and b3 (one of them on a new account) wait: one fold takes all three
-    items = [supervision._store_batch(batch("b1", "acc-ann")),
-             supervision._store_batch(batch("b2", "acc-ann", "acc-bob")),
-             supervision._store_batch(batch("b3", "acc-new", "acc-bob"))]
-    supervision._fold(items, START.timestamp())
-    supervision._fold(items, START.timestamp())  # a redelivery of all three
+    # b1 waits again beside b2 and b3 (one of them on a new account): one compaction takes all three
+    supervision.on_telemetry_ingested(batch("b2", "acc-ann", "acc-bob"))
+    supervision.on_telemetry_ingested(batch("b3", "acc-new", "acc-bob"))
+    supervision.compact("p1")
+    noted_again(supervision, batch("b1", "acc-ann"), batch("b2", "acc-ann", "acc-bob"),
+                batch("b3", "acc-new", "acc-bob"))
+    supervision.compact("p1")  # all three again
     assert (logins(supervision, "ann"), logins(supervision, "bob")) == (2, 2)
     assert [account_logins(supervision, a) for a in ("acc-ann", "acc-bob", "acc-new")] == [2, 2, 1]
     # the unmapped account's records count for its student once mapped, and once
     supervision.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-new", "student_id": "ann"}]})
     supervision.on_telemetry_ingested(batch("b3", "acc-new", "acc-bob"))
     assert (logins(supervision, "ann"), logins(supervision, "bob")) == (3, 2)
+    supervision.compact("p1")
+    assert (logins(supervision, "ann"), logins(supervision, "bob")) == (3, 2)
+    assert (folded_logins(supervision, "p1:ann"), folded_logins(supervision, "p1:bob")) == (3, 2)

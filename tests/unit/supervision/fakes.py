@@ -59,6 +59,7 @@ class FakeSupervisionRepository:
         self.programs, self.students, self.accounts = FakeRecords(), FakeRecords(), FakeRecords()
         self.alerts, self.claims = FakeRecords(), FakeRecords()
         self.activity = {}
+        self.unfolded_batches = {}  # batch id -> {"id", "program_id", "school_id", "stored_ts"}
         self.statements = {}  # id -> {"statement", "program_id", "ts", "pending"}
 
     def events(self, event_type=None):
@@ -130,6 +131,45 @@ class FakeSupervisionRepository:
             if self.activity[doc["id"]]["batch_id"] == batch_id:
                 new.add(doc["id"])
         return new
+
+    def records_of(self, batch_ids, account_ids):
+        return [copy.deepcopy(r) for r in self.activity.values()
+                if r["batch_id"] in batch_ids and r["account_id"] in account_ids]
+
+    def mapped_students(self, program_id, account_ids):
+        found = (self.accounts.docs.get(f"{program_id}:{a}") for a in account_ids)
+        return {a["account_id"]: a["student_id"] for a in found if a and a.get("student_id")}
+
+    def short_of(self, program_id, student_ids, stage):
+        return {sid for sid in student_ids
+                if stage not in self.students.docs.get(domain.student_key(program_id, sid), {}).get("stages", {})}
+
+    def add_unfolded(self, batch_id, program_id, school_id, now):
+        self.unfolded_batches.setdefault(batch_id, {"id": batch_id, "program_id": program_id,
+                                                    "school_id": school_id, "stored_ts": now})
+
+    def unfolded(self, program_id, limit=0):
+        batches = sorted((b for b in self.unfolded_batches.values() if b["program_id"] == program_id),
+                         key=lambda b: b["stored_ts"])[:limit or None]
+        out = []
+        for batch in batches:
+            by_account = {}
+            for record in self.activity.values():
+                if record["batch_id"] == batch["id"]:
+                    by_account.setdefault(record["account_id"], []).append(record)
+            out.append({"id": batch["id"], "school_id": batch["school_id"],
+                        "deltas": {a: domain.records_delta(rs) for a, rs in by_account.items()}})
+        return out
+
+    def unfolded_ids(self, program_id):
+        return [b["id"] for b in self.unfolded(program_id)]
+
+    def unfolded_programs(self):
+        return sorted({b["program_id"] for b in self.unfolded_batches.values()})
+
+    def drop_unfolded(self, batch_ids):
+        for batch_id in batch_ids:
+            self.unfolded_batches.pop(batch_id, None)
 
     def list_alerts(self, program_id, status=None, mentor_id=None, limit=100, offset=0):
         docs = sorted((a for a in self.alerts.docs.values() if a["program_id"] == program_id

@@ -171,3 +171,37 @@ def test_overdue_questions_alert_the_mentor_and_answers_give_the_median_time(ser
     assert service.list_alerts(ADMIN, "p1", {"mentor_id": "m1"})["items"][0]["status"] == "resolved"
     mentors = service.report(ADMIN, "p1")["mentors"]
     assert mentors == [{"mentor_id": "m1", "answered": 3, "median_answer_hours": 6.0, "overdue": 1}]
+
+
+def test_stored_records_show_in_every_read_before_the_compaction_and_count_once_after(service, store):
+    batch = [("r1", "acc-ann", "login", START + DAY), ("r2", "acc-ann", "order_handled", START + DAY),
+             ("r3", "acc-new", "other", START + DAY)]
+    service.on_telemetry_ingested(telemetry(batch, batch_id="b1"))
+    assert store.unfolded_ids("p1") == ["b1"]  # stored, not folded into the summaries yet
+
+    def reads():
+        ann = service.student_activity(ADMIN, "p1", "ann")
+        row = {r["student_id"]: r for r in service.report(ADMIN, "p1")["students"]}["ann"]
+        accounts = {a["account_id"]: a["counts"] for a in service.list_accounts(ADMIN, "p1", {})["items"]}
+        return (ann["platform_counts"]["login"], ann["platform_counts"]["order_handled"], ann["platform"]["login"],
+                row["platform_activity"], accounts)
+    before = reads()
+    assert before == (1, 1, (START + DAY).isoformat(), 2,
+                      {"acc-ann": {"login": 1, "order_handled": 1}, "acc-bob": {}, "acc-new": {"other": 1}})
+    service.compact("p1")
+    assert store.unfolded_ids("p1") == []
+    assert reads() == before
+    store.add_unfolded("b1", "p1", "jufe", 0)
+    service.compact("p1")  # a compaction cut short before it forgot the batch: folded again, counted once
+    assert reads() == before
+
+
+def test_a_spell_the_programme_does_not_list_still_ends_at_the_idle_check(service, store):
+    service.check_program("p1", at(6))                    # both idle
+    program = store.programs.docs["p1"]
+    program["in_spell"] = [pair for pair in program["in_spell"] if pair[1] != "ann"]  # a write that died
+    service.on_telemetry_ingested(telemetry([("r1", "acc-ann", "login", START + 6.5 * DAY)]))
+    assert [i["student_id"] for i in service.idle_accounts(ADMIN, "p1")["items"]] == ["ann", "bob"]
+    service.check_program("p1", at(6.6))                  # folds the batch first: ann's spell ends
+    assert [i["student_id"] for i in service.idle_accounts(ADMIN, "p1")["items"]] == ["bob"]
+    assert [e["payload"]["student_id"] for e in store.events(ALERT_RESOLVED)] == ["ann"]
