@@ -315,19 +315,50 @@ class ReportRowSchema(StrictSchema):
     open_alerts = Integer(required=True)
 
 
+class SessionAttendanceSchema(StrictSchema):
+    session_id = fields.String(required=True)
+    title = fields.String(required=True)
+    starts_at = fields.String(required=True, metadata={"format": "date-time"})
+    attended = Integer(required=True, metadata={"description": "Expected students who attended live or by replay"})
+    expected = Integer(required=True, metadata={"description": "Admitted students of the session's tracks"})
+    rate = fields.Float(required=True, allow_none=True, metadata={"description": "attended / expected (null: none expected)"})
+
+
+class AssessmentWorkSchema(StrictSchema):
+    assessment_id = fields.String(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    deadline = fields.String(required=True, metadata={"format": "date-time"})
+    submitted = Integer(required=True, metadata={"description": "Students who handed in"})
+    missed = Integer(required=True, metadata={"description": "Students who missed the deadline"})
+
+
+class MentorResponsivenessSchema(StrictSchema):
+    mentor_id = fields.String(required=True)
+    answered = Integer(required=True, metadata={"description": "Questions answered"})
+    median_answer_hours = fields.Float(required=True, allow_none=True,
+                                       metadata={"description": "Median time to answer (null: none answered yet)"})
+    overdue = Integer(required=True, metadata={"description": "Questions that went past their answer deadline"})
+
+
+class InstructorScoreSchema(StrictSchema):
+    instructor_id = fields.String(required=True)
+    score = fields.Float(required=True, metadata={"description": "Mean feedback score, 1-5"})
+    responses = Integer(required=True)
+
+
 class ReportSchema(StrictSchema):
     program_id = fields.String(required=True)
     funnel = fields.Nested(FunnelSchema, required=True)
     students = fields.List(fields.Nested(ReportRowSchema), required=True)
-    sessions = fields.List(fields.Dict(), required=True,
-                           metadata={"description": "Attendance per session: session_id, title, attended, expected"})
-    assessments = fields.List(fields.Dict(), required=True,
-                              metadata={"description": "Missing work per assessment: assessment_id, title, "
-                                                       "submitted, missed"})
-    mentors = fields.List(fields.Dict(), required=True,
-                          metadata={"description": "mentor_id, answered, median_answer_hours, overdue"})
-    instructors = fields.List(fields.Dict(), required=True,
-                              metadata={"description": "instructor_id, score (1-5), responses"})
+    sessions = fields.List(fields.Nested(SessionAttendanceSchema), required=True,
+                           metadata={"description": "Attendance per session"})
+    assessments = fields.List(fields.Nested(AssessmentWorkSchema), required=True,
+                              metadata={"description": "Missing work per assessment"})
+    mentors = fields.List(fields.Nested(MentorResponsivenessSchema), required=True,
+                          metadata={"description": "Each mentor's responsiveness"})
+    instructors = fields.List(fields.Nested(InstructorScoreSchema), required=True,
+                              metadata={"description": "Each instructor's feedback score"})
 
 
 class StatementItemSchema(StrictSchema):
