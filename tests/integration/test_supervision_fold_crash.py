@@ -101,3 +101,19 @@ def test_batches_folded_together_count_once_where_an_account_folded_one_already(
     supervision.compact("p1")
     assert (logins(supervision, "ann"), logins(supervision, "bob")) == (3, 2)
     assert (folded_logins(supervision, "p1:ann"), folded_logins(supervision, "p1:bob")) == (3, 2)
+
+
+def test_reads_on_the_database_add_the_batches_not_folded_yet_once(supervision):
+    supervision.on_telemetry_ingested(batch("b1", "acc-ann", "acc-ann", "acc-bob", "acc-new"))
+    assert supervision.store.unfolded_ids("p1") == ["b1"]
+    assert (folded_logins(supervision, "p1:ann"), folded_logins(supervision, "p1:bob")) == (0, 0)
+    assert (logins(supervision, "ann"), logins(supervision, "bob")) == (2, 1)
+    assert [account_logins(supervision, a) for a in ("acc-ann", "acc-bob", "acc-new")] == [2, 1, 1]
+    rows = {r["student_id"]: r["platform_activity"] for r in supervision.report(ADMIN, "p1")["students"]}
+    assert rows == {"ann": 2, "bob": 1}
+    supervision.compact("p1")
+    assert supervision.store.unfolded_ids("p1") == []
+    assert (folded_logins(supervision, "p1:ann"), folded_logins(supervision, "p1:bob")) == (2, 1)
+    assert (logins(supervision, "ann"), logins(supervision, "bob")) == (2, 1)
+    assert [account_logins(supervision, a) for a in ("acc-ann", "acc-bob", "acc-new")] == [2, 1, 1]
+    assert {r["student_id"]: r["platform_activity"] for r in supervision.report(ADMIN, "p1")["students"]} == rows
