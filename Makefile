@@ -66,6 +66,8 @@ e2e: install
 bench: install
 	$(BIN)/python -m deploy.local broker
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.selection --seed
+	$(BIN)/python -m bench.supervision
 
 clean:
 	rm -rf $(VENV) $(DBVENV) $(LRSVENV) var .pytest_cache
