@@ -315,7 +315,7 @@ class ReportRowSchema(StrictSchema):
     open_alerts = Integer(required=True)
 
 
-class SessionAttendanceSchema(StrictSchema):
+class ReportSessionSchema(StrictSchema):
     session_id = fields.String(required=True)
     title = fields.String(required=True)
     starts_at = fields.String(required=True, metadata={"format": "date-time"})
@@ -324,7 +324,7 @@ class SessionAttendanceSchema(StrictSchema):
     rate = fields.Float(required=True, allow_none=True, metadata={"description": "attended / expected (null: none expected)"})
 
 
-class AssessmentWorkSchema(StrictSchema):
+class ReportAssessmentSchema(StrictSchema):
     assessment_id = fields.String(required=True)
     title = fields.String(required=True)
     kind = fields.String(required=True)
@@ -333,7 +333,7 @@ class AssessmentWorkSchema(StrictSchema):
     missed = Integer(required=True, metadata={"description": "Students who missed the deadline"})
 
 
-class MentorResponsivenessSchema(StrictSchema):
+class ReportMentorSchema(StrictSchema):
     mentor_id = fields.String(required=True)
     answered = Integer(required=True, metadata={"description": "Questions answered"})
     median_answer_hours = fields.Float(required=True, allow_none=True,
@@ -341,7 +341,7 @@ class MentorResponsivenessSchema(StrictSchema):
     overdue = Integer(required=True, metadata={"description": "Questions that went past their answer deadline"})
 
 
-class InstructorScoreSchema(StrictSchema):
+class ReportInstructorSchema(StrictSchema):
     instructor_id = fields.String(required=True)
     score = fields.Float(required=True, metadata={"description": "Mean feedback score, 1-5"})
     responses = Integer(required=True)
@@ -351,13 +351,13 @@ class ReportSchema(StrictSchema):
     program_id = fields.String(required=True)
     funnel = fields.Nested(FunnelSchema, required=True)
     students = fields.List(fields.Nested(ReportRowSchema), required=True)
-    sessions = fields.List(fields.Nested(SessionAttendanceSchema), required=True,
+    sessions = fields.List(fields.Nested(ReportSessionSchema), required=True,
                            metadata={"description": "Attendance per session"})
-    assessments = fields.List(fields.Nested(AssessmentWorkSchema), required=True,
+    assessments = fields.List(fields.Nested(ReportAssessmentSchema), required=True,
                               metadata={"description": "Missing work per assessment"})
-    mentors = fields.List(fields.Nested(MentorResponsivenessSchema), required=True,
+    mentors = fields.List(fields.Nested(ReportMentorSchema), required=True,
                           metadata={"description": "Each mentor's responsiveness"})
-    instructors = fields.List(fields.Nested(InstructorScoreSchema), required=True,
+    instructors = fields.List(fields.Nested(ReportInstructorSchema), required=True,
                               metadata={"description": "Each instructor's feedback score"})
 
 

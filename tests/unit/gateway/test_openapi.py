@@ -150,3 +150,14 @@ def test_schemas_state_the_cross_field_rules_json_schema_cannot(spec):
     assert "grace_seconds is shorter than period_seconds" in schemas["CheckinWindow"]["description"]
     assert "live_online session needs stream_url" in schemas["SessionCreate"]["description"]
     assert "a rejection needs a reason" in schemas["SessionReview"]["description"]
+
+
+def test_every_schema_has_its_own_name_in_the_document():
+    """Two schema classes of one name would be renamed by apispec (``InstructorScore1``):
+    a client generated from the document would get a name that says nothing."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_app({"TESTING": True}).test_client().get("/api/v1/openapi.json")
+    clashes = [str(w.message) for w in caught if "Multiple schemas resolved" in str(w.message)]
+    assert clashes == []
