@@ -458,7 +458,7 @@ class SupervisionService(PraxisService):
     @on_event(TELEMETRY_INGESTED)
     def on_telemetry_ingested(self, event):
         """A batch of platform records: each new record stored once (on the platform's
-        record id) and what the new ones add per account noted for the compaction: two
+        record id) and the batch noted for the compaction: two
         bulk writes, and no account or student written per record (at 10,000 students a
         5,000-record batch touches 5,000 accounts and each such write costs several
         inserts: bench/README.md). The summaries take the batch at the next compaction
