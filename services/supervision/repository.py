@@ -242,12 +242,7 @@ class SupervisionRepository:
                      if b not in done.get(key, ())]
             if again:
                 collection.bulk_write(again, ordered=False)
-        mapped = {}
-        for part in _chunks(list(keys), chunk):
-            for d in collection.find({"_id": {"$in": part}, "student_id": {"$ne": None}}, {"student_id": 1}):
-                if d.get("student_id"):
-                    mapped[keys[d["_id"]]] = d["student_id"]
-        return mapped
+        return self.mapped_students(program_id, folds, chunk)
 
     def insert_records(self, batch_id, docs):
         """Insert platform records once each; return the ids new to this batch

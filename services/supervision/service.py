@@ -48,14 +48,14 @@ ACTOR = "supervision"
 CHECK_SECONDS = float(os.environ.get("PRAXIS_IDLE_CHECK_SECONDS", "60"))
 XAPI_SECONDS = float(os.environ.get("PRAXIS_XAPI_SECONDS", "5"))
 RETRIES = 8
-BATCH_RETRIES = 40  # telemetry batches for the same accounts contend
+BATCH_RETRIES = 40  # handlers writing the same students at once (telemetry, the idle check) contend
 
 
 # stored telemetry is folded into the summaries every PRAXIS_COMPACT_SECONDS (reads add
 # what is not folded yet), up to COMPACT_BATCHES batches (of up to 5,000 records) a pass
 COMPACT_SECONDS = float(os.environ.get("PRAXIS_COMPACT_SECONDS", "10"))
 COMPACT_BATCHES = 40
-TELEMETRY_ONE_AT_A_TIME = Semaphore(1)
+COMPACTING_ONE_AT_A_TIME = Semaphore(1)
 DECIDING_ONE_AT_A_TIME = Semaphore(1)
 
 
@@ -514,7 +514,7 @@ class SupervisionService(PraxisService):
         folded; a fold cut short (a crash, the database gone) runs again under the
         accounts' and students' per-batch guards, so each batch counts once. One pass at
         a time in a process; several processes fold side by side under the same guards."""
-        with TELEMETRY_ONE_AT_A_TIME:
+        with COMPACTING_ONE_AT_A_TIME:
             while True:
                 batches = self.store.unfolded(program_id, limit=COMPACT_BATCHES)
                 if not batches:
