@@ -384,8 +384,12 @@ class ReliableEventHandler(EventHandler):
 
     queue_consumer = KeepingQueueConsumer()
 
-    def __init__(self, event_type, **kwargs):
+    def __init__(self, event_type, inbox=True, **kwargs):
+        """``inbox=False`` only for a handler whose every write is keyed by the event
+        (an insert-once on an id made from the event id): a redelivery writes
+        nothing new, so the inbox's read and write per event would be pure cost."""
         self.praxis_event_type = event_type
+        self.inbox = inbox
         super().__init__(event_type.source, event_type.type, requeue_on_error=True, **kwargs)
 
     def setup(self):
@@ -412,7 +416,7 @@ class ReliableEventHandler(EventHandler):
                 "event_id": body.get("event_id") if isinstance(body, dict) else None})
             return self.queue_consumer.ack_message(message)
         try:
-            if _with_retry(lambda: already_applied(self._db(), event.event_id)):
+            if self.inbox and _with_retry(lambda: already_applied(self._db(), event.event_id)):
                 log.info("duplicate event skipped", extra={"consumer": consumer, "event_id": event.event_id})
                 _with_retry(lambda: mark_replay_applied(self._db(), message))
                 return self.queue_consumer.ack_message(message)
@@ -432,7 +436,8 @@ class ReliableEventHandler(EventHandler):
                  "correlation_id": event.correlation_id}
         if exc_info is None:
             try:
-                _with_retry(lambda: mark_applied(self._db(), event))
+                if self.inbox:
+                    _with_retry(lambda: mark_applied(self._db(), event))
                 _with_retry(lambda: mark_replay_applied(self._db(), message))
             except PyMongoError:
                 # the effect is idempotent: a redelivery applies it again harmlessly

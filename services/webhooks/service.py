@@ -56,10 +56,12 @@ def _iso(ts):
 
 
 def _each_event(event_types):
-    """One method consuming several event types (an entrypoint, and a queue, each)."""
+    """One method consuming several event types (an entrypoint, and a queue, each).
+    No inbox: each delivery's id is endpoint:event and each grade post's is the line
+    item, student and grading, both inserted once, so a redelivered event adds nothing."""
     def decorate(method):
         for event_type in event_types:
-            method = on_event(event_type)(method)
+            method = on_event(event_type, inbox=False)(method)
         return method
     return decorate
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Queue
+from mongoengine.connection import get_db
 from nameko.testing.services import entrypoint_hook
 
 from contracts import topology
@@ -102,6 +103,10 @@ def rpc(container, method, *args, caller=ADMIN):
         return call(caller, *args)
 
 
+def webhooks_db():
+    return get_db("webhooks")
+
+
 def admitted(student_id, school=SCHOOL):
     return make_event(STUDENT_ADMITTED, {"program_id": "p1", "application_id": f"app-{student_id}",
                                          "student_id": student_id, "track": "undergraduate", "reason": "rank 1"},
@@ -134,6 +139,8 @@ def test_every_event_arrives_once_and_signed_after_the_receivers_first_failures(
     assert {d["status"] for d in deliveries} == {"delivered"} and len(deliveries) == 3
     assert sum(d["attempts"] for d in deliveries) == 3 + 3  # three failed answers were retried
     assert rpc(webhooks, "list_deliveries", endpoint["id"], {"status": "pending"})["items"] == []
+    # the twice-delivered event was kept out by the delivery's id, not by an inbox
+    assert webhooks_db().inbox.count_documents({}) == 0
 
 
 def test_an_endpoint_failing_for_its_whole_retry_period_is_disabled_the_school_told_and_redelivery_works(
