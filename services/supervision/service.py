@@ -320,8 +320,10 @@ class SupervisionService(PraxisService):
             student["attended"][p["session_id"]] = p["status"]
             if p["status"] in domain.TRAINED_BY:
                 domain.note_lms(student, "replay" if p["status"] == "watched_replay" else "attendance", at)
-        saved = self._student_event(event, change)
-        program = self.store.programs.get(p["program_id"])
+        # the programme read once: its sessions and rules (all the alerts need) are
+        # those of this moment; the funnel counters the write moved are not used
+        program = self._known_program(p["program_id"], event.school_id)
+        saved = self._change_students(program, {p["student_id"]: change}, at)
         for student in saved.values():
             self._attendance_alerts(program, student, at)
         if p["status"] in domain.TRAINED_BY:
