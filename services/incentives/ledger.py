@@ -56,7 +56,7 @@ class Ledger:
             return stored, entries
         account, entries = retrying(step)
         if entries:
-            self.repo.flush(account["id"])
+            self.repo.flush(account["id"], written=account)
         return account, entries
 
     def add(self, school_id, program_id, student_id, kind, amount, reason, *, entry_id, at, lifetime=True,

@@ -142,7 +142,7 @@ class IncentivesRepository:
         collection = AccountDoc._get_collection()
         rev = account.get("rev", 0)
         record = {k: v for k, v in account.items() if k != "pending_entries"}
-        if rev == 0 and collection.find_one({"_id": account["id"]}, {"_id": 1}) is None:
+        if rev == 0:  # not stored when read (every stored account has rev 1 or more)
             doc = doc_in({**record, "rev": 1}, events)
             doc["pending_entries"] = list(entries)
             doc["entries_pending"] = 1 if entries else None
@@ -152,7 +152,7 @@ class IncentivesRepository:
                 raise Conflict("the account was opened meanwhile; retry")
             if events:
                 outbox_written(AccountDoc)
-            return {**account, "rev": 1}
+            return {**account, "rev": 1, "pending_entries": doc["pending_entries"]}
         current = collection.find_one({"_id": account["id"], "rev": rev}, {"pending_events": 1, "pending_entries": 1})
         if current is not None:
             pending = [*current.get("pending_entries", []), *entries]
@@ -162,22 +162,22 @@ class IncentivesRepository:
             if collection.replace_one({"_id": account["id"], "rev": rev}, doc).matched_count:
                 if doc["pending_events"]:
                     outbox_written(AccountDoc)
-                return {**account, "rev": rev + 1}
+                return {**account, "rev": rev + 1, "pending_entries": pending}
         raise Conflict("the account changed meanwhile; retry")
 
-    def flush(self, account_id):
-        """Copy the account's pending entries into the ledger and take them off it."""
+    def flush(self, account_id, written=None):
+        """Copy the account's pending entries into the ledger and take them off it.
+        ``written``: the account as ``write_account`` just stored it (its rev and
+        pending entries), which saves reading it back when nobody changed it since."""
         collection = AccountDoc._get_collection()
+        if written is not None and self._flush_written(collection, written):
+            return len(written["pending_entries"])
         for _ in range(50):
             doc = collection.find_one({"_id": account_id})
             entries = (doc or {}).get("pending_entries") or []
             if not entries:
                 return 0
-            try:
-                EntryDoc._get_collection().insert_many([_entry_doc(e) for e in entries], ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                    raise
+            self._insert_entries(entries)
             done = {e["id"] for e in entries}
             left = [e for e in doc.get("pending_entries", []) if e["id"] not in done]
             new = {**doc, "pending_entries": left, "entries_pending": 1 if left else None, "rev": doc["rev"] + 1}
@@ -185,6 +185,23 @@ class IncentivesRepository:
                 return len(entries)
             eventlet.sleep(random.random() * 0.01)
         return 0
+
+    def _flush_written(self, collection, written):
+        # only the entries' fields change (no whole-document replace), so the outbox
+        # relay's concurrent pull of published events is never undone
+        self._insert_entries(written["pending_entries"])
+        return collection.update_one(
+            {"_id": written["id"], "rev": written["rev"]},
+            {"$set": {"pending_entries": [], "rev": written["rev"] + 1}, "$unset": {"entries_pending": ""}},
+        ).matched_count == 1
+
+    @staticmethod
+    def _insert_entries(entries):
+        try:
+            EntryDoc._get_collection().insert_many([_entry_doc(e) for e in entries], ordered=False)
+        except BulkWriteError as exc:  # copied by an earlier flush that died before taking them off
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     def accounts_with_pending_entries(self, limit=200):
         return [d["_id"] for d in AccountDoc._get_collection().find({"entries_pending": 1}, {"_id": 1}).limit(limit)]

@@ -236,3 +236,40 @@ def test_assessment_and_supervision_events_give_and_take_credits_once(incentives
         publish(rabbit_config, envelope)
     eventually(lambda: balance("ivy") == (5, 5) and len(entries("ivy")) == 2)
     assert [(e["rule"], e["amount"]) for e in entries("ivy")] == [("homework_on_time", 10), ("idle", -5)]
+
+
+def _entry(entry_id, amount):
+    return {"id": entry_id, "school_id": SCHOOL, "program_id": "p1", "student_id": "zoe", "kind": "award",
+            "amount": amount, "requested": amount, "not_applied": 0, "reason": "test", "at": T0}
+
+
+def test_a_flush_copies_the_written_entries_once_and_leaves_the_relays_work_alone(incentives):
+    from services.common.events import _pull_published
+    from services.incentives import domain
+    from services.incentives.models import AccountDoc, EntryDoc
+    repo, accounts = IncentivesRepository(), AccountDoc._get_collection()
+    event = make_event(QUESTION_ANSWERED, {
+        "question_id": "q1", "session_id": "s1", "program_id": "p1", "student_id": "zoe", "due_at": T0.isoformat(),
+        "author_id": "m1", "role": "mentor", "answered_at": T0.isoformat(), "within_sla": True},
+        school_id=SCHOOL, actor="test")
+    written = repo.write_account(domain.new_account(SCHOOL, "p1", "zoe"), [_entry("e1", 5)], [event])
+    _pull_published(accounts, [accounts.find_one({"_id": "p1:zoe"})])  # the relay published the event meanwhile
+
+    assert repo.flush("p1:zoe", written=written) == 1
+    stored = accounts.find_one({"_id": "p1:zoe"})
+    assert stored["pending_entries"] == [] and not stored.get("entries_pending")
+    assert not stored.get("pending_events") and not stored.get("outbox_pending"), "the published event came back"
+    assert [e["_id"] for e in EntryDoc._get_collection().find({"student_id": "zoe"})] == ["e1"]
+
+
+def test_a_flush_after_someone_else_wrote_the_account_reads_it_again_and_copies_every_entry_once(incentives):
+    from services.incentives import domain
+    from services.incentives.models import AccountDoc, EntryDoc
+    repo = IncentivesRepository()
+    written = repo.write_account(domain.new_account(SCHOOL, "p1", "zoe"), [_entry("e1", 5)])
+    repo.write_account(repo.get_account("p1", "zoe"), [_entry("e2", 3)])  # before the first flush ran
+
+    assert repo.flush("p1:zoe", written=written) == 2
+    assert sorted(e["_id"] for e in EntryDoc._get_collection().find({"student_id": "zoe"})) == ["e1", "e2"]
+    assert AccountDoc._get_collection().find_one({"_id": "p1:zoe"})["pending_entries"] == []
+    assert repo.flush("p1:zoe") == 0

@@ -113,9 +113,9 @@ class FakeIncentivesRepository:
         self.accounts[account["id"]] = copy.deepcopy({**account, "rev": account.get("rev", 0) + 1,
                                                       "pending_entries": pending})
         self.events.extend(events)
-        return {**account, "rev": account.get("rev", 0) + 1}
+        return {**account, "rev": account.get("rev", 0) + 1, "pending_entries": copy.deepcopy(pending)}
 
-    def flush(self, account_id):
+    def flush(self, account_id, written=None):
         account = self.accounts[account_id]
         for entry in account["pending_entries"]:
             self.entries.setdefault(entry["id"], copy.deepcopy(entry))
