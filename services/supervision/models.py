@@ -40,7 +40,10 @@ class PlatformAccountDoc(me.Document):
     id = me.StringField(primary_key=True)
     program_id = me.StringField(required=True)
     student_key = me.StringField(null=True)
-    meta = {**_LOOSE, "collection": "accounts", "indexes": ["program_id", "student_key"]}
+    account_id = me.StringField()
+    # (program_id, account_id): the accounts list's pages, sorted and cut by the database
+    meta = {**_LOOSE, "collection": "accounts",
+            "indexes": ["program_id", "student_key", ("program_id", "account_id")]}
 
 
 class ActivityDoc(me.Document):

@@ -652,39 +652,42 @@ class SupervisionService(PraxisService):
         else:
             raise Conflict("platform accounts changed too often meanwhile; retry")
         self._refresh_platform(program, touched, time.time())
-        unmapped = sum(1 for a in self._accounts_of(program)[0].values() if not a.get("student_id"))
+        unmapped = self.store.count_unmapped(program_id) + len(
+            self.store.unstored_accounts(program_id, self.store.unfolded_ids(program_id)))
         return dump(MappingResultSchema, {"mapped": len(wanted), "unmapped": unmapped})
-
-    def _accounts_of(self, program):
-        """The programme's accounts, and their summaries with the stored records not
-        folded into them yet added (an account first seen in those is listed too)."""
-        accounts = {a["account_id"]: a for a in self.store.accounts_in(program["id"])}
-        summaries = {account_id: {"last": domain.account_last(a), "counts": dict(a["counts"]), "days": {}}
-                     for account_id, a in accounts.items()}
-        for batch in self.store.unfolded(program["id"]):
-            for account_id, delta in batch["deltas"].items():
-                if account_id not in accounts:
-                    accounts[account_id] = domain.new_account(program["id"], program["school_id"], account_id)
-                    summaries[account_id] = domain.empty_platform()
-                if batch["id"] not in accounts[account_id]["batches"]:
-                    domain.add_platform(summaries[account_id], delta)
-        return accounts, summaries
 
     @rpc
     def list_accounts(self, caller, program_id, query=None):
-        """The programme's platform accounts by account id (paged), or only the unmapped ones."""
+        """The programme's platform accounts by account id (paged), or only the unmapped
+        ones. The page is cut by the database; an account named only by records not
+        folded yet (no stored account until the compaction) is listed too, and each
+        account's counts add its records not folded yet."""
         query = load(AccountQuerySchema, query)
-        program = self._own_program(caller, program_id)
-        accounts, summaries = self._accounts_of(program)
-        listed = sorted((a for a in accounts.values() if not (query["unmapped"] and a.get("student_id"))),
-                        key=lambda a: a["account_id"])
+        self._own_program(caller, program_id)
         start, limit = query["offset"], query["limit"]
-        items = [{"account_id": a["account_id"], "student_id": a.get("student_id"),
-                  "counts": summaries[a["account_id"]]["counts"],
-                  "last_activity_at": domain.moment(max(summaries[a["account_id"]]["last"].values(), default=None))}
-                 for a in listed[start:start + limit]]
+        unfolded = self.store.unfolded_ids(program_id)
+        unstored = self.store.unstored_accounts(program_id, unfolded)  # unmapped, all of them
+        if unstored:  # merged into the order: the stored ids up to the page's end, and these
+            stored = self.store.account_ids(program_id, query["unmapped"], 0, start + limit + 1)
+            ids = sorted(set(stored) | set(unstored))[start:start + limit + 1]
+        else:
+            ids = self.store.account_ids(program_id, query["unmapped"], start, limit + 1)
+        page = ids[:limit]
+        accounts = self.store.accounts_of(program_id, page)
+        summaries = {a: {"last": domain.account_last(accounts[a]), "counts": dict(accounts[a]["counts"]), "days": {}}
+                     if a in accounts else domain.empty_platform() for a in page}
+        not_folded = defaultdict(list)  # account id -> its records in batches it has not folded
+        for record in self.store.records_of(unfolded, page):
+            if record["batch_id"] not in (accounts.get(record["account_id"]) or {}).get("batches", ()):
+                not_folded[record["account_id"]].append(record)
+        for account_id, records in not_folded.items():
+            domain.add_platform(summaries[account_id], domain.records_delta(records))
+        items = [{"account_id": a, "student_id": (accounts.get(a) or {}).get("student_id"),
+                  "counts": summaries[a]["counts"],
+                  "last_activity_at": domain.moment(max(summaries[a]["last"].values(), default=None))}
+                 for a in page]
         return dump(AccountPageSchema, {"items": items, "limit": limit, "offset": start,
-                                        "has_more": len(listed) > start + limit})
+                                        "has_more": len(ids) > limit})
 
     # --- reading the funnel and students -------------------------------------------------
 

@@ -42,3 +42,18 @@ def isolated_environment(integration_amqp_uri, mongo_uri, drop_databases, monkey
 def rabbit_config(integration_amqp_uri):
     """Replaces nameko's fixture (which needs the management plugin)."""
     return {"AMQP_URI": integration_amqp_uri, "serializer": "json", "max_workers": 10}
+
+
+@pytest.fixture
+def supervision():
+    """A supervision worker (nameko's worker_factory) on the real repository, with
+    programme p1 created: for tests that call its steps directly, in order."""
+    from nameko.testing.services import worker_factory
+    from services.common.storage import connect
+    from services.supervision.repository import SupervisionRepository
+    from services.supervision.service import SupervisionService
+    from tests.unit.supervision.helpers import program_created
+    connect("supervision")
+    service = worker_factory(SupervisionService, store=SupervisionRepository())
+    service.on_program_created(program_created())
+    return service

@@ -3,22 +3,10 @@ in a second write (the real database: no transaction spans the two). Killed, or 
 database gone, between the two or just after the second, the event comes back and
 the counters still move once per student and stage."""
 import pytest
-from nameko.testing.services import worker_factory
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure
 
-from services.common.storage import connect
-from services.supervision.repository import SupervisionRepository
-from services.supervision.service import SupervisionService
-from tests.unit.supervision.helpers import ADMIN, program_created, registered
-
-
-@pytest.fixture
-def supervision():
-    connect("supervision")
-    service = worker_factory(SupervisionService, store=SupervisionRepository())
-    service.on_program_created(program_created())
-    return service
+from tests.unit.supervision.helpers import ADMIN, registered
 
 
 def killed():

@@ -6,22 +6,16 @@ where an account folded one of them already count the others once too."""
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from pymongo.errors import ConnectionFailure
 
-from services.common.storage import connect
-from services.supervision.repository import SupervisionRepository
-from services.supervision.service import SupervisionService
-from tests.unit.supervision.helpers import ADMIN, START, admitted, program_created, telemetry
+from tests.unit.supervision.helpers import ADMIN, START, admitted, telemetry
 
 DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def supervision():
-    connect("supervision")
-    service = worker_factory(SupervisionService, store=SupervisionRepository())
-    service.on_program_created(program_created())
+def supervision(supervision):  # the conftest's worker, with two students and their accounts
+    service = supervision
     for student in ("ann", "bob"):
         service.on_student_admitted(admitted(student))
     service.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-ann", "student_id": "ann"},

@@ -101,8 +101,21 @@ class FakeSupervisionRepository:
     def accounts_of_students(self, student_keys):
         return [copy.deepcopy(a) for a in self.accounts.docs.values() if a.get("student_key") in student_keys]
 
-    def accounts_in(self, program_id):
-        return [copy.deepcopy(a) for a in self.accounts.docs.values() if a["program_id"] == program_id]
+    def account_ids(self, program_id, unmapped=False, skip=0, limit=100):
+        ids = sorted(a["account_id"] for a in self.accounts.docs.values()
+                     if a["program_id"] == program_id and not (unmapped and a.get("student_id")))
+        return ids[skip:skip + limit]
+
+    def count_unmapped(self, program_id):
+        return len(self.account_ids(program_id, unmapped=True, limit=len(self.accounts.docs)))
+
+    def accounts_of(self, program_id, account_ids):
+        found = (self.accounts.docs.get(f"{program_id}:{a}") for a in account_ids)
+        return {a["account_id"]: copy.deepcopy(a) for a in found if a}
+
+    def unstored_accounts(self, program_id, batch_ids):
+        return sorted({r["account_id"] for r in self.activity.values() if r["batch_id"] in batch_ids}
+                      - {a["account_id"] for a in self.accounts.docs.values() if a["program_id"] == program_id})
 
     def fold_accounts(self, program_id, school_id, batches):
         """Each batch once per account (the account remembers the batches folded)."""

@@ -67,6 +67,29 @@ def test_records_of_an_unmapped_account_are_kept_counted_and_count_once_mapped(s
     assert service.student_activity(ADMIN, "p1", "bob")["platform_counts"]["product_listed"] == 2
 
 
+def test_the_accounts_list_pages_stored_and_not_yet_folded_accounts_in_order_each_once(service):
+    service.on_telemetry_ingested(telemetry([("r1", "acc-ann", "login", START + DAY),
+                                             ("r2", "acc-cat", "login", START + DAY),
+                                             ("r3", "acc-aaa", "product_listed", START + DAY)], batch_id="b1"))
+
+    def pages(unmapped=False):
+        seen, offset = [], 0
+        while True:
+            page = service.list_accounts(ADMIN, "p1", {"limit": 2, "offset": offset, "unmapped": unmapped})
+            seen += [(a["account_id"], a["student_id"], a["counts"]) for a in page["items"]]
+            if not page["has_more"]:
+                return seen
+            offset += 2
+    expected = [("acc-aaa", None, {"product_listed": 1}), ("acc-ann", "ann", {"login": 1}),
+                ("acc-bob", "bob", {}), ("acc-cat", None, {"login": 1})]
+    assert pages() == expected
+    assert pages(unmapped=True) == [expected[0], expected[3]]
+    service.compact("p1")  # folded: the same list, each record counted once
+    assert pages() == expected and pages(unmapped=True) == [expected[0], expected[3]]
+    assert service.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-cat", "student_id": "bob"}]}) == {
+        "mapped": 1, "unmapped": 1}
+
+
 def test_a_student_reads_only_their_own_activity(service):
     lms_ann = {**ADMIN, "role": "lms", "acting": {"kind": "student", "id": "ann"}}
     assert service.student_activity(lms_ann, "p1", "ann")["student_id"] == "ann"

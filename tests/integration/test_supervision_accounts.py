@@ -1,0 +1,38 @@
+"""The platform accounts list on the real database server: pages sorted and cut by the
+database, with the accounts that only records not folded yet name merged into the
+order, each account once, and each record counted once before and after the compaction."""
+from datetime import timedelta
+
+from tests.unit.supervision.helpers import ADMIN, START, telemetry
+
+
+def pages(supervision, unmapped=False, size=3):
+    seen, offset = [], 0
+    while True:
+        page = supervision.list_accounts(ADMIN, "p1", {"limit": size, "offset": offset, "unmapped": unmapped})
+        seen += [(a["account_id"], a["student_id"], a["counts"]) for a in page["items"]]
+        if not page["has_more"]:
+            return seen
+        offset += size
+
+
+def test_pages_of_stored_and_not_yet_folded_accounts_list_each_account_once_in_order(supervision):
+    day = START + timedelta(days=1)
+    supervision.on_telemetry_ingested(telemetry([(f"r{n}", f"acc-{n:02d}", "login", day) for n in range(0, 8, 2)],
+                                            batch_id="b1"))
+    supervision.compact("p1")  # acc-00, 02, 04, 06 stored
+    supervision.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-02", "student_id": "ann"}]})
+    # a second batch, not folded: two accounts nobody has stored yet, and more for a stored one
+    supervision.on_telemetry_ingested(telemetry([("s1", "acc-01", "login", day), ("s2", "acc-07", "login", day),
+                                             ("s3", "acc-02", "login", day)], batch_id="b2"))
+
+    expected = [("acc-00", None, {"login": 1}), ("acc-01", None, {"login": 1}), ("acc-02", "ann", {"login": 2}),
+                ("acc-04", None, {"login": 1}), ("acc-06", None, {"login": 1}), ("acc-07", None, {"login": 1})]
+    unmapped = [row for row in expected if row[1] is None]
+    assert pages(supervision) == expected
+    assert pages(supervision, size=4) == expected
+    assert pages(supervision, unmapped=True) == unmapped
+    supervision.compact("p1")
+    assert pages(supervision) == expected and pages(supervision, unmapped=True) == unmapped
+    assert supervision.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-07", "student_id": "ann"}]}) == {
+        "mapped": 1, "unmapped": 4}
