@@ -28,6 +28,7 @@ from bench.load import sequential
 from bench.stack import say
 
 TRACK = "undergraduate"
+PAUSED = ("supervision", "incentives", "webhooks")  # the consumers a sign-in's events reach
 
 
 def _iso(moment):
@@ -146,6 +147,39 @@ class Burst:
         result.note = (f"{created} answered 201, {stored} records stored for {students} students "
                        f"({'each once' if stored == students == created else 'MISMATCH'}); outbox empty "
                        + (f"{drained:.1f} s after the burst" if drained is not None else "not within 60 s"))
+        say(f"    {result.note}")
+        self.run_request_path(program_id, ids, keys, connections)
+
+    def run_request_path(self, program_id, ids, keys, connections):
+        """The same burst to a second session with the consumers of attendance.recorded
+        and credits.awarded stopped (supervision, incentives, webhooks): the request
+        path alone, the ceiling that no consumer-side change can pass. Their events
+        wait in the durable queues; once they are started again, supervision must see
+        every student of that session."""
+        b, system = self.bench, self.stack.system
+        session_id = self.session(program_id, "Bench session, consumers stopped")
+        requests_ = self.sign_ins(session_id, ids, keys, self.code(session_id))
+        for name in PAUSED:
+            system.kill_service(name)
+        try:
+            result = b.measure("burst_request_path", f"Praxis, {', '.join(PAUSED)} stopped: {len(ids)} students "
+                               f"sign in to a second session, {connections} keep-alive connections",
+                               lambda: burst("request path", system.base_url, requests_, connections,
+                                             components=self.stack.components())[0])
+        finally:
+            system.start_service_again(*PAUSED)
+        if result is None:
+            return
+        t0 = time.perf_counter()
+        students = self.client[f"{stack.DB_PREFIX}_supervision"].students
+        seen = 0
+        while time.perf_counter() - t0 < 180:
+            seen = students.count_documents({"program_id": program_id, f"attended.{session_id}": {"$exists": True}})
+            if seen == len(ids):
+                break
+            time.sleep(0.5)
+        result.note = (f"after the restart supervision saw {seen} of {len(ids)} students of that session"
+                       + (f", {time.perf_counter() - t0:.1f} s later" if seen == len(ids) else " within 180 s"))
         say(f"    {result.note}")
 
     # --- growth -------------------------------------------------------------------------

@@ -429,8 +429,9 @@ class Bench:
     SECTIONS = [
         ("0. The sign-in burst, asyncio keep-alive client",
          [("raw", "burst_raw", "bare Flask -> RPC: insert+find+publish"),
-          ("prx", "burst_praxis", "sign-in burst")],
-         [("burst_praxis", "burst_raw")]),
+          ("prx", "burst_praxis", "sign-in burst"),
+          ("prx", "burst_request_path", "sign-in burst, consumers stopped")],
+         [("burst_praxis", "burst_raw"), ("burst_request_path", "burst_raw")]),
         ("1. HTTP, 16 client threads, gunicorn gevent x2 workers",
          [("raw", "http_bare", "bare Flask JSON"),
           ("raw", "http_bare_rpc", "bare Flask -> pooled nameko RPC"),
@@ -506,7 +507,7 @@ class Bench:
             print(f"Warning: other work used more than 20% of the box during {len(disturbed)} of "
                   f"{len(r)} measurements ({', '.join(disturbed)}): those figures, and ratios built on "
                   f"them, are disturbed; run again on a quieter box to compare.")
-        for key in ("burst_raw", "burst_praxis"):
+        for key in ("burst_raw", "burst_praxis", "burst_request_path"):
             res = r.get(key)
             if res and res.ok:
                 nx = res.cpu_by_component.get("nx-27017", 0.0)

@@ -233,8 +233,9 @@ class System:
             self.services[key].kill()
             self.services[key].wait()
 
-    def start_service_again(self, name):
-        for key in self.replicas_of(name):
+    def start_service_again(self, *names):
+        """Start the services again (every replica), then wait until the system is ready."""
+        for key in (key for name in names for key in self.replicas_of(name)):
             old = self.services[key]
             self.services[key] = _start_replica(key, self.env, self.var_dir / "log")
             self.processes = [p for p in self.processes if p is not old] + [self.services[key]]
