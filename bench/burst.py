@@ -152,7 +152,7 @@ class Burst:
 
     def run_request_path(self, program_id, ids, keys, connections):
         """The same burst to a second session with the consumers of attendance.recorded
-        and credits.awarded stopped (supervision, incentives, webhooks): the request
+        and credits.awarded killed (SIGKILL: supervision, incentives, webhooks): the request
         path alone, the ceiling that no consumer-side change can pass. Their events
         wait in the durable queues; once they are started again, supervision must see
         every student of that session."""
