@@ -219,10 +219,14 @@ class SupervisionRepository:
             named.update(d["account_id"] for d in self._activity.find({"batch_id": {"$eq": batch_id}},
                                                                      {"account_id": 1}))
         keys = {f"{program_id}:{a}": a for a in named}
+        return sorted(keys[k] for k in set(keys) - self._stored_accounts(keys, chunk))
+
+    def _stored_accounts(self, keys, chunk=500):
+        """Those of the account keys (``program:account``) that have a stored account."""
+        stored = set()
         for part in _chunks(list(keys), chunk):
-            for d in self.accounts.collection.find({"_id": {"$in": part}}, {"_id": 1}):
-                named.discard(keys[d["_id"]])
-        return sorted(named)
+            stored.update(d["_id"] for d in self.accounts.collection.find({"_id": {"$in": part}}, {"_id": 1}))
+        return stored
 
     # --- activity records ----------------------------------------------------------
 
@@ -243,9 +247,7 @@ class SupervisionRepository:
             return {}
         collection = self.accounts.collection
         keys = {f"{program_id}:{a}": a for a in folds}
-        known = set()
-        for part in _chunks(list(keys), chunk):
-            known.update(d["_id"] for d in collection.find({"_id": {"$in": part}}, {"_id": 1}))
+        known = self._stored_accounts(keys, chunk)
         missing = [domain.new_account(program_id, school_id, keys[k]) for k in keys if k not in known]
         if missing:  # new accounts first (an upsert would store the dotted $inc fields as names)
             self.accounts.insert_many([(account, []) for account in missing])

@@ -674,8 +674,7 @@ class SupervisionService(PraxisService):
             ids = self.store.account_ids(program_id, query["unmapped"], start, limit + 1)
         page = ids[:limit]
         accounts = self.store.accounts_of(program_id, page)
-        summaries = {a: {"last": domain.account_last(accounts[a]), "counts": dict(accounts[a]["counts"]), "days": {}}
-                     if a in accounts else domain.empty_platform() for a in page}
+        summaries = {a: domain.merge_platform([accounts[a]] if a in accounts else []) for a in page}
         not_folded = defaultdict(list)  # account id -> its records in batches it has not folded
         for record in self.store.records_of(unfolded, page):
             if record["batch_id"] not in (accounts.get(record["account_id"]) or {}).get("batches", ()):

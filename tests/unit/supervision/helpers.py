@@ -96,3 +96,14 @@ def competition(student_ids, program_id="p1"):
         "program_id": program_id, "assessment_id": "cup", "module": "final", "run_id": "run-1",
         "entry_id": "e1", "student_ids": student_ids, "score": 80.0, "max_score": 100.0, "percent": 80.0,
         "revision": 1, "corrected": False, "recorded_at": (START + timedelta(days=20)).isoformat()})
+
+
+def account_pages(service, unmapped=False, size=2):
+    """Every page of the accounts list, ``size`` at a time: (account, student, counts) rows."""
+    seen, offset = [], 0
+    while True:
+        page = service.list_accounts(ADMIN, "p1", {"limit": size, "offset": offset, "unmapped": unmapped})
+        seen += [(a["account_id"], a["student_id"], a["counts"]) for a in page["items"]]
+        if not page["has_more"]:
+            return seen
+        offset += size

@@ -11,8 +11,8 @@ from contracts.supervision import ACCOUNT_RECLAIM_REQUESTED, ALERT_RAISED, ALERT
 from services.supervision import domain
 from services.supervision.service import SupervisionService
 from tests.unit.supervision.fakes import FakeSupervisionRepository
-from tests.unit.supervision.helpers import (ADMIN, START, admitted, attended, program_created, session, team,
-                                            telemetry)
+from tests.unit.supervision.helpers import (ADMIN, START, account_pages, admitted, attended, program_created,
+                                            session, team, telemetry)
 
 DAY = timedelta(days=1)
 
@@ -71,21 +71,12 @@ def test_the_accounts_list_pages_stored_and_not_yet_folded_accounts_in_order_eac
     service.on_telemetry_ingested(telemetry([("r1", "acc-ann", "login", START + DAY),
                                              ("r2", "acc-cat", "login", START + DAY),
                                              ("r3", "acc-aaa", "product_listed", START + DAY)], batch_id="b1"))
-
-    def pages(unmapped=False):
-        seen, offset = [], 0
-        while True:
-            page = service.list_accounts(ADMIN, "p1", {"limit": 2, "offset": offset, "unmapped": unmapped})
-            seen += [(a["account_id"], a["student_id"], a["counts"]) for a in page["items"]]
-            if not page["has_more"]:
-                return seen
-            offset += 2
     expected = [("acc-aaa", None, {"product_listed": 1}), ("acc-ann", "ann", {"login": 1}),
                 ("acc-bob", "bob", {}), ("acc-cat", None, {"login": 1})]
-    assert pages() == expected
-    assert pages(unmapped=True) == [expected[0], expected[3]]
+    assert account_pages(service) == expected
+    assert account_pages(service, unmapped=True) == [expected[0], expected[3]]
     service.compact("p1")  # folded: the same list, each record counted once
-    assert pages() == expected and pages(unmapped=True) == [expected[0], expected[3]]
+    assert account_pages(service) == expected and account_pages(service, unmapped=True) == [expected[0], expected[3]]
     assert service.map_accounts(ADMIN, "p1", {"accounts": [{"account_id": "acc-cat", "student_id": "bob"}]}) == {
         "mapped": 1, "unmapped": 1}
 
